@@ -1,0 +1,53 @@
+"""curves.png: the epoch curves and the per-step loss and rate of a run."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_curves(history, steps, path, title=""):
+    """Saves a 3-panel figure: losses, metrics per epoch; batch loss and rate.
+
+    Args:
+        history: Mapping of per-epoch lists (loss, val_loss, metrics).
+        steps: Mapping of per-step lists (step, loss, lr), or None.
+        path: PNG file to write.
+        title: Figure title.
+    """
+    metrics = sorted(
+        k for k in history
+        if not k.startswith("val_") and k not in ("loss", "lr", "epoch")
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    epochs = range(len(history["loss"]))
+    ax = axes[0]
+    ax.plot(epochs, history["loss"], label="train loss")
+    if "val_loss" in history:
+        ax.plot(epochs, history["val_loss"], label="validation loss")
+    ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
+    ax.legend()
+    ax = axes[1]
+    for metric in metrics:
+        ax.plot(epochs, history[metric], label=f"train {metric}")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], label=f"val {metric}")
+    ax.set(xlabel="epoch", title="Metrics per epoch")
+    if metrics:
+        ax.legend()
+    ax = axes[2]
+    if steps and steps.get("step"):
+        ax.plot(steps["step"], steps["loss"], lw=0.6, color="tab:gray",
+                label="batch loss")
+        ax.set(xlabel="optimizer step", ylabel="batch loss",
+               title="Per step")
+        rate_ax = ax.twinx()
+        rate_ax.plot(steps["step"], steps["lr"], color="tab:red", lw=1.0,
+                     label="learning rate used")
+        rate_ax.set_ylabel("learning rate", color="tab:red")
+        ax.legend(loc="upper right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,6 @@
+"""Keras callbacks of kerastune-lab."""
+
+from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
+from kerastune_lab.callbacks.loss_probe import LossProbe
+
+__all__ = ["LossAdaptiveLR", "LossProbe"]

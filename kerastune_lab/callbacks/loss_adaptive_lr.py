@@ -1,0 +1,202 @@
+"""SD / SD2: the loss-adaptive learning rate as a `model.fit` callback."""
+
+import csv
+import os
+import warnings
+
+import keras
+import numpy as np
+
+from kerastune_lab.callbacks.gamma_sources import get_gamma_source
+from kerastune_lab.callbacks.loss_probe import LossProbe
+from kerastune_lab.optimizers.loss_adaptive_optimizer import (
+    STEP_LOG_COLUMNS,
+    LossAdaptiveOptimizer,
+)
+
+STEPS_CSV_COLUMNS = ("step", "epoch") + STEP_LOG_COLUMNS
+
+# Ring-buffer size when fit cannot say how many steps an epoch has.
+_DEFAULT_LOG_CAPACITY = 4096
+
+
+@keras.saving.register_keras_serializable(package="kerastune_lab")
+class LossAdaptiveLR(keras.callbacks.Callback):
+    """Multiplies (SD2) or divides (SD) each step's rate by G ** (1/root).
+
+    Like `keras.callbacks.LearningRateScheduler`, this sets the rate of every
+    optimizer step, on top of whatever float rate or `LearningRateSchedule`
+    the optimizer was compiled with. Unlike a host-side callback it is exact
+    and free: G is the loss of the very batch whose update it scales (not
+    the running mean in `logs["loss"]`, not the previous batch), and the
+    factor is computed inside the compiled train step. At the start of
+    training it wraps the compiled optimizer in `LossAdaptiveOptimizer` and
+    attaches a `LossProbe` to the model (see those classes for how). Both
+    stay in place after `fit`; `LossAdaptiveLR.remove(model)` takes them out.
+    `model.save` never stores the probe.
+
+    Safeguards: G is clamped to `[min_gamma, max_gamma]`; a non-finite G
+    leaves that step at the scheduled rate and is counted
+    (`nonfinite_steps`); `min_factor` / `max_factor` optionally bound the
+    factor. Callbacks that assign the rate (ReduceLROnPlateau) change the
+    base rate of a float-rate optimizer and the factor applies on top; with
+    a schedule they get a clear TypeError.
+
+    Each epoch the per-step records are read back once (no per-step sync)
+    and kept in `self.steps` (columns `STEPS_CSV_COLUMNS`); with `steps_csv`
+    they are also appended to that CSV file. `logs["lr"]` holds the rate the
+    epoch's last update used.
+
+    Args:
+        mode: `"sd2"` (multiply), `"sd"` (divide) or `"none"` (leave the
+            rate alone, still log every step's loss and rate).
+        root: Root of G; 3 (cube root) as in the paper, 4 as in the
+            original notebook.
+        source: Name of a G source in `gamma_sources.GAMMA_SOURCES`
+            (default `"loss"`) or a callable
+            `(loss, y, y_pred, sample_weight) -> scalar`.
+        min_gamma, max_gamma: Clamp range of G.
+        min_factor, max_factor: Optional bounds of the factor.
+        steps_csv: Optional path of a CSV file to append per-step rows to.
+
+    Example:
+
+    >>> model.compile(optimizer=keras.optimizers.Adam(
+    ...     keras.optimizers.schedules.CosineDecay(1e-3, 1000)), loss="mse")
+    >>> model.fit(x, y, callbacks=[LossAdaptiveLR(mode="sd2", root=3)])
+    """
+
+    def __init__(
+        self,
+        mode="sd2",
+        root=3,
+        source="loss",
+        min_gamma=1e-3,
+        max_gamma=1e3,
+        min_factor=None,
+        max_factor=None,
+        steps_csv=None,
+    ):
+        super().__init__()
+        # Validate every argument now rather than at the first fit.
+        LossAdaptiveOptimizer(
+            keras.optimizers.SGD(),
+            mode=mode,
+            root=root,
+            min_gamma=min_gamma,
+            max_gamma=max_gamma,
+            min_factor=min_factor,
+            max_factor=max_factor,
+        )
+        get_gamma_source(source)
+        self.mode = mode
+        self.root = root
+        self.source = source
+        self.min_gamma = min_gamma
+        self.max_gamma = max_gamma
+        self.min_factor = min_factor
+        self.max_factor = max_factor
+        self.steps_csv = None if steps_csv is None else os.fspath(steps_csv)
+        self.steps = {column: [] for column in STEPS_CSV_COLUMNS}
+
+    @staticmethod
+    def remove(model):
+        """Restores the model's original optimizer and removes the probe."""
+        optimizer = model.optimizer
+        if isinstance(optimizer, LossAdaptiveOptimizer):
+            model.optimizer = optimizer.release_inner_optimizer()
+        LossProbe.detach(model)
+        model.make_train_function(force=True)
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        capacity = self.params.get("steps") or _DEFAULT_LOG_CAPACITY
+        probe = LossProbe.attach(model, get_gamma_source(self.source))
+        inner = model.optimizer
+        if isinstance(inner, LossAdaptiveOptimizer):
+            inner = inner.release_inner_optimizer()
+        if isinstance(inner, keras.optimizers.LossScaleOptimizer):
+            raise ValueError(
+                "LossAdaptiveLR does not support loss-scaled (mixed_float16)"
+                " training. Use the 'mixed_bfloat16' policy, which needs no "
+                "loss scaling, or float32."
+            )
+        optimizer = LossAdaptiveOptimizer(
+            inner,
+            mode=self.mode,
+            root=self.root,
+            min_gamma=self.min_gamma,
+            max_gamma=self.max_gamma,
+            min_factor=self.min_factor,
+            max_factor=self.max_factor,
+            log_capacity=int(capacity),
+        )
+        optimizer.set_probe(probe.variable)
+        optimizer.build(model.trainable_variables)
+        model.optimizer = optimizer
+        # fit already made its train function around the old optimizer.
+        model.make_train_function(force=True)
+        self._logged_steps = int(optimizer.iterations.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        done = int(optimizer.iterations.numpy())
+        first = self._logged_steps
+        capacity = optimizer.log_capacity
+        if done - first > capacity:
+            warnings.warn(
+                f"LossAdaptiveLR kept only the last {capacity} of "
+                f"{done - first} steps of epoch {epoch}: fit did not report "
+                "the number of steps per epoch.",
+                stacklevel=2,
+            )
+            first = done - capacity
+        if done > first:
+            buffer = np.asarray(optimizer.step_log.numpy())
+            steps = np.arange(first, done)
+            rows = buffer[steps % capacity]
+            new = {"step": steps, "epoch": np.full(len(steps), epoch)}
+            new.update(zip(STEP_LOG_COLUMNS, rows.T))
+            for column in STEPS_CSV_COLUMNS:
+                self.steps[column].extend(new[column].tolist())
+            if self.steps_csv:
+                self._append_csv(new)
+            if logs is not None:
+                logs["lr"] = float(new["lr"][-1])
+        self._logged_steps = done
+
+    def _append_csv(self, new):
+        is_new = not os.path.exists(self.steps_csv)
+        with open(self.steps_csv, "a", newline="") as f:
+            writer = csv.writer(f)
+            if is_new:
+                writer.writerow(STEPS_CSV_COLUMNS)
+            for i in range(len(new["step"])):
+                writer.writerow(
+                    [int(new["step"][i]), int(new["epoch"][i])]
+                    + [f"{float(new[c][i]):.9g}" for c in STEP_LOG_COLUMNS]
+                )
+
+    @property
+    def nonfinite_steps(self):
+        """Steps whose G was NaN or inf (they used the scheduled rate)."""
+        optimizer = self.model.optimizer
+        return int(optimizer.nonfinite_steps.numpy())
+
+    def get_config(self):
+        if not isinstance(self.source, str):
+            raise TypeError(
+                "A LossAdaptiveLR with a callable `source` cannot be "
+                "serialized; register the source in GAMMA_SOURCES and pass "
+                "its name."
+            )
+        return {
+            "mode": self.mode,
+            "root": self.root,
+            "source": self.source,
+            "min_gamma": self.min_gamma,
+            "max_gamma": self.max_gamma,
+            "min_factor": self.min_factor,
+            "max_factor": self.max_factor,
+            "steps_csv": self.steps_csv,
+        }

@@ -1,0 +1,129 @@
+"""The loss probe: carries the batch loss into the optimizer on any backend.
+
+The model gets one extra trainable float32 vector p = [0, 0], and its
+`compute_loss` returns `L + p . stop_gradient([L, G])`. The value is
+unchanged (p stays 0: `LossAdaptiveOptimizer` removes its gradient before
+any update), while the gradient of p is exactly `[L, G]` of this batch. That
+gradient flows through the normal train step of TensorFlow, JAX and torch,
+so SD / SD2 run inside the compiled step with no host round trip.
+"""
+
+import functools
+import inspect
+
+import keras
+from keras import ops
+
+_ATTR = "_kerastune_loss_probe"
+
+
+class LossProbe:
+    """Attaches and removes the loss probe of a compiled Keras model.
+
+    Args:
+        model: The `keras.Model`.
+        gamma_source: Callable `(loss, y, y_pred, sample_weight) -> scalar`
+            giving G (see `gamma_sources`).
+    """
+
+    def __init__(self, model, gamma_source):
+        self.model = model
+        self.gamma_source = gamma_source
+        self.variable = keras.Variable(
+            initializer="zeros",
+            shape=(2,),
+            dtype="float32",
+            trainable=True,
+            name="loss_probe",
+        )
+        self._original_compute_loss = model.compute_loss
+
+    @classmethod
+    def attach(cls, model, gamma_source):
+        """Returns the model's probe, attaching a new one if needed."""
+        current = cls.get(model)
+        if current is not None:
+            current.gamma_source = gamma_source
+            return current
+        probe = cls(model, gamma_source)
+        tracker = model._tracker
+        was_locked = tracker.locked
+        tracker.unlock()
+        model._track_variable(probe.variable)
+        if was_locked:
+            tracker.lock()
+        _set(model, _ATTR, probe)
+        _set(model, "compute_loss", probe._compute_loss())
+        # The probe is training machinery, not part of the model: files
+        # written by model.save / save_weights must load into a model
+        # that never had one.
+        _set(model, "save_own_variables", probe._save_own_variables)
+        _set(model, "load_own_variables", probe._load_own_variables)
+        return probe
+
+    @staticmethod
+    def get(model):
+        return vars(model).get(_ATTR)
+
+    @classmethod
+    def detach(cls, model):
+        """Removes the probe; the model is exactly as before `attach`."""
+        probe = cls.get(model)
+        if probe is None:
+            return
+        for name in (_ATTR, "compute_loss", "save_own_variables",
+                     "load_own_variables"):
+            object.__delattr__(model, name)
+        model._untrack_variable(probe.variable)
+
+    def _own_variables(self):
+        model = self.model
+        return [
+            v
+            for v in model._trainable_variables + model._non_trainable_variables
+            if v is not self.variable
+        ]
+
+    def _save_own_variables(self, store):
+        for i, v in enumerate(self._own_variables()):
+            store[f"{i}"] = v
+
+    def _load_own_variables(self, store):
+        own = self._own_variables()
+        if len(store.keys()) != len(own):
+            raise ValueError(
+                f"Model '{self.model.name}' expected {len(own)} own "
+                f"variables, but the file has {len(store.keys())}."
+            )
+        for i, v in enumerate(own):
+            v.assign(store[f"{i}"])
+
+    def _compute_loss(self):
+        original = self._original_compute_loss
+        passes_training = "training" in inspect.signature(original).parameters
+
+        @functools.wraps(original)
+        def compute_loss(
+            x=None, y=None, y_pred=None, sample_weight=None, training=True
+        ):
+            kwargs = {"training": training} if passes_training else {}
+            loss = original(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **kwargs
+            )
+            if not training:
+                return loss
+            gamma = self.gamma_source(loss, y, y_pred, sample_weight)
+            signal = ops.stop_gradient(
+                ops.stack(
+                    [ops.cast(loss, "float32"), ops.cast(gamma, "float32")]
+                )
+            )
+            return loss + ops.cast(ops.sum(self.variable * signal), loss.dtype)
+
+        return compute_loss
+
+
+def _set(model, name, value):
+    # Bypass Layer.__setattr__: its tracker would adopt the probe variable
+    # a second time through this attribute.
+    object.__setattr__(model, name, value)

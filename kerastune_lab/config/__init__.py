@@ -1,0 +1,15 @@
+"""Experiment configuration: TOML files validated into dataclasses."""
+
+from kerastune_lab.config.experiment_config import (
+    ExperimentConfig,
+    apply_overrides,
+    from_dict,
+    load_experiment,
+)
+
+__all__ = [
+    "ExperimentConfig",
+    "apply_overrides",
+    "from_dict",
+    "load_experiment",
+]

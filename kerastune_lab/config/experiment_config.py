@@ -1,0 +1,247 @@
+"""Experiment files: TOML, validated into typed dataclasses."""
+
+import copy
+import dataclasses
+import pathlib
+import tomllib
+from typing import Any, Optional
+
+from kerastune_lab.config.fields import build_dataclass, option
+from kerastune_lab.config.model_params import MODEL_PARAMS
+from kerastune_lab.errors import ConfigError
+
+DATA_NAMES = ("fortunes", "csv", "synthetic")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad")
+SCHEDULES = ("constant", "linear", "cosine")
+LR_ADAPT_MODES = ("none", "sd", "sd2")
+GAMMA_SOURCES = ("loss",)
+
+
+@dataclasses.dataclass
+class DataConfig:
+    name: str = option(
+        "fortunes", choices=DATA_NAMES,
+        doc="fortunes (embedded, 4 classes), csv, or synthetic",
+    )
+    path: str = option("", doc="CSV file for name = 'csv'")
+    text_column: str = option("text", doc="CSV column holding the text")
+    label_column: str = option("label", doc="CSV column holding the label")
+    val_split: float = option(0.15, minimum=0.0, maximum=0.5,
+                              exclusive_minimum=True)
+    test_split: float = option(0.15, minimum=0.0, maximum=0.5)
+    max_tokens: int = option(20000, minimum=2,
+                             doc="vocabulary size of the text vectoriser")
+    sequence_length: int = option(64, minimum=1,
+                                  doc="tokens kept per text (padded, masked)")
+    num_samples: int = option(3000, minimum=10,
+                              doc="synthetic: number of sequences")
+    difficulty: float = option(0.5, minimum=0.0, maximum=1.0,
+                               doc="synthetic: 0 easy .. 1 pure noise")
+    num_classes: int = option(2, minimum=2, doc="synthetic: classes")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    name: str = option("gru", choices=tuple(MODEL_PARAMS))
+    params: Any = None
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    optimizer: str = option("adam", choices=OPTIMIZERS)
+    learning_rate: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
+    schedule: str = option("constant", choices=SCHEDULES)
+    warmup_steps: int = option(0, minimum=0)
+    batch_size: int = option(64, minimum=1)
+    epochs: int = option(20, minimum=1)
+    early_stopping: bool = option(True)
+    patience: int = option(5, minimum=0)
+    min_delta: float = option(0.0, minimum=0.0)
+    restore_best_weights: bool = option(True)
+    monitor: str = option("val_loss")
+    seed: int = option(42, minimum=0)
+    weight_decay: float = option(0.0, minimum=0.0)
+    momentum: float = option(0.9, minimum=0.0, maximum=1.0)
+    clipnorm: float = option(0.0, minimum=0.0, doc="global norm clip; 0 off")
+    jit_compile: bool = option(True, doc="XLA-compile the train step")
+    steps_per_execution: int = option(1, minimum=1)
+    dtype_policy: str = option(
+        "float32", choices=("float32", "mixed_bfloat16"),
+    )
+
+
+@dataclasses.dataclass
+class LrAdaptConfig:
+    mode: str = option("none", choices=LR_ADAPT_MODES)
+    source: str = option("loss", choices=GAMMA_SOURCES)
+    root: float = option(3.0, minimum=0.0, exclusive_minimum=True)
+    min_gamma: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
+    max_gamma: float = option(1e3, minimum=0.0, exclusive_minimum=True)
+    min_factor: float = option(0.0, minimum=0.0, doc="0: no lower bound")
+    max_factor: float = option(0.0, minimum=0.0, doc="0: no upper bound")
+
+
+SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "lr_adapt": LrAdaptConfig,
+}
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    lr_adapt: LrAdaptConfig = dataclasses.field(default_factory=LrAdaptConfig)
+    grid: dict = dataclasses.field(default_factory=dict)
+    name: str = "experiment"
+    source: Optional[str] = None
+
+    def to_dict(self):
+        """The resolved configuration as plain TOML-compatible values."""
+        out = {}
+        for section in SECTIONS:
+            values = dataclasses.asdict(getattr(self, section))
+            if section == "model":
+                params = values.pop("params") or {}
+                values.update(params)
+            out[section] = values
+        if self.grid:
+            out["grid"] = copy.deepcopy(self.grid)
+        return out
+
+
+def parse_override(text):
+    """'section.key=value' -> ('section', 'key', value parsed as TOML)."""
+    key, sep, raw = text.partition("=")
+    section, dot, name = key.strip().partition(".")
+    if not sep or not dot or not section or not name:
+        raise ConfigError(
+            f"--set {text!r}: expected SECTION.KEY=VALUE, for example "
+            "--set train.learning_rate=1e-4 or --set data.path=\"x.csv\"."
+        )
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        # The shell ate the quotes of a string: take the text as it is.
+        value = raw
+    return section, name, value
+
+
+def merge_overrides(raw, overrides):
+    """Applies --set overrides to the raw TOML dict (a deep copy)."""
+    merged = copy.deepcopy(raw)
+    for text in overrides:
+        section, name, value = parse_override(text)
+        if section == "grid":
+            merged.setdefault("grid", {})[name] = value
+            continue
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"--set {text!r}: unknown section [{section}]. Sections: "
+                f"{', '.join(SECTIONS)}."
+            )
+        merged.setdefault(section, {})[name] = value
+    return merged
+
+
+def from_dict(raw, name="experiment", source=None):
+    """Validates a raw dict (TOML layout) into an ExperimentConfig."""
+    unknown = sorted(set(raw) - set(SECTIONS) - {"grid"})
+    if unknown:
+        raise ConfigError(
+            f"Unknown section [{unknown[0]}]. Sections: "
+            f"{', '.join(SECTIONS)}, grid."
+        )
+    sections = {}
+    for section, cls in SECTIONS.items():
+        values = dict(raw.get(section, {}))
+        if section == "model":
+            model_name = values.pop("name", ModelConfig.name)
+            base = build_dataclass(ModelConfig, {"name": model_name}, section)
+            base.params = dataclasses.asdict(
+                build_dataclass(
+                    MODEL_PARAMS[base.name], values, section, ("name",)
+                )
+            )
+            sections[section] = base
+        else:
+            sections[section] = build_dataclass(cls, values, section)
+    grid = raw.get("grid", {})
+    _check_grid(grid)
+    config = ExperimentConfig(**sections, grid=grid, name=name, source=source)
+    _check_consistency(config)
+    return config
+
+
+def _check_grid(grid):
+    if not isinstance(grid, dict):
+        raise ConfigError(f"[grid] must be a table, received {grid!r}.")
+    for key, values in grid.items():
+        section, dot, name = key.partition(".")
+        if not dot or section not in SECTIONS:
+            raise ConfigError(
+                f"grid key {key!r}: expected 'section.key' with a section "
+                f"among {', '.join(SECTIONS)}."
+            )
+        if not isinstance(values, list) or not values:
+            raise ConfigError(
+                f"grid.{key} = {values!r}: expected a non-empty list of "
+                "values to try."
+            )
+
+
+def _check_consistency(config):
+    data = config.data
+    if data.name == "csv" and not data.path:
+        raise ConfigError(
+            "data.name = 'csv' needs data.path: add path = \"file.csv\" to "
+            "[data] or pass --set data.path=\"file.csv\"."
+        )
+    if data.val_split + data.test_split >= 0.9:
+        raise ConfigError(
+            f"data.val_split + data.test_split = "
+            f"{data.val_split + data.test_split:g}: leave at least 10% of "
+            "the data for training."
+        )
+    if config.lr_adapt.min_gamma > config.lr_adapt.max_gamma:
+        raise ConfigError(
+            f"lr_adapt.min_gamma = {config.lr_adapt.min_gamma} exceeds "
+            f"lr_adapt.max_gamma = {config.lr_adapt.max_gamma}."
+        )
+
+
+def load_experiment(path=None, overrides=()):
+    """Reads, overrides and validates an experiment file.
+
+    Args:
+        path: TOML file, or None for all defaults.
+        overrides: 'section.key=value' strings (values parsed as TOML).
+    """
+    raw = {}
+    name = "experiment"
+    if path is not None:
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise ConfigError(
+                f"Experiment file {str(path)!r} does not exist. Pass the path"
+                " of a TOML file, e.g. experiments/approach_a.toml."
+            )
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(
+                f"{path} is not valid TOML: {error}. Fix the file (see "
+                "experiments/ for examples)."
+            ) from None
+        name = path.stem
+    raw = merge_overrides(raw, overrides)
+    return from_dict(raw, name=name, source=None if path is None else str(path))
+
+
+def apply_overrides(config, overrides):
+    """A new config: `config` with 'section.key=value' overrides applied."""
+    raw = merge_overrides(config.to_dict(), overrides)
+    return from_dict(raw, name=config.name, source=config.source)

@@ -1,0 +1,106 @@
+"""Typed, checked fields for the experiment dataclasses."""
+
+import dataclasses
+import math
+import types
+import typing
+
+from kerastune_lab.errors import ConfigError
+
+
+def option(default, *, choices=None, minimum=None, maximum=None,
+           exclusive_minimum=False, doc=""):
+    """A dataclass field with the checks `validate_dataclass` applies."""
+    metadata = {
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "exclusive_minimum": exclusive_minimum,
+        "doc": doc,
+    }
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(
+            default_factory=lambda: type(default)(default), metadata=metadata
+        )
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _allowed(field, kind):
+    meta = field.metadata
+    if meta.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in meta["choices"])
+    parts = [kind]
+    if meta.get("minimum") is not None:
+        op = ">" if meta.get("exclusive_minimum") else ">="
+        parts.append(f"{op} {meta['minimum']}")
+    if meta.get("maximum") is not None:
+        parts.append(f"<= {meta['maximum']}")
+    return " ".join(parts)
+
+
+def _coerce(where, field, value):
+    annotation = field.type
+    optional = False
+    if isinstance(annotation, types.UnionType) or typing.get_origin(
+        annotation
+    ) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = True
+        annotation = args[0]
+    names = {bool: "true or false", int: "an integer", float: "a number",
+             str: "a string", list: "a list", dict: "a table"}
+    kind = names.get(annotation, str(annotation))
+    if optional and value is None:
+        return None
+    ok = isinstance(value, annotation)
+    if annotation is float and isinstance(value, int) and not isinstance(
+        value, bool
+    ):
+        value, ok = float(value), True
+    if annotation in (int, float) and isinstance(value, bool):
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"{where} = {value!r}: expected {_allowed(field, kind)} "
+            f"(received {type(value).__name__})."
+        )
+    meta = field.metadata
+    bad = False
+    if meta.get("choices") and value not in meta["choices"]:
+        bad = True
+    if isinstance(value, float) and not math.isfinite(value):
+        bad = True
+    if meta.get("minimum") is not None:
+        if meta.get("exclusive_minimum"):
+            bad = bad or value <= meta["minimum"]
+        else:
+            bad = bad or value < meta["minimum"]
+    if meta.get("maximum") is not None and value > meta["maximum"]:
+        bad = True
+    if bad:
+        raise ConfigError(
+            f"{where} = {value!r}: expected {_allowed(field, kind)}."
+        )
+    return value
+
+
+def build_dataclass(cls, values, section, extra_keys=()):
+    """Builds `cls` from a dict, naming the key and value of any error."""
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"[{section}] must be a table of keys, received {values!r}."
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"Unknown key {section}.{unknown[0]} (received "
+            f"{values[unknown[0]]!r}). Allowed keys in [{section}]: "
+            f"{', '.join(sorted(set(fields) | set(extra_keys)))}."
+        )
+    checked = {
+        name: _coerce(f"{section}.{name}", fields[name], value)
+        for name, value in values.items()
+    }
+    return cls(**checked)
+

@@ -1,0 +1,7 @@
+"""Model builders, by the `[model] name` of experiment files."""
+
+from kerastune_lab.models.gru_classifier import build_gru_classifier
+
+MODEL_BUILDERS = {"gru": build_gru_classifier}
+
+__all__ = ["MODEL_BUILDERS", "build_gru_classifier"]
