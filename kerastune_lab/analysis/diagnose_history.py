@@ -5,18 +5,21 @@ fires wins); epochs are 0-based, as in history.csv:
 
 1. diverged: a non-finite train or validation loss, or a final train loss
    above DIVERGE_RATIO times the first epoch's.
-2. unstable: the train or validation loss goes up from one epoch to the
-   next in at least UNSTABLE_UP_FRACTION of the epochs, by more than
-   UNSTABLE_JUMP of its value on average (needs MIN_EPOCHS epochs).
+2. unstable (needs MIN_EPOCHS epochs): the train loss goes up from one
+   epoch to the next in at least UNSTABLE_UP_FRACTION of the epochs, by
+   more than UNSTABLE_JUMP of its value on average.
 3. overfitting: validation loss ended at least OVERFIT_RISE above its best
    epoch while the train loss kept falling after that epoch; or the final
    validation loss exceeds the train loss by OVERFIT_GAP (relative) and the
    gap grew since the best epoch.
-4. underfitting: the train loss fell by less than UNDERFIT_MIN_DROP over
+4. unstable: the validation loss zigzags (direction flips in at least
+   UNSTABLE_FLIP_FRACTION of the epochs, moving more than
+   UNSTABLE_VAL_SWING per epoch on average; needs MIN_EPOCHS epochs).
+5. underfitting: the train loss fell by less than UNDERFIT_MIN_DROP over
    the run (the model does not learn), or it was still falling by more than
    UNDERFIT_TAIL_SLOPE per epoch over the last third together with the
    validation loss (training stopped too early, rate too low, model small).
-5. good_fit otherwise.
+6. good_fit otherwise.
 
 Advice is drawn from seeds 000, 001, 003 and 004 (dropout, L2 / weight
 decay, early stopping, model size, data size, epochs, learning rate,
@@ -35,6 +38,8 @@ MIN_EPOCHS = 4
 DIVERGE_RATIO = 1.5
 UNSTABLE_UP_FRACTION = 0.4
 UNSTABLE_JUMP = 0.05
+UNSTABLE_FLIP_FRACTION = 0.5
+UNSTABLE_VAL_SWING = 0.10
 OVERFIT_RISE = 0.05
 OVERFIT_GAP = 0.25
 UNDERFIT_MIN_DROP = 0.10
@@ -75,6 +80,18 @@ def _up_moves(values):
     rel = np.diff(v) / np.maximum(np.abs(v[:-1]), 1e-12)
     ups = rel[rel > 0]
     return len(ups) / len(rel), float(ups.mean()) if len(ups) else 0.0
+
+
+def _flips(values):
+    """(fraction of direction changes, mean relative move per epoch)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 3:
+        return 0.0, 0.0
+    rel = np.diff(v) / np.maximum(np.abs(v[:-1]), 1e-12)
+    signs = np.sign(rel)
+    return float(np.mean(signs[1:] * signs[:-1] < 0)), float(
+        np.abs(rel).mean()
+    )
 
 
 def _tail_slope(values):
@@ -192,17 +209,14 @@ def diagnose_history(history, config=None):
             final_gap=val[-1] - loss[-1],
         )
     if n >= MIN_EPOCHS:
-        for name, series in (("train", loss), ("validation", val)):
-            if not series:
-                continue
-            up_fraction, jump = _up_moves(series)
-            evidence[f"{name}_up_fraction"] = up_fraction
-            if up_fraction >= UNSTABLE_UP_FRACTION and jump > UNSTABLE_JUMP:
-                reasons.append(
-                    f"{name} loss went up in {up_fraction:.0%} of epochs, "
-                    f"by {jump:.1%} on average"
-                )
-                return verdict("unstable")
+        up_fraction, jump = _up_moves(loss)
+        evidence["train_up_fraction"] = up_fraction
+        if up_fraction >= UNSTABLE_UP_FRACTION and jump > UNSTABLE_JUMP:
+            reasons.append(
+                f"train loss went up in {up_fraction:.0%} of epochs, by "
+                f"{jump:.1%} on average"
+            )
+            return verdict("unstable")
 
     if val and n >= 3:
         rise = val[-1] / max(val[best], 1e-12) - 1
@@ -224,6 +238,16 @@ def diagnose_history(history, config=None):
                 f"{gap_best:.0%} at the best epoch {best}"
             )
             return verdict("overfitting")
+
+    if val and n >= MIN_EPOCHS:
+        flips, swing = _flips(val)
+        evidence["val_direction_flips"] = flips
+        if flips >= UNSTABLE_FLIP_FRACTION and swing > UNSTABLE_VAL_SWING:
+            reasons.append(
+                f"validation loss changed direction in {flips:.0%} of "
+                f"epochs, moving {swing:.0%} per epoch on average"
+            )
+            return verdict("unstable")
 
     drop = 1 - loss[-1] / max(loss[0], 1e-12)
     evidence["train_loss_drop"] = drop

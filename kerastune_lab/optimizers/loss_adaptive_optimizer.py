@@ -174,13 +174,9 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
         return inner
 
     @property
-    def scheduled_learning_rate(self):
-        """A'(t): the wrapped optimizer's rate before the SD factor."""
-        return self._scheduled_rate()
-
-    @property
     def learning_rate(self):
-        return self.inner_optimizer.learning_rate
+        # The base rate A'(t): what rate-assigning callbacks read and scale.
+        return self._scheduled_rate()
 
     @learning_rate.setter
     def learning_rate(self, learning_rate):

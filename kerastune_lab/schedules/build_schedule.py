@@ -1,20 +1,17 @@
 """The learning-rate schedule of an experiment, by name."""
 
-import keras
-
 from kerastune_lab.config.experiment_config import SCHEDULES
-from kerastune_lab.schedules.warmup_linear_decay import WarmupLinearDecay
+from kerastune_lab.schedules.warmup_decay import WarmupDecay
 
 
 def build_schedule(name, learning_rate, total_steps, warmup_steps=0):
     """Returns the rate (float or schedule) equal to HF's schedule of `name`.
 
-    - constant: `learning_rate` (a plain float, so callbacks such as
-      ReduceLROnPlateau can still assign it); with warmup, HF's
+    - constant: `learning_rate` as a plain float, so callbacks such as
+      ReduceLROnPlateau can still assign it; with warmup, HF's
       `constant_with_warmup`.
-    - linear: HF `get_linear_schedule_with_warmup`.
-    - cosine: HF `get_cosine_schedule_with_warmup`, which is Keras's
-      `CosineDecay(0, T - W, warmup_target=lr, warmup_steps=W)` on [0, T].
+    - linear: HF `get_linear_schedule_with_warmup(W, T)`.
+    - cosine: HF `get_cosine_schedule_with_warmup(W, T)`.
 
     Args:
         name: One of `SCHEDULES`.
@@ -32,21 +29,8 @@ def build_schedule(name, learning_rate, total_steps, warmup_steps=0):
             f"number of optimizer steps ({total_steps}); lower warmup_steps "
             "or train for more epochs."
         )
-    if name == "constant":
-        if not warmup_steps:
-            return float(learning_rate)
-        return WarmupLinearDecay(learning_rate, warmup_steps)
-    if name == "linear":
-        return WarmupLinearDecay(
-            learning_rate, warmup_steps, total_steps - warmup_steps
-        )
-    if warmup_steps:
-        return keras.optimizers.schedules.CosineDecay(
-            0.0,
-            total_steps - warmup_steps,
-            warmup_target=float(learning_rate),
-            warmup_steps=warmup_steps,
-        )
-    return keras.optimizers.schedules.CosineDecay(
-        float(learning_rate), total_steps
+    if name == "constant" and not warmup_steps:
+        return float(learning_rate)
+    return WarmupDecay(
+        learning_rate, warmup_steps, total_steps - warmup_steps, decay=name
     )

@@ -1,0 +1,138 @@
+import pathlib
+
+import pytest
+
+from kerastune_lab.config import apply_overrides, load_experiment
+from kerastune_lab.config.experiment_config import parse_override
+from kerastune_lab.errors import ConfigError
+
+EXPERIMENTS = sorted(
+    (pathlib.Path(__file__).parents[1] / "experiments").glob("*.toml")
+)
+
+
+def test_defaults_resolve_everything():
+    config = load_experiment()
+    resolved = config.to_dict()
+    assert resolved["model"]["name"] == "gru"
+    assert resolved["train"]["schedule"] == "constant"
+    assert resolved["lr_adapt"] == {
+        "mode": "none", "source": "loss", "root": 3.0, "min_gamma": 1e-3,
+        "max_gamma": 1e3, "min_factor": 0.0, "max_factor": 0.0,
+    }
+
+
+def test_overrides_parse_values_as_toml():
+    config = load_experiment(None, [
+        "train.early_stopping=false",
+        "train.learning_rate=1e-4",
+        'data.path="/x/y.csv"',
+        "data.text_column=body",  # quotes eaten by the shell
+        "model.gru_units=8",
+        "train.epochs=3",
+    ])
+    assert config.train.early_stopping is False
+    assert config.train.learning_rate == 1e-4
+    assert config.data.path == "/x/y.csv"
+    assert config.data.text_column == "body"
+    assert config.model.params["gru_units"] == 8
+    assert isinstance(config.train.epochs, int)
+    again = apply_overrides(config, ["train.epochs=5"])
+    assert again.train.epochs == 5 and again.model.params["gru_units"] == 8
+
+
+def test_int_is_accepted_for_float_keys():
+    assert load_experiment(None, ["train.learning_rate=1"]).train \
+        .learning_rate == 1.0
+
+
+@pytest.mark.parametrize("override, fragments", [
+    ("train.lr=0.1", ["train.lr", "0.1", "learning_rate"]),
+    ("train.learning_rate=-1", ["train.learning_rate", "-1", "> 0"]),
+    ("train.learning_rate=0", ["train.learning_rate", "> 0"]),
+    ('train.epochs="ten"', ["train.epochs", "'ten'", "integer"]),
+    ("train.epochs=2.5", ["train.epochs", "2.5", "integer"]),
+    ("train.early_stopping=1", ["train.early_stopping", "true or false"]),
+    ('train.optimizer="adamax"', ["train.optimizer", "adamax", "'adamw'"]),
+    ('train.schedule="step"', ["train.schedule", "'cosine'"]),
+    ('lr_adapt.mode="sd3"', ["lr_adapt.mode", "'sd2'"]),
+    ("lr_adapt.root=0", ["lr_adapt.root", "> 0"]),
+    ("model.dropout_rate=1.5", ["model.dropout_rate", "<= 0.95"]),
+    ("model.units=3", ["model.units", "gru_units"]),
+    ('model.name="resnet"', ["model.name", "'gru'"]),
+    ('data.name="imagenet"', ["data.name", "'fortunes'"]),
+    ("data.val_split=0", ["data.val_split", "> 0.0"]),
+    ('data.name="csv"', ["data.path", "--set"]),
+    ("optim.lr=1", ["[optim]", "train"]),
+    ("learning_rate=1", ["SECTION.KEY=VALUE"]),
+    ("grid.train.seed=3", ["grid.train.seed", "non-empty list"]),
+    ("lr_adapt.min_gamma=5000", ["min_gamma", "max_gamma"]),
+])
+def test_bad_values_name_key_value_and_allowed(override, fragments):
+    with pytest.raises(ConfigError) as info:
+        load_experiment(None, [override])
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+
+
+def test_splits_must_leave_training_data():
+    with pytest.raises(ConfigError, match="leave at least 10%"):
+        load_experiment(None, ["data.val_split=0.5", "data.test_split=0.45"])
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_experiment(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[train\nepochs = 3\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_experiment(broken)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[trainer]\nepochs = 3\n")
+    with pytest.raises(ConfigError, match=r"Unknown section \[trainer\]"):
+        load_experiment(unknown)
+
+
+def test_grid_is_validated_and_kept(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text(
+        '[grid]\n"train.schedule" = ["constant", "cosine"]\n'
+        '"lr_adapt.mode" = ["none", "sd2"]\n'
+    )
+    config = load_experiment(path)
+    assert config.grid["train.schedule"] == ["constant", "cosine"]
+    assert config.to_dict()["grid"]["lr_adapt.mode"] == ["none", "sd2"]
+
+
+def test_parse_override_splits_on_first_equals():
+    assert parse_override('data.path="a=b.csv"') == ("data", "path", "a=b.csv")
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_shipped_experiments_validate(path):
+    config = load_experiment(path)
+    assert config.name == path.stem
+
+
+def test_seed_000_hyperparameters_are_exact():
+    by_name = {p.stem: load_experiment(p) for p in EXPERIMENTS}
+    a = by_name["approach_a"]
+    assert (a.data.num_samples, a.train.batch_size, a.train.learning_rate,
+            a.train.epochs, a.train.early_stopping) == (3000, 64, 1e-4, 1000,
+                                                        True)
+    assert {k: a.model.params[k] for k in (
+        "embedding_dim", "gru_units", "dropout_rate",
+        "recurrent_dropout_rate")} == {
+        "embedding_dim": 32, "gru_units": 64, "dropout_rate": 0.2,
+        "recurrent_dropout_rate": 0.2}
+    small = by_name["approach_a_smaller"]
+    assert (small.train.batch_size, small.train.learning_rate,
+            small.model.params["embedding_dim"],
+            small.model.params["gru_units"], small.model.params["dropout_rate"],
+            small.model.params["recurrent_dropout_rate"]) == (
+        32, 1e-5, 16, 32, 0.3, 0.3)
+    assert by_name["approach_a_no_early_stop"].train.early_stopping is False
+    b = by_name["approach_b"]
+    assert (b.data.num_samples, b.model.params["embedding_dim"],
+            b.model.params["gru_units"], b.train.learning_rate) == (
+        100000, 128, 256, 1e-4)

@@ -1,0 +1,255 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import sd_scenarios  # tests/ is on sys.path (rootdir conftest)
+from kerastune_lab.callbacks import LossAdaptiveLR, LossProbe
+from kerastune_lab.optimizers import LossAdaptiveOptimizer
+
+
+def check_replay(result, epochs=3):
+    assert result["steps"] == epochs * 4 and result["step_ids_ok"]
+    assert result["weight_err"] < 1e-6
+    assert result["loss_rel_err"] < 1e-5
+    assert result["rate_rel_err"] < 1e-5
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"jit": False}, {"steps_per_execution": 3},
+    {"mode": "sd", "root": 4.0}, {"mode": "none"},
+])
+def test_sgd_matches_numpy_replay(kwargs):
+    check_replay(sd_scenarios.sgd_replay(**kwargs))
+
+
+@pytest.mark.parametrize("mode, root, policy", [
+    ("sd2", 3.0, "float32"), ("sd", 3.0, "float32"), ("sd2", 4.0, "float32"),
+    ("sd", 4.0, "float32"), ("sd2", 3.0, "mixed_bfloat16"),
+])
+def test_rates_follow_the_formula(mode, root, policy):
+    result = sd_scenarios.formula_check(mode, root, policy)
+    assert result["steps"] == 30 and result["losses_finite"]
+    assert result["rate_rel_err"] < 1e-5
+
+
+def test_jax_backend_matches_numpy(repo):
+    pytest.importorskip("jax")
+    env = dict(os.environ, KERAS_BACKEND="jax",
+               PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")]))
+    out = subprocess.run(
+        [sys.executable, str(repo / "tests" / "sd_scenarios.py")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(out.stdout)
+    assert results["backend"] == "jax"
+    for name in ("replay_jit", "replay_no_jit", "replay_spe3",
+                 "replay_sd_root4"):
+        check_replay(results[name])
+    for name in ("formula_sd2", "formula_sd_root4", "formula_bf16"):
+        assert results[name]["rate_rel_err"] < 1e-5, name
+
+
+def small_classifier(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+
+
+def classification_data(n=64):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return x, (np.abs(x[:, 0]) * 2).astype("int32").clip(0, 2)
+
+
+def test_mode_none_trains_exactly_like_plain_keras_with_clip_and_decay():
+    # Weight decay and gradient clipping must never see the probe: with the
+    # factor at 1 the weights are bit-for-bit those of a plain fit.
+    x, y = classification_data()
+    weights = []
+    for callbacks in ([], [LossAdaptiveLR(mode="none")]):
+        model = small_classifier()
+        model.compile(
+            optimizer=keras.optimizers.AdamW(1e-2, weight_decay=0.1,
+                                             global_clipnorm=0.5),
+            loss="sparse_categorical_crossentropy",
+        )
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                  callbacks=callbacks)
+        LossAdaptiveLR.remove(model)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sd2_changes_training_and_logs_running_mean_free_losses():
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy")
+    callback = LossAdaptiveLR(mode="sd2")
+    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False,
+                        verbose=0, callbacks=[callback])
+    losses = callback.steps["loss"]
+    # logs["loss"] is the running mean; the epoch value is the mean of the
+    # batch losses, and the factors follow the batches, not the mean.
+    assert history.history["loss"][0] == pytest.approx(np.mean(losses),
+                                                       rel=1e-5)
+    np.testing.assert_allclose(callback.steps["factor"],
+                               np.cbrt(losses), rtol=1e-5)
+
+
+def test_gamma_clamp_and_factor_cap():
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy")
+    # Every G is below min_gamma = 50, so SD's factor is 50 ** (-1/3).
+    low = LossAdaptiveLR(mode="sd", min_gamma=50.0, max_gamma=100.0)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[low])
+    np.testing.assert_allclose(low.steps["factor"], 50 ** (-1 / 3), rtol=1e-6)
+    capped = LossAdaptiveLR(mode="sd", min_gamma=1e-6, max_factor=1.5)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[capped])
+    assert max(capped.steps["factor"]) <= 1.5 + 1e-6
+
+
+def test_nonfinite_gamma_keeps_the_scheduled_rate_and_is_counted():
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy")
+
+    def every_other_nan(loss, y, y_pred, sample_weight):
+        # NaN exactly when the batch's first label is 0: data-dependent.
+        first = keras.ops.cast(y[0], "float32")
+        return keras.ops.where(first == 0.0, float("nan"), loss)
+
+    callback = LossAdaptiveLR(mode="sd2", source=every_other_nan)
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+              callbacks=[callback])
+    gammas = np.array(callback.steps["gamma"])
+    bad = ~np.isfinite(gammas)
+    assert 0 < bad.sum() < len(gammas)
+    np.testing.assert_array_equal(np.array(callback.steps["factor"])[bad], 1.0)
+    np.testing.assert_allclose(np.array(callback.steps["lr"])[bad], 0.1)
+    assert callback.nonfinite_steps == bad.sum()
+    assert np.all(np.isfinite(np.concatenate(
+        [w.ravel() for w in model.get_weights()])))
+
+
+def test_reduce_lr_on_plateau_scales_the_base_rate():
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy")
+    reduce = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5,
+                                               patience=0, min_delta=10.0)
+    callback = LossAdaptiveLR(mode="sd2")
+    model.fit(x, y, batch_size=16, epochs=4, verbose=0,
+              callbacks=[callback, reduce])
+    steps = callback.steps
+    scheduled = np.array(steps["lr"]) / np.array(steps["factor"])
+    # min_delta=10: epoch 0 sets the best, then every epoch halves the base
+    # rate, and the SD2 factor still applies on top of each.
+    np.testing.assert_allclose(
+        scheduled, np.repeat([0.1, 0.1, 0.05, 0.025], 4), rtol=1e-5)
+    assert not np.allclose(steps["factor"], 1.0)
+
+
+def test_schedule_with_reduce_lr_on_plateau_is_refused_clearly():
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(
+        optimizer=keras.optimizers.SGD(
+            keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+        loss="sparse_categorical_crossentropy")
+    reduce = keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0,
+                                               min_delta=10.0)
+    with pytest.raises(TypeError, match="ReduceLROnPlateau"):
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+                  callbacks=[LossAdaptiveLR(), reduce])
+
+
+def test_early_stopping_restores_best_weights_with_the_probe_attached():
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.5),
+                  loss="sparse_categorical_crossentropy")
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=0,
+                                         min_delta=10.0,
+                                         restore_best_weights=True)
+    history = model.fit(x, y, batch_size=16, epochs=5, verbose=0,
+                        callbacks=[LossAdaptiveLR(mode="sd2"), stop])
+    assert len(history.history["loss"]) == 2  # stopped after epoch 1
+
+
+def test_save_and_load_model_round_trip(tmp_path):
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[LossAdaptiveLR(mode="sd2")])
+    assert LossProbe.get(model) is not None
+    assert isinstance(model.optimizer, LossAdaptiveOptimizer)
+    path = tmp_path / "m.keras"
+    model.save(path)  # with the probe and wrapper still in place
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-6)
+    # The reloaded optimizer is the compiled Adam, with its moments.
+    assert type(loaded.optimizer) is keras.optimizers.Adam
+    assert int(loaded.optimizer.iterations.numpy()) == 4
+    loaded.fit(x, y, batch_size=16, epochs=1, verbose=0,
+               callbacks=[LossAdaptiveLR(mode="sd")])
+    # Removing restores the model exactly.
+    LossAdaptiveLR.remove(model)
+    assert LossProbe.get(model) is None
+    assert len(model.trainable_variables) == 4
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+
+
+def test_callback_and_optimizer_serialize():
+    callback = LossAdaptiveLR(mode="sd", root=4, max_factor=3.0)
+    again = LossAdaptiveLR(**callback.get_config())
+    assert again.get_config() == callback.get_config()
+    optimizer = LossAdaptiveOptimizer(keras.optimizers.AdamW(1e-3), mode="sd",
+                                      root=4)
+    restored = keras.optimizers.deserialize(
+        keras.optimizers.serialize(optimizer))
+    assert isinstance(restored, LossAdaptiveOptimizer)
+    assert restored.get_config()["inner_optimizer"]["class_name"] == "AdamW"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"mode": "sd3"}, "mode"),
+    ({"root": 0}, "root"),
+    ({"root": float("nan")}, "root"),
+    ({"min_gamma": -1}, "min_gamma"),
+    ({"min_gamma": 10, "max_gamma": 1}, "must not exceed"),
+    ({"max_factor": 0}, "max_factor"),
+    ({"source": "semantics"}, "Unknown G source"),
+])
+def test_bad_arguments_say_what_was_received(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LossAdaptiveLR(**kwargs)
+
+
+def test_mixed_float16_is_refused_with_advice():
+    x, y = classification_data()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = small_classifier()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="mixed_bfloat16"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[LossAdaptiveLR()])
