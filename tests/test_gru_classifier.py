@@ -57,3 +57,17 @@ def test_kernel_penalties_reach_the_loss(l1, l2):
     plain = build_gru_classifier(vocab_size=30, num_classes=2, gru_units=4)
     plain(np.array([[1, 2, 3]]))
     assert plain.losses == []
+
+
+def test_readme_head_replacement_trains():
+    model = build_gru_classifier(vocab_size=40, num_classes=4, gru_units=8)
+    features = model.get_layer("classifier").input
+    x = keras.layers.Dense(6, activation="gelu")(features)
+    outputs = keras.layers.Dense(4, activation="softmax")(x)
+    model = keras.Model(model.input, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    history = model.fit(rng.integers(1, 40, size=(32, 7)),
+                        rng.integers(0, 4, size=32), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

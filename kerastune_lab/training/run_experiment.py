@@ -83,7 +83,8 @@ def compile_model(model, config, steps_per_epoch):
     )
 
 
-def run_experiment(config, runs_dir="runs", verbose="auto", echo=print):
+def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
+                   callbacks=()):
     """Trains `config` and writes a run directory.
 
     Files: config.json (resolved config, versions, backend, seed, data
@@ -97,6 +98,7 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print):
         runs_dir: Parent folder of run directories.
         verbose: Keras progress display (0, 1, 2 or "auto").
         echo: Where to print progress lines.
+        callbacks: Extra Keras callbacks, run after the built-in ones.
 
     Returns:
         A `RunResult`.
@@ -129,7 +131,7 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print):
         keras.config.set_dtype_policy(previous_policy)
     steps_per_epoch = math.ceil(len(data.y_train) / train.batch_size)
     compile_model(model, config, steps_per_epoch)
-    callbacks = build_callbacks(config, run_dir)
+    callbacks = build_callbacks(config, run_dir) + list(callbacks)
 
     start = time.perf_counter()
     fit = model.fit(

@@ -1,0 +1,159 @@
+"""End-to-end runs of the `kerastune-lab` command with click's CliRunner."""
+
+import csv
+import json
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kerastune_lab.analysis.diagnose_history import VERDICTS
+from kerastune_lab.analysis.run_files import read_csv_columns
+from kerastune_lab.cli.main import cli
+from kerastune_lab.data.fortunes import load_fortunes
+from kerastune_lab.schedules import build_schedule
+
+FAST = ["--set", "train.epochs=2", "--set", "model.gru_units=8",
+        "--set", "model.embedding_dim=8", "--set", "data.sequence_length=24",
+        "--set", "model.recurrent_dropout_rate=0.0", "--verbose", "0"]
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, list(args))
+    return result, result.output.strip().splitlines()
+
+
+def run_ok(tmp_path, *args):
+    result, lines = invoke("run", *args, "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    run_dir = pathlib.Path(lines[-1])
+    assert run_dir.is_dir() and run_dir.parent == tmp_path / "runs"
+    return run_dir
+
+
+def test_run_writes_the_contract_files(tmp_path):
+    run_dir = run_ok(tmp_path, *FAST, "--set", 'train.schedule="linear"',
+                     "--set", "train.warmup_steps=5", "--set",
+                     "train.batch_size=128")
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "history.csv", "steps.csv", "metrics.json",
+            "model.keras", "diagnosis.json", "curves.png"} <= names
+
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["config"]["train"]["schedule"] == "linear"
+    assert record["seed"] == 42 and record["backend"] == "tensorflow"
+    assert record["versions"]["keras"] == keras.__version__
+
+    history = read_csv_columns(run_dir / "history.csv")
+    assert {"epoch", "loss", "val_loss", "accuracy", "val_accuracy",
+            "lr"} <= set(history)
+    assert history["epoch"] == [0.0, 1.0]
+
+    steps = read_csv_columns(run_dir / "steps.csv")
+    per_epoch = -(-record["data"]["train"] // 128)
+    assert steps["step"] == list(map(float, range(2 * per_epoch)))
+    schedule = build_schedule("linear", 1e-3, 2 * per_epoch, 5)
+    expected = np.asarray(schedule(np.arange(2 * per_epoch)), dtype=float)
+    np.testing.assert_allclose(steps["lr"], expected, rtol=1e-6, atol=1e-12)
+    # Each step's own loss: they average to the epoch's logged loss.
+    first = np.array(steps["loss"][:per_epoch])
+    assert first.std() > 0
+    assert np.mean(first) == pytest.approx(history["loss"][0], rel=2e-2)
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"test_loss", "test_accuracy", "best_epoch", "stopped_epoch",
+            "wall_seconds"} <= set(metrics)
+    diagnosis = json.loads((run_dir / "diagnosis.json").read_text())
+    assert diagnosis["verdict"] in VERDICTS and diagnosis["reasons"]
+    model = keras.models.load_model(run_dir / "model.keras")
+    assert model.count_params() == sum(
+        int(np.prod(w.shape)) for w in model.weights)
+    assert "loss_probe" not in [w.name for w in model.weights]
+    assert (run_dir / "curves.png").stat().st_size > 10_000
+
+
+def test_sd2_run_logs_the_rate_each_step_used(tmp_path):
+    run_dir = run_ok(tmp_path, *FAST, "--set", 'lr_adapt.mode="sd2"',
+                     "--set", "lr_adapt.root=4", "--set",
+                     'train.schedule="cosine"')
+    steps = read_csv_columns(run_dir / "steps.csv")
+    total = len(steps["step"])
+    scheduled = np.asarray(build_schedule("cosine", 1e-3, total)(
+        np.arange(total)), dtype=float)
+    expected = scheduled * np.power(steps["loss"], 1 / 4)
+    np.testing.assert_allclose(steps["lr"], expected, rtol=1e-5)
+
+
+def test_real_csv_trains_far_above_the_majority_class(tmp_path):
+    texts, labels, names = load_fortunes()
+    path = tmp_path / "quotes.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["quote", "source"])
+        writer.writerows((t, names[y]) for t, y in zip(texts, labels))
+    run_dir = run_ok(
+        tmp_path, "--set", 'data.name="csv"', "--set", f'data.path="{path}"',
+        "--set", 'data.text_column="quote"', "--set",
+        'data.label_column="source"', "--set", "train.epochs=6",
+        "--set", "train.learning_rate=3e-3", "--set", "model.gru_units=24",
+        "--set", "model.recurrent_dropout_rate=0.0", "--verbose", "0",
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["majority_class_accuracy"] < 0.35
+    assert metrics["test_accuracy"] > 0.75, metrics
+
+
+@pytest.mark.parametrize("name", [
+    "approach_a", "approach_a_smaller", "approach_a_no_early_stop",
+    "approach_b",
+])
+def test_seed_000_experiments_run_shrunk(tmp_path, repo, name):
+    run_dir = run_ok(
+        tmp_path, str(repo / "experiments" / f"{name}.toml"),
+        "--set", "data.num_samples=200", "--set", "train.epochs=2",
+        "--set", "model.gru_units=8", "--set", "model.embedding_dim=8",
+        "--set", "data.sequence_length=16", "--verbose", "0",
+    )
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["config"]["data"]["num_samples"] == 200
+    assert record["data"]["train"] + record["data"]["val"] + \
+        record["data"]["test"] == 200
+
+
+def test_early_stopping_stops_and_reports_the_best_epoch(tmp_path):
+    run_dir = run_ok(tmp_path, *FAST, "--set", "train.epochs=30",
+                     "--set", "train.patience=0", "--set",
+                     "train.min_delta=5.0")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2 and metrics["stopped_epoch"] == 1
+    assert metrics["best_epoch"] in (0, 1)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["run", "--set", "train.lr=1"], "train.lr"),
+    (["run", "--set", "train.epochs=-3"], "train.epochs = -3"),
+    (["run", "missing.toml"], "does not exist"),
+    (["run", "--set", 'data.name="csv"', "--set", 'data.path="nope.csv"'],
+     "nope.csv"),
+    (["run", "--set", "train.epochs"], "SECTION.KEY=VALUE"),
+    (["diagnose", "."], "not a run directory"),
+])
+def test_user_errors_exit_2_without_traceback(args, fragment):
+    result, _ = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_diagnose_prints_the_verdict_first(tmp_path):
+    history = tmp_path / "history.csv"
+    rows = ["epoch,loss,val_loss"] + [
+        f"{i},{1.0 / (i + 1)},{0.5 + abs(i - 3) * 0.1}" for i in range(10)]
+    history.write_text("\n".join(rows) + "\n")
+    result, lines = invoke("diagnose", str(history))
+    assert result.exit_code == 0
+    assert lines[0] == "overfitting"
+    assert any("epoch 3" in line for line in lines)
+    assert any("--set model.dropout_rate=" in line for line in lines)

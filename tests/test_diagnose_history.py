@@ -1,0 +1,93 @@
+"""Crafted curves for each verdict, and cases on either side of a threshold."""
+
+import math
+
+import numpy as np
+import pytest
+
+from kerastune_lab.analysis import diagnose_history as dh
+
+
+def curves(loss, val):
+    return {"loss": list(map(float, loss)), "val_loss": list(map(float, val))}
+
+
+falling = np.exp(-0.6 * np.arange(12)) + 0.2
+
+CASES = {
+    "good_fit": curves(falling, falling + 0.05),
+    "overfitting": curves(falling, [0.9, 0.7, 0.6, 0.55, 0.57, 0.6, 0.64,
+                                    0.7, 0.75, 0.8, 0.86, 0.9]),
+    "underfitting_flat": curves(np.linspace(1.0, 0.95, 12),
+                                np.linspace(1.0, 0.96, 12)),
+    "underfitting_still_falling": curves(np.linspace(2.0, 0.8, 12),
+                                         np.linspace(2.1, 0.9, 12)),
+    "unstable_train": curves([1.0, 0.8, 1.0, 0.7, 0.95, 0.6, 0.9, 0.6, 0.85,
+                              0.55, 0.8, 0.5], falling + 0.1),
+    "unstable_val": curves(falling + 0.15, [0.9, 0.5, 0.9, 0.45, 0.85, 0.4,
+                                            0.8, 0.45, 0.85, 0.4, 0.8, 0.41]),
+    "diverged_nan": curves([1.0, 0.8, math.nan], [1.0, 0.9, math.nan]),
+    "diverged_rising": curves([1.0, 1.4, 2.5, 4.0], [1.0, 1.5, 2.6, 4.2]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_crafted_curves(case):
+    expected = "good_fit" if case == "good_fit" else case.split("_")[0]
+    diagnosis = dh.diagnose_history(CASES[case])
+    assert diagnosis.verdict == expected, diagnosis.reasons
+    assert diagnosis.reasons
+    if expected != "good_fit":
+        assert diagnosis.advice and all(
+            "." in a["key"] for a in diagnosis.advice)
+
+
+def test_overfitting_cites_best_epoch_and_values():
+    diagnosis = dh.diagnose_history(CASES["overfitting"])
+    assert diagnosis.evidence["best_epoch"] == 3
+    assert "epoch 3" in diagnosis.reasons[0] and "0.55" in diagnosis.reasons[0]
+
+
+def test_nonfinite_epoch_is_reported():
+    diagnosis = dh.diagnose_history(CASES["diverged_nan"])
+    assert diagnosis.evidence["first_nonfinite_epoch"] == 2
+
+
+@pytest.mark.parametrize("rise, expected", [
+    (dh.OVERFIT_RISE * 0.8, "good_fit"),
+    (dh.OVERFIT_RISE * 1.2, "overfitting"),
+])
+def test_overfit_rise_threshold(rise, expected):
+    loss = np.linspace(1.0, 0.5, 10) ** 0.2
+    val = list(loss[:6] + 0.05)
+    best = val[-1]
+    val += list(np.linspace(best, best * (1 + rise), 5)[1:])
+    assert dh.diagnose_history(curves(loss, val)).verdict == expected
+
+
+@pytest.mark.parametrize("ratio, expected", [
+    (dh.DIVERGE_RATIO * 0.95, "not diverged"),
+    (dh.DIVERGE_RATIO * 1.05, "diverged"),
+])
+def test_divergence_ratio_threshold(ratio, expected):
+    loss = [1.0, 1.0 * ratio]
+    verdict = dh.diagnose_history({"loss": loss}).verdict
+    assert (verdict == "diverged") == (expected == "diverged")
+
+
+def test_advice_values_come_from_the_config():
+    config = {"model": {"dropout_rate": 0.3, "gru_units": 64, "l2": 0.0},
+              "train": {"learning_rate": 1e-4}}
+    advice = {a["key"]: a["value"] for a in dh.diagnose_history(
+        CASES["overfitting"], config).advice}
+    assert advice["model.dropout_rate"] == 0.5
+    assert advice["model.gru_units"] == 32
+    unstable = {a["key"]: a["value"] for a in dh.diagnose_history(
+        CASES["unstable_train"], config).advice}
+    assert float(unstable["train.learning_rate"]) == pytest.approx(1e-4 / 3,
+                                                                   rel=1e-2)
+
+
+def test_empty_history_is_an_error():
+    with pytest.raises(ValueError, match="no 'loss'"):
+        dh.diagnose_history({})
