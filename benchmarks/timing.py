@@ -44,3 +44,33 @@ def interleaved(variants, repeats, skip_first=1):
             print(f"  round {r + 1} {name}: {rounds[name][-1]:.4f} s/epoch",
                   flush=True)
     return {n: statistics.median(v) for n, v in rounds.items()}, rounds
+
+
+def interleaved_epochs(trainers, rounds, warmup=1):
+    """One epoch of each persistent model per round, round-robin.
+
+    Finer interleaving than `interleaved`: every model is built and compiled
+    once, so slow drifts of a shared machine hit all variants alike.
+
+    Args:
+        trainers: {name: callable(EpochTimer) -> None} that trains its own,
+            already built model for exactly one more epoch.
+        rounds: Timed rounds (the order alternates from round to round).
+        warmup: Untimed epochs of each model first (compilation).
+
+    Returns:
+        ({name: median seconds per epoch}, {name: [seconds per round]}).
+    """
+    for train in trainers.values():
+        for _ in range(warmup):
+            train(EpochTimer())
+    times = {name: [] for name in trainers}
+    for r in range(rounds):
+        names = list(trainers) if r % 2 == 0 else list(reversed(trainers))
+        for name in names:
+            timer = EpochTimer()
+            trainers[name](timer)
+            times[name].extend(timer.seconds)
+        print(f"  round {r + 1}: " + ", ".join(
+            f"{n} {times[n][-1]:.4f} s" for n in trainers), flush=True)
+    return {n: statistics.median(v) for n, v in times.items()}, times

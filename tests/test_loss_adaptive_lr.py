@@ -253,3 +253,19 @@ def test_mixed_float16_is_refused_with_advice():
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="mixed_bfloat16"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[LossAdaptiveLR()])
+
+
+def test_repeated_fits_keep_the_compiled_step_unless_settings_change():
+    x, y = classification_data()
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy")
+    callback = LossAdaptiveLR(mode="sd2")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback])
+    compiled = model.train_function
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback])
+    assert model.train_function is compiled
+    assert callback.steps["step"] == list(range(8))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[LossAdaptiveLR(mode="sd")])
+    assert model.train_function is not compiled

@@ -108,11 +108,35 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         LossProbe.detach(model)
         model.make_train_function(force=True)
 
+    def _optimizer_settings(self, capacity):
+        return dict(
+            mode=self.mode,
+            root=float(self.root),
+            min_gamma=float(self.min_gamma),
+            max_gamma=float(self.max_gamma),
+            min_factor=None if self.min_factor is None
+            else float(self.min_factor),
+            max_factor=None if self.max_factor is None
+            else float(self.max_factor),
+            log_capacity=int(capacity),
+        )
+
     def on_train_begin(self, logs=None):
         model = self.model
         capacity = self.params.get("steps") or _DEFAULT_LOG_CAPACITY
-        probe = LossProbe.attach(model, get_gamma_source(self.source))
-        inner = model.optimizer
+        settings = self._optimizer_settings(capacity)
+        source = get_gamma_source(self.source)
+        current = model.optimizer
+        probe = LossProbe.get(model)
+        if (isinstance(current, LossAdaptiveOptimizer)
+                and probe is not None and probe.gamma_source is source
+                and all(getattr(current, k) == v
+                        for k, v in settings.items())):
+            # Same set-up as the last fit: keep the compiled train step.
+            self._logged_steps = int(current.iterations.numpy())
+            return
+        probe = LossProbe.attach(model, source)
+        inner = current
         if isinstance(inner, LossAdaptiveOptimizer):
             inner = inner.release_inner_optimizer()
         if isinstance(inner, keras.optimizers.LossScaleOptimizer):
@@ -121,16 +145,7 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 " training. Use the 'mixed_bfloat16' policy, which needs no "
                 "loss scaling, or float32."
             )
-        optimizer = LossAdaptiveOptimizer(
-            inner,
-            mode=self.mode,
-            root=self.root,
-            min_gamma=self.min_gamma,
-            max_gamma=self.max_gamma,
-            min_factor=self.min_factor,
-            max_factor=self.max_factor,
-            log_capacity=int(capacity),
-        )
+        optimizer = LossAdaptiveOptimizer(inner, **settings)
         optimizer.set_probe(probe.variable)
         optimizer.build(model.trainable_variables)
         model.optimizer = optimizer

@@ -46,12 +46,15 @@ def cli():
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @set_option
 @runs_dir_option
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Write the run to exactly this folder (instead of a new "
+                   "one under --runs-dir).")
 @click.option("--verbose", type=click.Choice(["auto", "0", "1", "2"]),
               default="auto", show_default=True,
               help="Keras progress display: 1 progress bar, 2 a line per "
                    "epoch, 0 silent.")
 @user_errors
-def run(config, overrides, runs_dir, verbose):
+def run(config, overrides, runs_dir, run_dir, verbose):
     """Train one experiment (CONFIG: a TOML file; defaults if omitted).
 
     The last line of output is the run directory.
@@ -63,17 +66,62 @@ def run(config, overrides, runs_dir, verbose):
 
     result = run_experiment(
         experiment, runs_dir, verbose=verbose if verbose == "auto"
-        else int(verbose), echo=click.echo,
+        else int(verbose), echo=click.echo, run_dir=run_dir,
     )
     m = result.metrics
-    click.echo(
-        f"test_accuracy {m['test_accuracy']:.4f} (majority class "
-        f"{m['majority_class_accuracy']:.4f}), test_loss {m['test_loss']:.4f}"
-        f", best epoch {m['best_epoch']}, {m['epochs_run']} epochs, "
-        f"{m['wall_seconds']:.1f} s"
-    )
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in m.items()
+                       if k.startswith("test_") or k.endswith("_accuracy"))
+    click.echo(f"{scores}; best epoch {m['best_epoch']}, {m['epochs_run']} "
+               f"epochs, {m['wall_seconds']:.1f} s")
     click.echo(f"diagnosis: {result.diagnosis.verdict}")
     click.echo(str(result.run_dir))
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@set_option
+@click.option("--seeds", type=click.IntRange(min=1), default=2,
+              show_default=True, help="Seeds per cell (train.seed, +1, ...).")
+@runs_dir_option
+@user_errors
+def compare(config, overrides, seeds, runs_dir):
+    """Run every cell of CONFIG's [grid] x --seeds and compare them.
+
+    Without CONFIG: the SD study (experiments/sd_study.toml): schedules
+    constant/linear/cosine x lr_adapt.mode none/sd/sd2 on the embedded
+    corpus. Each run is a fresh process; re-running the same command skips
+    finished runs. The last line of output is the comparison directory
+    (summary.csv, report.md, report.html, curves.png, rates.png, runs/).
+    """
+    from kerastune_lab.comparison.run_comparison import (
+        default_study,
+        run_comparison,
+    )
+    from kerastune_lab.config import load_experiment
+
+    config = config or default_study()
+    experiment = load_experiment(config, overrides)
+    out, plan, failures = run_comparison(
+        experiment, config, overrides, seeds, runs_dir, echo=click.echo)
+    from kerastune_lab.comparison.aggregate import aggregate
+
+    result = aggregate(out, plan)
+    if result:
+        rows, comparisons = result
+        for comparison in comparisons:
+            if comparison.real:
+                click.echo("real: " + comparison.sentence())
+        click.echo(f"{sum(c.real for c in comparisons)} of "
+                   f"{len(comparisons)} paired differences are "
+                   "statistically real; see report.md")
+    if failures:
+        click.echo(f"{len(failures)} run(s) failed; re-run the same command "
+                   "to retry them. Logs:", err=True)
+        for _, _, log in failures:
+            click.echo(f"  {log}", err=True)
+        click.echo(str(out))
+        raise SystemExit(1)
+    click.echo(str(out))
 
 
 @cli.command()

@@ -10,20 +10,24 @@ from kerastune_lab.config.fields import build_dataclass, option
 from kerastune_lab.config.model_params import MODEL_PARAMS
 from kerastune_lab.errors import ConfigError
 
-DATA_NAMES = ("fortunes", "csv", "synthetic")
+CLASSIFICATION_DATA = ("fortunes", "csv", "synthetic")
+CORPUS_DATA = ("pydoc", "text")
+DATA_NAMES = CLASSIFICATION_DATA + CORPUS_DATA
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad")
 SCHEDULES = ("constant", "linear", "cosine")
 LR_ADAPT_MODES = ("none", "sd", "sd2")
-GAMMA_SOURCES = ("loss",)
+GAMMA_SOURCES = ("loss", "semantic")
 
 
 @dataclasses.dataclass
 class DataConfig:
     name: str = option(
         "fortunes", choices=DATA_NAMES,
-        doc="fortunes (embedded, 4 classes), csv, or synthetic",
+        doc="classification: fortunes (embedded, 4 classes), csv, "
+            "synthetic; masked LM: pydoc (embedded corpus), text",
     )
-    path: str = option("", doc="CSV file for name = 'csv'")
+    path: str = option(
+        "", doc="CSV file (name = 'csv'); .txt file or folder ('text')")
     text_column: str = option("text", doc="CSV column holding the text")
     label_column: str = option("label", doc="CSV column holding the label")
     val_split: float = option(0.15, minimum=0.0, maximum=0.5,
@@ -38,6 +42,14 @@ class DataConfig:
     difficulty: float = option(0.5, minimum=0.0, maximum=1.0,
                                doc="synthetic: 0 easy .. 1 pure noise")
     num_classes: int = option(2, minimum=2, doc="synthetic: classes")
+    chunk_size: int = option(128, minimum=8,
+                             doc="masked LM: tokens per training chunk")
+    mask_rate: float = option(0.15, minimum=0.0, maximum=0.5,
+                              exclusive_minimum=True,
+                              doc="masked LM: fraction of tokens predicted")
+    max_chunks: int = option(0, minimum=0,
+                             doc="masked LM: use at most this many chunks "
+                                 "(0: all)")
 
 
 @dataclasses.dataclass
@@ -62,6 +74,8 @@ class TrainConfig:
     seed: int = option(42, minimum=0)
     weight_decay: float = option(0.0, minimum=0.0)
     momentum: float = option(0.9, minimum=0.0, maximum=1.0)
+    epsilon: float = option(0.0, minimum=0.0,
+                            doc="epsilon of adaptive optimizers; 0: Keras's")
     clipnorm: float = option(0.0, minimum=0.0, doc="global norm clip; 0 off")
     jit_compile: bool = option(True, doc="XLA-compile the train step")
     steps_per_execution: int = option(1, minimum=1)
@@ -77,9 +91,26 @@ class LrAdaptConfig:
     root: float = option(3.0, minimum=0.0, exclusive_minimum=True)
     min_gamma: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
     max_gamma: float = option(1e3, minimum=0.0, exclusive_minimum=True)
+    semantic_model: str = option(
+        "auto", choices=("auto", "encoder", "minilm"),
+        doc="semantic source: profiles from the pretrained encoder's token "
+            "embeddings (encoder), all-MiniLM-L6-v2 (minilm), or the "
+            "encoder when model.preset is set and MiniLM otherwise (auto)")
     min_factor: float = option(0.0, minimum=0.0, doc="0: no lower bound")
     max_factor: float = option(0.0, minimum=0.0, doc="0: no upper bound")
 
+
+# Where a model has a customary set-up, it replaces the generic defaults
+# (the user's own keys still win): for bert_mlm, the original SD study's
+# Hugging Face AdamW set-up (sd-method.md).
+MODEL_TRAIN_DEFAULTS = {
+    "bert_mlm": {
+        "optimizer": "adamw", "learning_rate": 2e-5, "epsilon": 1e-8,
+        "weight_decay": 0.01, "clipnorm": 1.0, "batch_size": 64,
+        "early_stopping": False,
+    },
+}
+DATA_DEFAULTS = {"bert_mlm": {"name": "pydoc"}}
 
 SECTIONS = {
     "data": DataConfig,
@@ -156,8 +187,13 @@ def from_dict(raw, name="experiment", source=None):
             f"{', '.join(SECTIONS)}, grid."
         )
     sections = {}
+    model_section = raw.get("model", {})
+    model_name = model_section.get("name", ModelConfig.name) \
+        if isinstance(model_section, dict) else ModelConfig.name
+    defaults = {"train": MODEL_TRAIN_DEFAULTS.get(model_name, {}),
+                "data": DATA_DEFAULTS.get(model_name, {})}
     for section, cls in SECTIONS.items():
-        values = dict(raw.get(section, {}))
+        values = {**defaults.get(section, {}), **raw.get(section, {})}
         if section == "model":
             model_name = values.pop("name", ModelConfig.name)
             base = build_dataclass(ModelConfig, {"name": model_name}, section)
@@ -195,6 +231,27 @@ def _check_grid(grid):
 
 def _check_consistency(config):
     data = config.data
+    wanted = CORPUS_DATA if config.model.name == "bert_mlm" \
+        else CLASSIFICATION_DATA
+    if data.name not in wanted:
+        raise ConfigError(
+            f"data.name = {data.name!r} does not fit model.name = "
+            f"{config.model.name!r}; use one of {', '.join(wanted)}."
+        )
+    adapt = config.lr_adapt
+    if adapt.source == "semantic" and config.model.name != "bert_mlm":
+        raise ConfigError(
+            "lr_adapt.source = 'semantic' scores masked-token predictions "
+            "and needs model.name = 'bert_mlm'; use source = 'loss' for "
+            f"{config.model.name!r}."
+        )
+    if (adapt.source == "semantic" and adapt.semantic_model == "encoder"
+            and not config.model.params.get("preset")):
+        raise ConfigError(
+            "lr_adapt.semantic_model = 'encoder' needs a pretrained "
+            "model.preset; a model trained from scratch has no meaningful "
+            "token embeddings (use 'minilm')."
+        )
     if data.name == "csv" and not data.path:
         raise ConfigError(
             "data.name = 'csv' needs data.path: add path = \"file.csv\" to "

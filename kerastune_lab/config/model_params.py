@@ -35,4 +35,20 @@ class GRUParams:
     l2: float = option(0.0, minimum=0.0, doc="L2 penalty on kernels")
 
 
-MODEL_PARAMS = {"gru": GRUParams}
+@dataclasses.dataclass
+class BertMLMParams:
+    """A BERT masked LM (`[model] name = "bert_mlm"`), seed 002's model."""
+
+    size: str = option("tiny", choices=("tiny", "small", "base"),
+                       doc="architecture when training from scratch")
+    preset: str = option(
+        "", doc="keras-hub preset name, or a local keras-hub preset or "
+                "Hugging Face BERT directory; '' trains from scratch")
+    vocabulary_size: int = option(
+        8000, minimum=100, doc="WordPiece vocabulary computed from the "
+                               "corpus when there is no preset")
+    max_sequence_length: int = option(512, minimum=8)
+    dropout: float = option(0.1, minimum=0.0, maximum=0.9)
+
+
+MODEL_PARAMS = {"gru": GRUParams, "bert_mlm": BertMLMParams}

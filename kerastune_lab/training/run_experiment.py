@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import pathlib
 import time
 
 import keras
@@ -10,15 +11,20 @@ import numpy as np
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.plot_curves import plot_curves
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
-from kerastune_lab.data import load_text_classification
-from kerastune_lab.models import MODEL_BUILDERS
+from kerastune_lab.callbacks.perplexity_logger import PerplexityLogger
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.schedules import build_schedule
+from kerastune_lab.training.masked_lm_task import prepare_masked_lm
 from kerastune_lab.training.run_directory import (
     create_run_dir,
     environment_info,
     write_json_atomic,
 )
+from kerastune_lab.training.text_classification_task import (
+    prepare_text_classification,
+)
+
+TASKS = {"gru": prepare_text_classification, "bert_mlm": prepare_masked_lm}
 
 
 @dataclasses.dataclass
@@ -31,7 +37,7 @@ class RunResult:
     history: dict
 
 
-def build_callbacks(config, run_dir):
+def build_callbacks(config, run_dir, task):
     """The run's callbacks, in the order their epoch-end hooks must run."""
     adapt = config.lr_adapt
     callbacks = [
@@ -39,13 +45,14 @@ def build_callbacks(config, run_dir):
         LossAdaptiveLR(
             mode=adapt.mode,
             root=adapt.root,
-            source=adapt.source,
+            source=task.gamma_source or adapt.source,
             min_gamma=adapt.min_gamma,
             max_gamma=adapt.max_gamma,
             min_factor=adapt.min_factor or None,
             max_factor=adapt.max_factor or None,
             steps_csv=run_dir / "steps.csv",
         ),
+        *([PerplexityLogger()] if task.perplexity else []),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
     ]
     train = config.train
@@ -61,9 +68,9 @@ def build_callbacks(config, run_dir):
     return callbacks
 
 
-def compile_model(model, config, steps_per_epoch):
+def compile_model(task, config):
     train = config.train
-    total_steps = steps_per_epoch * train.epochs
+    total_steps = task.steps_per_epoch * train.epochs
     rate = build_schedule(
         train.schedule, train.learning_rate, total_steps, train.warmup_steps
     )
@@ -72,19 +79,21 @@ def compile_model(model, config, steps_per_epoch):
         rate,
         weight_decay=train.weight_decay,
         momentum=train.momentum,
+        epsilon=train.epsilon or None,
         clipnorm=train.clipnorm or None,
     )
-    model.compile(
+    task.model.compile(
         optimizer=optimizer,
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=task.loss,
+        metrics=task.metrics,
+        weighted_metrics=task.weighted_metrics,
         jit_compile="auto" if train.jit_compile else False,
         steps_per_execution=train.steps_per_execution,
     )
 
 
 def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
-                   callbacks=()):
+                   callbacks=(), run_dir=None):
     """Trains `config` and writes a run directory.
 
     Files: config.json (resolved config, versions, backend, seed, data
@@ -99,72 +108,63 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
         verbose: Keras progress display (0, 1, 2 or "auto").
         echo: Where to print progress lines.
         callbacks: Extra Keras callbacks, run after the built-in ones.
+        run_dir: Exact output folder; default a new one under `runs_dir`.
 
     Returns:
         A `RunResult`.
     """
     train = config.train
     keras.utils.set_random_seed(train.seed)
-    data = load_text_classification(config.data, train.seed)
-    run_dir = create_run_dir(runs_dir, config.name)
-    record = {
-        "config": config.to_dict(),
-        "seed": train.seed,
-        "data": data.summary(),
-        **environment_info(),
-    }
-    write_json_atomic(run_dir / "config.json", record)
-    echo(
-        f"Data: {len(data.y_train)} train / {len(data.y_val)} val / "
-        f"{len(data.y_test)} test, {data.num_classes} classes"
-    )
-
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(train.dtype_policy)
     try:
-        model = MODEL_BUILDERS[config.model.name](
-            vocab_size=data.vocab_size,
-            num_classes=data.num_classes,
-            **config.model.params,
-        )
+        task = TASKS[config.model.name](config)
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    steps_per_epoch = math.ceil(len(data.y_train) / train.batch_size)
-    compile_model(model, config, steps_per_epoch)
-    callbacks = build_callbacks(config, run_dir) + list(callbacks)
+    if run_dir is None:
+        run_dir = create_run_dir(runs_dir, config.name)
+    else:
+        run_dir = pathlib.Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "config": config.to_dict(),
+        "seed": train.seed,
+        "data": task.data_summary,
+        **environment_info(),
+    }
+    write_json_atomic(run_dir / "config.json", record)
+    echo("Data: " + ", ".join(f"{k} {v}" for k, v in task.data_summary.items()
+                              if isinstance(v, int)))
+    compile_model(task, config)
+    model = task.model
+    callbacks = build_callbacks(config, run_dir, task) + list(callbacks)
 
     start = time.perf_counter()
     fit = model.fit(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val),
+        **task.fit_data,
         epochs=train.epochs,
-        batch_size=train.batch_size,
         callbacks=callbacks,
         verbose=verbose,
     )
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
-    test = model.evaluate(
-        data.x_test, data.y_test, batch_size=train.batch_size,
-        verbose=0, return_dict=True,
-    )
+    test = model.evaluate(**task.test_data, verbose=0, return_dict=True)
     wall = time.perf_counter() - start
 
     adaptive = callbacks[0]
     val_loss = history.get("val_loss") or history["loss"]
-    counts = np.bincount(data.y_train, minlength=data.num_classes)
-    metrics = {
-        "test_loss": float(test["loss"]),
-        "test_accuracy": float(test["accuracy"]),
-        "majority_class_accuracy": float(
-            np.mean(data.y_test == np.argmax(counts))
-        ),
+    metrics = {"test_loss": float(test["loss"])}
+    metrics.update({f"test_{k}": float(v) for k, v in test.items()
+                    if k != "loss"})
+    if task.perplexity:
+        metrics["test_perplexity"] = math.exp(min(metrics["test_loss"], 700))
+    metrics.update(task.reference)
+    metrics.update({
         "best_epoch": int(np.nanargmin(val_loss)),
         "stopped_epoch": len(history["loss"]) - 1,
         "epochs_run": len(history["loss"]),
         "nonfinite_gamma_steps": adaptive.nonfinite_steps,
         "wall_seconds": round(wall, 3),
-    }
+    })
     write_json_atomic(run_dir / "metrics.json", metrics)
 
     LossAdaptiveLR.remove(model)

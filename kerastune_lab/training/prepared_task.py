@@ -1,0 +1,36 @@
+"""What a task hands to the generic training loop."""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class PreparedTask:
+    """A built model, its data, and how to compile and score it.
+
+    Attributes:
+        model: The uncompiled `keras.Model`.
+        fit_data: Keyword arguments of `model.fit` for the data
+            (x, y, validation_data, and batch_size for arrays).
+        test_data: Keyword arguments of `model.evaluate` for the test split.
+        loss: The compiled loss.
+        metrics, weighted_metrics: Compiled metrics.
+        steps_per_epoch: Optimizer steps in one epoch.
+        data_summary: Sizes of the splits, for config.json.
+        reference: Extra figures for metrics.json (e.g. the majority-class
+            accuracy that a classifier must beat).
+        perplexity: Report exp(loss) as perplexity.
+        gamma_source: A G source object for LossAdaptiveLR (None: the
+            registered source named in [lr_adapt] source).
+    """
+
+    model: object
+    fit_data: dict
+    test_data: dict
+    loss: object
+    metrics: list
+    weighted_metrics: list
+    steps_per_epoch: int
+    data_summary: dict
+    reference: dict = dataclasses.field(default_factory=dict)
+    perplexity: bool = False
+    gamma_source: object = None

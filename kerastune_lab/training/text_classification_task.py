@@ -1,0 +1,35 @@
+"""The text-classification task: GRU models on labelled text."""
+
+import math
+
+import numpy as np
+
+from kerastune_lab.data import load_text_classification
+from kerastune_lab.models import MODEL_BUILDERS
+from kerastune_lab.training.prepared_task import PreparedTask
+
+
+def prepare_text_classification(config):
+    train = config.train
+    data = load_text_classification(config.data, train.seed)
+    model = MODEL_BUILDERS[config.model.name](
+        vocab_size=data.vocab_size,
+        num_classes=data.num_classes,
+        **config.model.params,
+    )
+    counts = np.bincount(data.y_train, minlength=data.num_classes)
+    return PreparedTask(
+        model=model,
+        fit_data={"x": data.x_train, "y": data.y_train,
+                  "validation_data": (data.x_val, data.y_val),
+                  "batch_size": train.batch_size},
+        test_data={"x": data.x_test, "y": data.y_test,
+                   "batch_size": train.batch_size},
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=[],
+        steps_per_epoch=math.ceil(len(data.y_train) / train.batch_size),
+        data_summary=data.summary(),
+        reference={"majority_class_accuracy": float(
+            np.mean(data.y_test == np.argmax(counts)))},
+    )
