@@ -157,3 +157,64 @@ def test_diagnose_prints_the_verdict_first(tmp_path):
     assert lines[0] == "overfitting"
     assert any("epoch 3" in line for line in lines)
     assert any("--set model.dropout_rate=" in line for line in lines)
+
+
+MLM_FAST = ["--set", "train.epochs=2", "--set", "data.max_chunks=60",
+            "--set", "model.vocabulary_size=600", "--set", "train.batch_size=16",
+            "--verbose", "0"]
+
+
+def test_sd_study_cell_runs_with_perplexity(tmp_path, repo):
+    run_dir = run_ok(tmp_path, str(repo / "experiments" / "sd_study.toml"),
+                     *MLM_FAST, "--set", 'lr_adapt.mode="sd2"')
+    history = read_csv_columns(run_dir / "history.csv")
+    assert {"val_loss", "val_perplexity", "lr"} <= set(history)
+    np.testing.assert_allclose(history["val_perplexity"],
+                               np.exp(history["val_loss"]), rtol=1e-5)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_perplexity"] == pytest.approx(
+        np.exp(metrics["test_loss"]), rel=1e-6)
+    steps = read_csv_columns(run_dir / "steps.csv")
+    np.testing.assert_allclose(steps["factor"], np.cbrt(steps["loss"]),
+                               rtol=1e-5)
+    keras.models.load_model(run_dir / "model.keras")
+
+
+def test_sd_study_original_runs_shrunk_and_explains_offline_presets(
+        tmp_path, repo):
+    original = str(repo / "experiments" / "sd_study_original.toml")
+    run_ok(tmp_path, original, *MLM_FAST, "--set", 'model.preset=""',
+           "--set", 'model.size="tiny"')
+    result, _ = invoke("run", original, "--set", "data.max_chunks=40",
+                       "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 2
+    assert "bert_base_en" in result.output and "offline" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_semantic_source_from_a_local_pretrained_preset(tmp_path):
+    # A local keras-hub preset (a tiny BERT saved here) stands in for a
+    # pretrained encoder; its token embeddings give the semantic table.
+    import keras_hub
+
+    from kerastune_lab.data.masked_lm_data import build_tokenizer
+    from kerastune_lab.data.text_corpus import load_pydoc_corpus
+
+    preset = tmp_path / "preset"
+    tokenizer = build_tokenizer(load_pydoc_corpus()[:20], vocabulary_size=300)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
+        num_heads=2, hidden_dim=32, intermediate_dim=64,
+        max_sequence_length=128)
+    backbone.save_to_preset(str(preset))
+    tokenizer.save_to_preset(str(preset))
+    run_dir = run_ok(
+        tmp_path, "--set", 'model.name="bert_mlm"', "--set",
+        f'model.preset="{preset}"', "--set", 'lr_adapt.source="semantic"',
+        "--set", 'lr_adapt.mode="sd"', *MLM_FAST)
+    steps = read_csv_columns(run_dir / "steps.csv")
+    gamma = np.array(steps["gamma"])
+    assert np.all(np.isfinite(gamma)) and np.all(gamma > 0)
+    assert not np.allclose(gamma, steps["loss"])
+    np.testing.assert_allclose(
+        steps["factor"], np.clip(gamma, 1e-3, 1e3) ** (-1 / 3), rtol=1e-5)

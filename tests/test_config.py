@@ -19,6 +19,7 @@ def test_defaults_resolve_everything():
     assert resolved["lr_adapt"] == {
         "mode": "none", "source": "loss", "root": 3.0, "min_gamma": 1e-3,
         "max_gamma": 1e3, "min_factor": 0.0, "max_factor": 0.0,
+        "semantic_model": "auto",
     }
 
 
@@ -136,3 +137,44 @@ def test_seed_000_hyperparameters_are_exact():
     assert (b.data.num_samples, b.model.params["embedding_dim"],
             b.model.params["gru_units"], b.train.learning_rate) == (
         100000, 128, 256, 1e-4)
+
+
+def test_bert_mlm_gets_the_original_training_setup_by_default():
+    config = load_experiment(None, ['model.name="bert_mlm"'])
+    train = config.train
+    assert (train.optimizer, train.learning_rate, train.epsilon,
+            train.weight_decay, train.clipnorm, train.batch_size) == (
+        "adamw", 2e-5, 1e-8, 0.01, 1.0, 64)
+    assert config.data.name == "pydoc"
+    # The user's own keys still win.
+    assert load_experiment(None, ['model.name="bert_mlm"',
+                                  "train.learning_rate=1e-4"]) \
+        .train.learning_rate == 1e-4
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (['model.name="bert_mlm"', 'data.name="fortunes"'], "does not fit"),
+    (['data.name="pydoc"'], "does not fit"),
+    (['lr_adapt.source="semantic"'], "needs model.name = 'bert_mlm'"),
+    (['model.name="bert_mlm"', 'lr_adapt.source="semantic"',
+      'lr_adapt.semantic_model="encoder"'], "pretrained model.preset"),
+    (['model.name="bert_mlm"', 'model.size="huge"'], "'tiny'"),
+])
+def test_model_data_and_source_must_fit(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_experiment(None, overrides)
+
+
+def test_sd_study_files_hold_the_grid_and_the_original_setup(repo):
+    study = load_experiment(repo / "experiments" / "sd_study.toml")
+    assert study.grid == {"train.schedule": ["constant", "linear", "cosine"],
+                          "lr_adapt.mode": ["none", "sd", "sd2"]}
+    original = load_experiment(repo / "experiments" /
+                               "sd_study_original.toml")
+    assert original.model.params["preset"] == "bert_base_en"
+    t = original.train
+    assert (t.optimizer, t.learning_rate, t.epsilon, t.weight_decay,
+            t.clipnorm, t.batch_size, t.epochs, t.seed) == (
+        "adamw", 2e-5, 1e-8, 0.01, 1.0, 64, 100, 42)
+    assert original.lr_adapt.root == 3.0
+    assert original.data.max_chunks == 120

@@ -71,7 +71,8 @@ def run_comparison(config, config_path, overrides, seeds, runs_dir,
     logs.mkdir(exist_ok=True)
     (out / "study.json").write_text(json.dumps(
         {"config": config.to_dict(), "config_path": str(config_path),
-         "overrides": list(overrides), "seeds": seeds}, indent=2))
+         "overrides": list(overrides),
+         "seeds": seed_values(config.train.seed, seeds)}, indent=2))
     cells = expand_grid(config.grid)
     plan = [(cell, seed, runs / f"{cell.name}-seed{seed}")
             for cell in cells

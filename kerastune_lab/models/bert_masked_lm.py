@@ -1,12 +1,13 @@
-"""A BERT masked LM from keras-hub parts that trains on every backend.
+"""A BERT masked LM: keras-hub's BertMaskedLM task without a preprocessor.
 
-keras-hub's BertMaskedLM task needs TensorFlow (or grain) to convert plain
-arrays, so the trainable model is a functional `keras.Model` around
-`BertBackbone` and `MaskedLMHead`, fed token ids and mask positions that
-the data pipeline prepared as NumPy.
+The data pipeline prepares token ids and mask positions as NumPy (see
+`kerastune_lab.data.masked_lm_data`), so the task is built with
+`preprocessor=None` and trains from plain batches. It is keras-hub's own
+model class, so `model.save` / `keras.models.load_model` round-trip with
+the decoder tied to the token embedding (a hand-made functional model
+around BertBackbone + MaskedLMHead does not reload: the shared embedding
+is saved once and looked up under the head's path).
 """
-
-import keras
 
 from kerastune_lab.errors import UserError
 
@@ -19,7 +20,6 @@ BERT_SIZES = {
                  intermediate_dim=3072),
 }
 
-INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask", "mask_positions")
 
 
 def load_from_preset(cls, preset):
@@ -45,7 +45,7 @@ def load_from_preset(cls, preset):
 
 def build_bert_masked_lm(vocabulary_size, size="tiny", preset="",
                          max_sequence_length=512, dropout=0.1):
-    """BertBackbone + MaskedLMHead (tied to the token embedding).
+    """keras-hub BertMaskedLM (BertBackbone + MaskedLMHead, tied weights).
 
     Args:
         vocabulary_size: Tokens of the tokenizer (ignored with a preset,
@@ -58,8 +58,9 @@ def build_bert_masked_lm(vocabulary_size, size="tiny", preset="",
         dropout: Dropout of a new backbone.
 
     Returns:
-        A `keras.Model` mapping {token_ids, segment_ids, padding_mask,
-        mask_positions} to logits [batch, positions, vocabulary].
+        A `keras_hub.models.BertMaskedLM` mapping {token_ids, segment_ids,
+        padding_mask, mask_positions} to logits [batch, positions,
+        vocabulary].
     """
     import keras_hub
 
@@ -74,16 +75,4 @@ def build_bert_masked_lm(vocabulary_size, size="tiny", preset="",
         )
     # The pooler serves classification heads; the masked LM never uses it.
     backbone.get_layer("pooled_dense").trainable = False
-    inputs = {name: keras.Input((None,), dtype="int32", name=name)
-              for name in INPUT_NAMES}
-    sequence = backbone({k: inputs[k] for k in INPUT_NAMES[:3]})[
-        "sequence_output"]
-    head = keras_hub.layers.MaskedLMHead(
-        vocabulary_size=backbone.vocabulary_size,
-        token_embedding=backbone.token_embedding,
-        intermediate_activation="gelu",
-        dtype=backbone.dtype_policy,
-        name="mlm_head",
-    )
-    logits = head(sequence, mask_positions=inputs["mask_positions"])
-    return keras.Model(inputs, logits, name="bert_masked_lm")
+    return keras_hub.models.BertMaskedLM(backbone=backbone, preprocessor=None)

@@ -13,7 +13,7 @@ def prepare_masked_lm(config):
     params = config.model.params
     data = load_masked_lm_data(config.data, params, train.batch_size,
                                train.seed)
-    model = build_bert_masked_lm(
+    masked_lm = build_bert_masked_lm(
         vocabulary_size=data.vocabulary_size,
         size=params["size"],
         preset=params["preset"],
@@ -21,12 +21,17 @@ def prepare_masked_lm(config):
                                 config.data.chunk_size),
         dropout=params["dropout"],
     )
+    # keras-hub's task class reloads cleanly but its own fit wants a
+    # preprocessor; a plain functional model over the very same layers
+    # trains from NumPy batches, and the task is what gets saved.
+    model = keras.Model(masked_lm.input, masked_lm.output,
+                        name="bert_masked_lm_training")
     gamma_source = None
     if config.lr_adapt.source == "semantic":
         use_encoder = config.lr_adapt.semantic_model == "encoder" or (
             config.lr_adapt.semantic_model == "auto" and params["preset"])
         embeddings = keras.ops.convert_to_numpy(
-            model.get_layer("mlm_head").token_embedding.embeddings
+            masked_lm.backbone.token_embedding.embeddings
         ) if use_encoder else None
         gamma_source = build_semantic_gamma(
             data.tokenizer.get_vocabulary(), embeddings)
@@ -41,4 +46,5 @@ def prepare_masked_lm(config):
         data_summary=data.summary(),
         perplexity=True,
         gamma_source=gamma_source,
+        export_model=masked_lm,
     )

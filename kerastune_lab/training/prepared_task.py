@@ -21,6 +21,8 @@ class PreparedTask:
         perplexity: Report exp(loss) as perplexity.
         gamma_source: A G source object for LossAdaptiveLR (None: the
             registered source named in [lr_adapt] source).
+        export_model: The model written to model.keras when it is not
+            `model` itself (a model class that shares `model`'s layers).
     """
 
     model: object
@@ -34,3 +36,4 @@ class PreparedTask:
     reference: dict = dataclasses.field(default_factory=dict)
     perplexity: bool = False
     gamma_source: object = None
+    export_model: object = None

@@ -168,7 +168,7 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
     write_json_atomic(run_dir / "metrics.json", metrics)
 
     LossAdaptiveLR.remove(model)
-    model.save(run_dir / "model.keras")
+    (task.export_model or model).save(run_dir / "model.keras")
     diagnosis = diagnose_history(history, record["config"])
     write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
     plot_curves(

@@ -1,0 +1,131 @@
+"""`kerastune-lab compare`: a small real grid, resume, statistics."""
+
+import csv
+import math
+import pathlib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy import stats
+
+from kerastune_lab.cli.main import cli
+from kerastune_lab.comparison.grid import Cell, expand_grid
+from kerastune_lab.comparison.paired_tests import paired_comparisons
+from kerastune_lab.comparison.summarize import mean_ci
+
+STUDY = """
+[data]
+name = "synthetic"
+num_samples = 240
+sequence_length = 16
+
+[model]
+name = "gru"
+embedding_dim = 8
+gru_units = 8
+recurrent_dropout_rate = 0.0
+
+[train]
+epochs = 2
+batch_size = 32
+learning_rate = 3e-3
+
+[grid]
+"lr_adapt.mode" = ["none", "sd2"]
+"""
+
+
+def compare(tmp_path, *args):
+    study = tmp_path / "study.toml"
+    study.write_text(STUDY)
+    result = CliRunner().invoke(cli, ["compare", str(study), "--seeds", "2",
+                                      "--runs-dir", str(tmp_path / "runs"),
+                                      *args])
+    return result, result.output.strip().splitlines()
+
+
+def test_compare_runs_the_grid_then_resumes(tmp_path):
+    result, lines = compare(tmp_path)
+    assert result.exit_code == 0, result.output
+    out = pathlib.Path(lines[-1])
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["none-seed42", "none-seed43", "sd2-seed42", "sd2-seed43"]
+    with open(out / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["lr_adapt.mode"] for r in rows] == ["none", "sd2"]
+    for row in rows:
+        assert row["seeds"] == "2"
+        low, mean, high = (float(row[f"final_eval_loss_{k}"])
+                           for k in ("ci_low", "mean", "ci_high"))
+        assert low <= mean <= high
+    for name in ("report.md", "report.html", "curves.png", "rates.png"):
+        assert (out / name).stat().st_size > 500, name
+    report = (out / "report.md").read_text()
+    assert "lr_adapt.mode=sd2 vs none" in report and "paired t-test" in report
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+    # Same command again: nothing is retrained.
+    stamps = {p: p.stat().st_mtime for p in (out / "runs").glob("*/metrics.json")}
+    result, lines = compare(tmp_path)
+    assert result.exit_code == 0 and lines[-1] == str(out)
+    assert sum("complete, skipped" in line for line in lines) == 4
+    assert {p: p.stat().st_mtime for p in stamps} == stamps
+
+    # A run that did not finish is run again, the others are kept.
+    (out / "runs" / "sd2-seed43" / "metrics.json").unlink()
+    result, lines = compare(tmp_path)
+    assert sum("complete, skipped" in line for line in lines) == 3
+    assert (out / "runs" / "sd2-seed43" / "metrics.json").is_file()
+
+
+def test_compare_without_a_grid_is_a_user_error(tmp_path):
+    study = tmp_path / "plain.toml"
+    study.write_text("[train]\nepochs = 1\n")
+    result = CliRunner().invoke(cli, ["compare", str(study)])
+    assert result.exit_code == 2 and "no [grid]" in result.output
+
+
+def fake_runs(values_by_cell):
+    return {Cell(values): {seed: {"figures": {"final_eval_loss": v,
+                                              "final_train_loss": v}}
+                           for seed, v in enumerate(seeds)}
+            for values, seeds in values_by_cell.items()}
+
+
+def test_paired_comparisons_match_scipy():
+    grid = {"train.schedule": ["constant", "cosine"],
+            "lr_adapt.mode": ["none", "sd2"]}
+    rng = np.random.default_rng(0)
+    base = rng.normal(5, 0.3, size=5)
+    values = {}
+    for cell in expand_grid(grid):
+        shift = -0.5 if dict(cell.values)["lr_adapt.mode"] == "sd2" else 0.0
+        values[cell.values] = list(base + shift + rng.normal(0, 0.05, 5))
+    results = paired_comparisons(fake_runs(values), grid,
+                                 figures=("final_eval_loss",))
+    mode = [r for r in results if r.axis == "lr_adapt.mode"]
+    assert len(mode) == 2  # one per schedule
+    for r in mode:
+        schedule = dict(r.fixed)["train.schedule"]
+        a = values[(("train.schedule", schedule), ("lr_adapt.mode", "sd2"))]
+        b = values[(("train.schedule", schedule), ("lr_adapt.mode", "none"))]
+        assert r.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue)
+        assert r.mean_diff == pytest.approx(np.mean(np.subtract(a, b)))
+        assert r.real and "statistically real" in r.sentence()
+
+
+def test_one_seed_is_reported_as_untestable():
+    grid = {"lr_adapt.mode": ["none", "sd"]}
+    results = paired_comparisons(fake_runs({
+        (("lr_adapt.mode", "none"),): [5.0],
+        (("lr_adapt.mode", "sd"),): [4.0]}), grid, figures=("final_eval_loss",))
+    assert math.isnan(results[0].p_value)
+    assert "not testable" in results[0].sentence()
+
+
+def test_mean_ci_is_a_t_interval():
+    mean, low, high = mean_ci([1.0, 2.0, 3.0])
+    half = stats.t.ppf(0.975, 2) * stats.sem([1.0, 2.0, 3.0])
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+    assert math.isnan(mean_ci([4.0])[1])
