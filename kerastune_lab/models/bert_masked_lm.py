@@ -76,3 +76,16 @@ def build_bert_masked_lm(vocabulary_size, size="tiny", preset="",
     # The pooler serves classification heads; the masked LM never uses it.
     backbone.get_layer("pooled_dense").trainable = False
     return keras_hub.models.BertMaskedLM(backbone=backbone, preprocessor=None)
+
+
+def training_view(masked_lm):
+    """A plain functional model over the task's very layers.
+
+    keras-hub's task class wants a preprocessor in its own `fit`; this view
+    trains from NumPy batches on any backend, and whatever it learns is in
+    `masked_lm`, which is what gets saved.
+    """
+    import keras
+
+    return keras.Model(masked_lm.input, masked_lm.output,
+                       name="bert_masked_lm_training")

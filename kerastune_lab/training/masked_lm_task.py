@@ -4,7 +4,10 @@ import keras
 
 from kerastune_lab.callbacks.semantic_gamma import build_semantic_gamma
 from kerastune_lab.data.masked_lm_data import load_masked_lm_data
-from kerastune_lab.models.bert_masked_lm import build_bert_masked_lm
+from kerastune_lab.models.bert_masked_lm import (
+    build_bert_masked_lm,
+    training_view,
+)
 from kerastune_lab.training.prepared_task import PreparedTask
 
 
@@ -21,11 +24,7 @@ def prepare_masked_lm(config):
                                 config.data.chunk_size),
         dropout=params["dropout"],
     )
-    # keras-hub's task class reloads cleanly but its own fit wants a
-    # preprocessor; a plain functional model over the very same layers
-    # trains from NumPy batches, and the task is what gets saved.
-    model = keras.Model(masked_lm.input, masked_lm.output,
-                        name="bert_masked_lm_training")
+    model = training_view(masked_lm)
     gamma_source = None
     if config.lr_adapt.source == "semantic":
         use_encoder = config.lr_adapt.semantic_model == "encoder" or (
