@@ -218,3 +218,61 @@ def test_semantic_source_from_a_local_pretrained_preset(tmp_path):
     assert not np.allclose(gamma, steps["loss"])
     np.testing.assert_allclose(
         steps["factor"], np.clip(gamma, 1e-3, 1e3) ** (-1 / 3), rtol=1e-5)
+
+
+def test_lr_find_suggests_a_sensible_rate_and_keeps_nothing(tmp_path, repo):
+    result, lines = invoke(
+        "lr-find", str(repo / "experiments" / "fortunes_gru.toml"),
+        "--set", "model.gru_units=16", "--steps", "60",
+        "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    out = pathlib.Path(lines[-1])
+    found = json.loads((out / "lr_find.json").read_text())
+    assert 1e-4 <= found["suggestion"] <= 1e-1
+    assert found["rule"] == "minimum / 10"
+    assert (out / "lr_find.png").stat().st_size > 5000
+    assert "--set train.learning_rate=" in result.output
+
+
+def test_lr_range_test_restores_weights_and_optimizer():
+    from kerastune_lab.analysis.lr_range_test import lr_range_test
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True))
+    model.fit(x, y, epochs=1, verbose=0)
+    before = model.get_weights()
+    state = [v.numpy() for v in model.optimizer.variables]
+    found = lr_range_test(model, x, y, batch_size=16, steps=40)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, v in zip(state, model.optimizer.variables):
+        np.testing.assert_array_equal(a, v.numpy())
+    assert len(found.rates) == len(found.losses) <= 40
+    assert found.rates == sorted(found.rates)
+
+
+def test_report_for_runs_and_a_comparison(tmp_path):
+    a = run_ok(tmp_path, *FAST, "--set", "model.dropout_rate=0.0",
+               "--set", "train.epochs=4")
+    b = run_ok(tmp_path, *FAST, "--set", "model.dropout_rate=0.5",
+               "--set", "train.epochs=4")
+    result, lines = invoke("report", str(a), str(b), "--out",
+                           str(tmp_path / "report"))
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "model.dropout_rate" in markdown  # the differing key
+    assert "Pearson r =" in markdown and "Spearman rho =" in markdown
+    assert "Verdict: **" in markdown
+    page = pathlib.Path(lines[-1]).read_text()
+    assert page.count("data:image/png;base64,") == 3  # 2 curves + scatter
+    assert "<table>" in page
+
+
+def test_report_rejects_a_folder_that_is_not_a_run(tmp_path):
+    result, _ = invoke("report", str(tmp_path))
+    assert result.exit_code == 2 and "neither a run directory" in result.output

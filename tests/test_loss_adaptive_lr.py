@@ -64,6 +64,13 @@ def small_classifier(seed=0):
     ])
 
 
+def sgd_classifier():
+    model = small_classifier()
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
 def classification_data(n=64):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 4)).astype("float32")
@@ -92,9 +99,7 @@ def test_mode_none_trains_exactly_like_plain_keras_with_clip_and_decay():
 
 def test_sd2_changes_training_and_logs_running_mean_free_losses():
     x, y = classification_data()
-    model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss="sparse_categorical_crossentropy")
+    model = sgd_classifier()
     callback = LossAdaptiveLR(mode="sd2")
     history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False,
                         verbose=0, callbacks=[callback])
@@ -109,9 +114,7 @@ def test_sd2_changes_training_and_logs_running_mean_free_losses():
 
 def test_gamma_clamp_and_factor_cap():
     x, y = classification_data()
-    model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss="sparse_categorical_crossentropy")
+    model = sgd_classifier()
     # Every G is below min_gamma = 50, so SD's factor is 50 ** (-1/3).
     low = LossAdaptiveLR(mode="sd", min_gamma=50.0, max_gamma=100.0)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[low])
@@ -123,9 +126,7 @@ def test_gamma_clamp_and_factor_cap():
 
 def test_nonfinite_gamma_keeps_the_scheduled_rate_and_is_counted():
     x, y = classification_data()
-    model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss="sparse_categorical_crossentropy")
+    model = sgd_classifier()
 
     def every_other_nan(loss, y, y_pred, sample_weight):
         # NaN exactly when the batch's first label is 0: data-dependent.
@@ -147,9 +148,7 @@ def test_nonfinite_gamma_keeps_the_scheduled_rate_and_is_counted():
 
 def test_reduce_lr_on_plateau_scales_the_base_rate():
     x, y = classification_data()
-    model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss="sparse_categorical_crossentropy")
+    model = sgd_classifier()
     reduce = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5,
                                                patience=0, min_delta=10.0)
     callback = LossAdaptiveLR(mode="sd2")
@@ -257,9 +256,7 @@ def test_mixed_float16_is_refused_with_advice():
 
 def test_repeated_fits_keep_the_compiled_step_unless_settings_change():
     x, y = classification_data()
-    model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss="sparse_categorical_crossentropy")
+    model = sgd_classifier()
     callback = LossAdaptiveLR(mode="sd2")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback])
     compiled = model.train_function

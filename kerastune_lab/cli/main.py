@@ -124,6 +124,87 @@ def compare(config, overrides, seeds, runs_dir):
     click.echo(str(out))
 
 
+@cli.command("lr-find")
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@set_option
+@runs_dir_option
+@click.option("--min-lr", type=click.FloatRange(min=0, min_open=True),
+              default=1e-7, show_default=True)
+@click.option("--max-lr", type=click.FloatRange(min=0, min_open=True),
+              default=10.0, show_default=True)
+@click.option("--steps", type=click.IntRange(min=10), default=100,
+              show_default=True, help="Rates tried, one step each.")
+@user_errors
+def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
+    """Learning-rate range test for CONFIG's model and data.
+
+    Writes lr_find.png, lr_find.csv and lr_find.json to a new folder (the
+    last line of output) and prints the suggested rate and its rule. The
+    experiment's own schedule is ignored; the model is not kept.
+    """
+    if min_lr >= max_lr:
+        raise UserError(f"--min-lr ({min_lr}) must be below --max-lr "
+                        f"({max_lr}).")
+    from kerastune_lab.config import load_experiment
+
+    experiment = load_experiment(config, [
+        *overrides, 'train.schedule="constant"', "train.warmup_steps=0"])
+    from kerastune_lab.analysis.lr_range_test import (
+        lr_range_test,
+        plot_range_test,
+    )
+    from kerastune_lab.training.run_directory import (
+        create_run_dir,
+        write_json_atomic,
+    )
+    from kerastune_lab.training.run_experiment import (
+        compile_model,
+        prepare_task,
+    )
+
+    task = prepare_task(experiment)
+    compile_model(task, experiment)
+    data = task.fit_data
+    result = lr_range_test(task.model, data["x"], data.get("y"),
+                           data.get("batch_size"), min_lr, max_lr, steps)
+    out = create_run_dir(runs_dir, f"lr-find-{experiment.name}")
+    write_json_atomic(out / "lr_find.json", result.to_dict())
+    rows = ["lr,loss,smoothed_loss"] + [
+        f"{r:.6g},{loss:.6g},{smooth:.6g}" for r, loss, smooth in
+        zip(result.rates, result.losses, result.smoothed)]
+    (out / "lr_find.csv").write_text("\n".join(rows) + "\n")
+    plot_range_test(result, out / "lr_find.png",
+                    title=f"{experiment.name}: learning-rate range test")
+    click.echo(f"suggested learning rate: {result.suggestion:.3g} "
+               f"(rule: {result.rule}); steepest descent at "
+               f"{result.steepest:.3g}")
+    click.echo(f"try: --set train.learning_rate={result.suggestion:.3g}")
+    click.echo(str(out))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Report folder (default: a new one under --runs-dir).")
+@runs_dir_option
+@user_errors
+def report(paths, out, runs_dir):
+    """Markdown + self-contained HTML report for runs or comparisons.
+
+    PATHS are run directories or comparison directories. The report shows
+    each run's verdict, advice, metrics and curves, the configuration keys
+    that differ, and how loss and accuracy correlate (Pearson, Spearman,
+    95% CIs). The last line of output is report.html.
+    """
+    from kerastune_lab.analysis.run_report import write_run_report
+    from kerastune_lab.training.run_directory import create_run_dir
+
+    out = out or create_run_dir(runs_dir, "report")
+    markdown, page = write_run_report(paths, out)
+    click.echo(str(markdown))
+    click.echo(str(page))
+
+
 @cli.command()
 @click.argument("path", type=click.Path())
 @user_errors

@@ -1,8 +1,8 @@
 """report.md and a self-contained report.html for a comparison."""
 
-import base64
-import html
 import math
+
+from kerastune_lab.analysis.html_page import render_html
 
 
 def _fmt(mean, low, high):
@@ -71,42 +71,5 @@ def write_report(out, title, study, rows, comparisons, images):
     lines += [f"![{name}]({name})" for name in images]
     markdown = "\n".join(lines) + "\n"
     (out / "report.md").write_text(markdown)
-
-    def md_to_html(line):
-        text = html.escape(line)
-        if line.startswith("# "):
-            return f"<h1>{html.escape(line[2:])}</h1>"
-        if line.startswith("## "):
-            return f"<h2>{html.escape(line[3:])}</h2>"
-        if line.startswith("- **"):
-            return f"<li><b>{html.escape(line[4:-2])}</b></li>"
-        if line.startswith("- "):
-            return f"<li>{html.escape(line[2:])}</li>"
-        return f"<p>{text}</p>" if line else ""
-
-    table = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>"
-                                    for h in header) + "</tr>" + "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-        for r in body) + "</table>"
-    parts = []
-    for line in lines:
-        if line.startswith("|"):
-            if table:
-                parts.append(table)
-                table = ""
-            continue
-        if line.startswith("!["):
-            continue
-        parts.append(md_to_html(line))
-    for name in images:
-        data = base64.b64encode((out / name).read_bytes()).decode()
-        parts.append(f'<figure><img alt="{name}" style="max-width:100%" '
-                     f'src="data:image/png;base64,{data}"></figure>')
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>"
-            f"{html.escape(title)}</title><style>body{{font-family:sans-serif;"
-            "max-width:1200px;margin:auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}"
-            "</style></head><body>" + "\n".join(p for p in parts if p)
-            + "</body></html>")
-    (out / "report.html").write_text(page)
+    (out / "report.html").write_text(render_html(title, markdown, out))
     return out / "report.md", out / "report.html"

@@ -92,6 +92,17 @@ def compile_model(task, config):
     )
 
 
+def prepare_task(config):
+    """Seeds, loads the data and builds the model of `config` (uncompiled)."""
+    keras.utils.set_random_seed(config.train.seed)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.train.dtype_policy)
+    try:
+        return TASKS[config.model.name](config)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
 def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
                    callbacks=(), run_dir=None):
     """Trains `config` and writes a run directory.
@@ -114,13 +125,7 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
         A `RunResult`.
     """
     train = config.train
-    keras.utils.set_random_seed(train.seed)
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(train.dtype_policy)
-    try:
-        task = TASKS[config.model.name](config)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
+    task = prepare_task(config)
     if run_dir is None:
         run_dir = create_run_dir(runs_dir, config.name)
     else:
