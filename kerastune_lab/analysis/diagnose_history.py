@@ -118,13 +118,14 @@ def _advice(verdict, config):
         return {"key": key, "value": value, "why": why}
 
     if verdict == "overfitting":
-        return [
-            item("model.dropout_rate", round(min(0.7, dropout + 0.2), 2),
-                 "more dropout (seed 003: regularisation)"),
+        early = [] if _get(config, "train", "early_stopping", False) else [
+            item("train.early_stopping", "true",
+                 "keep the best validation epoch (seeds 000, 001)")]
+        return early + [
             item("model.l2", 1e-4 if not l2 else l2 * 10,
                  "L2 penalty on kernels (seed 003)"),
-            item("train.early_stopping", "true",
-                 "stop at the best validation epoch (seeds 000, 001)"),
+            item("model.dropout_rate", round(min(0.7, dropout + 0.2), 2),
+                 "more dropout (seed 003: regularisation)"),
             item("model.gru_units", max(4, units // 2),
                  "a smaller model overfits less (seed 000, approach A)"),
             item("data.num_samples", "<3x more>",

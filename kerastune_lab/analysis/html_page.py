@@ -10,7 +10,8 @@ import html
 import re
 
 _STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto;"
-          "padding:0 1em}table{border-collapse:collapse;margin:1em 0}"
+          "padding:0 1em}table{border-collapse:collapse;margin:1em 0;"
+          "display:block;overflow-x:auto}"
           "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}"
           "th{background:#f4f4f4}img{max-width:100%}code{background:#f4f4f4}")
 

@@ -145,8 +145,9 @@ def write_run_report(paths, out):
                  f"`{r[0].name}`" for r in records), ""]
     flat = [_flatten(r[2]) for r in records]
     keys = sorted({k for f in flat for k in f})
-    differing = [k for k in keys if len({json.dumps(f.get(k))
-                                         for f in flat}) > 1]
+    # The grid is the same study description in every run of a comparison.
+    differing = [k for k in keys if not k.startswith("grid.") and len(
+        {json.dumps(f.get(k)) for f in flat}) > 1]
     if len(records) > 1:
         lines += ["## Configuration differences", ""]
         if differing:
