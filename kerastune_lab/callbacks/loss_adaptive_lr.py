@@ -133,7 +133,6 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 and all(getattr(current, k) == v
                         for k, v in settings.items())):
             # Same set-up as the last fit: keep the compiled train step.
-            self._logged_steps = int(current.iterations.numpy())
             return
         probe = LossProbe.attach(model, source)
         inner = current
@@ -151,7 +150,11 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         model.optimizer = optimizer
         # fit already made its train function around the old optimizer.
         model.make_train_function(force=True)
-        self._logged_steps = int(optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Read here, not at train begin: a BackupAndRestore later in the
+        # callback list may restore the optimizer's step count.
+        self._logged_steps = int(self.model.optimizer.iterations.numpy())
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer

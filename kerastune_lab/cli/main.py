@@ -49,24 +49,36 @@ def cli():
 @click.option("--run-dir", type=click.Path(file_okay=False),
               help="Write the run to exactly this folder (instead of a new "
                    "one under --runs-dir).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue an interrupted run from its last finished "
+                   "epoch (takes no CONFIG or --set).")
 @click.option("--verbose", type=click.Choice(["auto", "0", "1", "2"]),
               default="auto", show_default=True,
               help="Keras progress display: 1 progress bar, 2 a line per "
                    "epoch, 0 silent.")
 @user_errors
-def run(config, overrides, runs_dir, run_dir, verbose):
+def run(config, overrides, runs_dir, run_dir, resume_dir, verbose):
     """Train one experiment (CONFIG: a TOML file; defaults if omitted).
 
     The last line of output is the run directory.
     """
-    from kerastune_lab.config import load_experiment
+    if resume_dir:
+        experiment = _interrupted_run(resume_dir, config, overrides, run_dir)
+        if experiment is None:
+            click.echo(f"{resume_dir} is already complete.")
+            click.echo(str(resume_dir))
+            return
+        run_dir = resume_dir
+    else:
+        from kerastune_lab.config import load_experiment
 
-    experiment = load_experiment(config, overrides)
+        experiment = load_experiment(config, overrides)
     from kerastune_lab.training.run_experiment import run_experiment
 
     result = run_experiment(
         experiment, runs_dir, verbose=verbose if verbose == "auto"
         else int(verbose), echo=click.echo, run_dir=run_dir,
+        resume=bool(resume_dir),
     )
     m = result.metrics
     scores = ", ".join(f"{k} {v:.4g}" for k, v in m.items()
@@ -75,6 +87,28 @@ def run(config, overrides, runs_dir, run_dir, verbose):
                f"epochs, {m['wall_seconds']:.1f} s")
     click.echo(f"diagnosis: {result.diagnosis.verdict}")
     click.echo(str(result.run_dir))
+
+
+def _interrupted_run(resume_dir, config, overrides, run_dir):
+    """The config of an interrupted run, or None if it already finished."""
+    import json
+
+    from kerastune_lab.config import from_dict
+
+    if config or overrides or run_dir:
+        raise UserError("--resume takes the run directory alone: the run's "
+                        "own config.json says what to train.")
+    path = pathlib.Path(resume_dir)
+    record = path / "config.json"
+    if not record.is_file():
+        raise UserError(
+            f"{resume_dir!r} is not a run directory (no config.json). Pass "
+            "a folder that `kerastune-lab run` started."
+        )
+    if (path / "metrics.json").is_file():
+        return None
+    return from_dict(json.loads(record.read_text())["config"],
+                     name=path.name)
 
 
 @cli.command()

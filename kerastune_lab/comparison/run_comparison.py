@@ -2,8 +2,8 @@
 
 import hashlib
 import json
+import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import time
@@ -39,14 +39,45 @@ def is_complete(run_dir):
     return (run_dir / "metrics.json").is_file()
 
 
+def claim(run_dir):
+    """Takes runs/<run>.lock for this process; False if another live
+    process holds it (two `compare` commands on one study share the work
+    and never write into the same run)."""
+    lock = run_dir.with_name(run_dir.name + ".lock")
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(lock.read_text() or 0), 0)
+                return False  # its owner is alive
+            except (ProcessLookupError, ValueError):
+                lock.unlink(missing_ok=True)  # left by a dead process
+                continue
+            except PermissionError:
+                return False
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def release(run_dir):
+    run_dir.with_name(run_dir.name + ".lock").unlink(missing_ok=True)
+
+
 def run_cell(config_path, overrides, run_dir, log_path):
     """Trains one cell in a fresh Python process (memory never carries over
-    from one cell to the next). Returns the process's exit code."""
-    command = [sys.executable, "-m", "kerastune_lab", "run", str(config_path),
-               "--run-dir", str(run_dir), "--verbose", "2"]
-    for override in overrides:
-        command += ["--set", override]
-    with open(log_path, "w") as log:
+    from one cell to the next), resuming it if an earlier attempt was
+    interrupted. Returns the process's exit code."""
+    command = [sys.executable, "-m", "kerastune_lab", "run", "--verbose", "2"]
+    if (run_dir / "config.json").is_file():
+        command += ["--resume", str(run_dir)]
+    else:
+        command += [str(config_path), "--run-dir", str(run_dir)]
+        for override in overrides:
+            command += ["--set", override]
+    with open(log_path, "a") as log:
         return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL).returncode
 
@@ -83,13 +114,18 @@ def run_comparison(config, config_path, overrides, seeds, runs_dir,
         if is_complete(run_dir):
             echo(f"{prefix}: complete, skipped")
             continue
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if not claim(run_dir):
+            echo(f"{prefix}: running in another process, skipped")
+            continue
         start = time.perf_counter()
-        code = run_cell(
-            config_path,
-            list(overrides) + cell.overrides() + [f"train.seed={seed}"],
-            run_dir, logs / f"{run_dir.name}.log",
-        )
+        try:
+            code = run_cell(
+                config_path,
+                list(overrides) + cell.overrides() + [f"train.seed={seed}"],
+                run_dir, logs / f"{run_dir.name}.log",
+            )
+        finally:
+            release(run_dir)
         seconds = time.perf_counter() - start
         if code == 0 and is_complete(run_dir):
             metrics = json.loads((run_dir / "metrics.json").read_text())

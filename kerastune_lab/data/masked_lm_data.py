@@ -69,10 +69,17 @@ class MaskedChunks(keras.utils.PyDataset):
         self.seed = seed
         self.redraw = redraw
         self.epoch = 0
-        self._draw()
 
-    def _draw(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
+    @property
+    def epoch(self):
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value):
+        # Epoch k's masks depend on (seed, k) alone, so a resumed run sees
+        # the masks the interrupted one would have seen.
+        self._epoch = value
+        rng = np.random.default_rng([self.seed, value if self.redraw else 0])
         order = (rng.permutation(len(self.chunks)) if self.redraw
                  else np.arange(len(self.chunks)))
         self.arrays = draw_masks(self.chunks[order], rng, **self.mask)
@@ -94,7 +101,6 @@ class MaskedChunks(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.redraw:
             self.epoch += 1
-            self._draw()
 
 
 @dataclasses.dataclass

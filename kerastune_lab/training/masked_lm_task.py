@@ -36,7 +36,8 @@ def prepare_masked_lm(config):
             data.tokenizer.get_vocabulary(), embeddings)
     return PreparedTask(
         model=model,
-        fit_data={"x": data.train, "validation_data": data.val},
+        fit_data={"x": data.train, "validation_data": data.val,
+                  "shuffle": False},
         test_data={"x": data.test},
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[],

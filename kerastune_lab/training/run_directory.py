@@ -62,3 +62,34 @@ def environment_info():
         "backend": keras.backend.backend(),
         "platform": platform.platform(),
     }
+
+
+def read_rows(path):
+    """A CSV file's rows as dicts (empty if the file does not exist)."""
+    import csv
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def keep_epochs_before(path, epoch):
+    """Rewrites a per-epoch or per-step CSV without rows of `epoch` or later
+    (and any torn last line); returns the rows kept."""
+    import csv
+    import io
+
+    rows = [r for r in read_rows(path)
+            if r.get("epoch") not in (None, "") and None not in r.values()
+            and int(float(r["epoch"])) < epoch]
+    if pathlib.Path(path).is_file():
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(path, out.getvalue())
+    return rows

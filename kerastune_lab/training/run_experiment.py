@@ -1,8 +1,10 @@
 """Trains one experiment and writes its run directory."""
 
 import dataclasses
+import json
 import math
 import pathlib
+import shutil
 import time
 
 import keras
@@ -10,14 +12,21 @@ import numpy as np
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.plot_curves import plot_curves
+from kerastune_lab.analysis.run_files import read_csv_columns
+from kerastune_lab.callbacks.epoch_seeding import EpochSeeding
+from kerastune_lab.callbacks.history_csv import HistoryCSV
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
 from kerastune_lab.callbacks.perplexity_logger import PerplexityLogger
+from kerastune_lab.callbacks.resumable_early_stopping import (
+    ResumableEarlyStopping,
+)
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.schedules import build_schedule
 from kerastune_lab.training.masked_lm_task import prepare_masked_lm
 from kerastune_lab.training.run_directory import (
     create_run_dir,
     environment_info,
+    keep_epochs_before,
     write_json_atomic,
 )
 from kerastune_lab.training.text_classification_task import (
@@ -25,6 +34,7 @@ from kerastune_lab.training.text_classification_task import (
 )
 
 TASKS = {"gru": prepare_text_classification, "bert_mlm": prepare_masked_lm}
+BACKUP_DIR = "backup"
 
 
 @dataclasses.dataclass
@@ -37,11 +47,18 @@ class RunResult:
     history: dict
 
 
-def build_callbacks(config, run_dir, task):
-    """The run's callbacks, in the order their epoch-end hooks must run."""
+def build_callbacks(config, run_dir, task, resume_epoch=0):
+    """The run's callbacks, in the order their epoch-end hooks must run.
+
+    A resumed run (resume_epoch > 0) keeps the history and step rows of
+    the epochs it does not redo.
+    """
     adapt = config.lr_adapt
+    train = config.train
+    history_rows = keep_epochs_before(run_dir / "history.csv", resume_epoch)
+    keep_epochs_before(run_dir / "steps.csv", resume_epoch)
     callbacks = [
-        # First: it adds logs["lr"], which CSVLogger then writes.
+        # Before HistoryCSV: it adds logs["lr"].
         LossAdaptiveLR(
             mode=adapt.mode,
             root=adapt.root,
@@ -53,19 +70,31 @@ def build_callbacks(config, run_dir, task):
             steps_csv=run_dir / "steps.csv",
         ),
         *([PerplexityLogger()] if task.perplexity else []),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        HistoryCSV(run_dir / "history.csv", history_rows),
+        EpochSeeding(train.seed),
     ]
-    train = config.train
     if train.early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=train.monitor,
-                patience=train.patience,
-                min_delta=train.min_delta,
-                restore_best_weights=train.restore_best_weights,
-            )
-        )
+        callbacks.append(ResumableEarlyStopping(
+            run_dir / BACKUP_DIR, resume_epoch,
+            monitor=train.monitor,
+            patience=train.patience,
+            min_delta=train.min_delta,
+            restore_best_weights=train.restore_best_weights,
+        ))
+    # Last, so an epoch is backed up only once everything about it is
+    # written: weights, optimizer state (its step drives the schedule) and
+    # epoch. Data order and dropout depend on (seed, epoch) alone.
+    callbacks.append(keras.callbacks.BackupAndRestore(
+        str(run_dir / BACKUP_DIR), double_checkpoint=True))
     return callbacks
+
+
+def backed_up_epoch(run_dir):
+    """Epochs finished and backed up in an interrupted run (0 if none)."""
+    metadata = pathlib.Path(run_dir) / BACKUP_DIR / "training_metadata.json"
+    if not metadata.is_file():
+        return 0
+    return int(json.loads(metadata.read_text())["epoch"])
 
 
 def compile_model(task, config):
@@ -104,11 +133,11 @@ def prepare_task(config):
 
 
 def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
-                   callbacks=(), run_dir=None):
+                   callbacks=(), run_dir=None, resume=False):
     """Trains `config` and writes a run directory.
 
-    Files: config.json (resolved config, versions, backend, seed, data
-    sizes), history.csv (per epoch), steps.csv (per optimizer step: that
+    Files: status.json ("running" until the run completes), config.json
+    (resolved config, versions, backend, seed, data sizes), history.csv (per epoch), steps.csv (per optimizer step: that
     step's own batch loss and the rate its update used), metrics.json (test
     split, evaluated once after training), model.keras, diagnosis.json,
     curves.png.
@@ -120,6 +149,9 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
         echo: Where to print progress lines.
         callbacks: Extra Keras callbacks, run after the built-in ones.
         run_dir: Exact output folder; default a new one under `runs_dir`.
+        resume: Continue the interrupted run in `run_dir` from its last
+            backed-up epoch (weights, optimizer state and schedule step,
+            random-generator state, early-stopping state, data order).
 
     Returns:
         A `RunResult`.
@@ -137,21 +169,34 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
         "data": task.data_summary,
         **environment_info(),
     }
-    write_json_atomic(run_dir / "config.json", record)
+    resume_epoch = backed_up_epoch(run_dir) if resume else 0
+    if not resume:
+        # A fresh start must not pick up an older run's backup.
+        shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+        write_json_atomic(run_dir / "config.json", record)
+    write_json_atomic(run_dir / "status.json", {
+        "state": "running", "resumed_from_epoch": resume_epoch})
     echo("Data: " + ", ".join(f"{k} {v}" for k, v in task.data_summary.items()
                               if isinstance(v, int)))
+    if resume_epoch:
+        echo(f"Resuming after epoch {resume_epoch - 1} (0-based)")
+    fit_x = task.fit_data["x"]
+    if hasattr(fit_x, "epoch"):
+        fit_x.epoch = resume_epoch
     compile_model(task, config)
     model = task.model
-    callbacks = build_callbacks(config, run_dir, task) + list(callbacks)
+    callbacks = build_callbacks(config, run_dir, task, resume_epoch) + list(
+        callbacks)
 
     start = time.perf_counter()
-    fit = model.fit(
+    model.fit(
         **task.fit_data,
         epochs=train.epochs,
         callbacks=callbacks,
         verbose=verbose,
     )
-    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    history = read_csv_columns(run_dir / "history.csv")
+    history.pop("epoch", None)
     test = model.evaluate(**task.test_data, verbose=0, return_dict=True)
     wall = time.perf_counter() - start
 
@@ -177,7 +222,9 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
     diagnosis = diagnose_history(history, record["config"])
     write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
     plot_curves(
-        history, adaptive.steps, run_dir / "curves.png",
+        history, read_csv_columns(run_dir / "steps.csv"),
+        run_dir / "curves.png",
         title=f"{config.name}: {diagnosis.verdict}",
     )
+    write_json_atomic(run_dir / "status.json", {"state": "complete"})
     return RunResult(run_dir, metrics, diagnosis, history)

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from kerastune_lab.data import load_text_classification
+from kerastune_lab.data.shuffled_batches import ShuffledBatches
 from kerastune_lab.models import MODEL_BUILDERS
 from kerastune_lab.training.prepared_task import PreparedTask
 
@@ -20,9 +21,12 @@ def prepare_text_classification(config):
     counts = np.bincount(data.y_train, minlength=data.num_classes)
     return PreparedTask(
         model=model,
-        fit_data={"x": data.x_train, "y": data.y_train,
+        fit_data={"x": ShuffledBatches(data.x_train, data.y_train,
+                                       train.batch_size, train.seed),
                   "validation_data": (data.x_val, data.y_val),
-                  "batch_size": train.batch_size},
+                  # The dataset shuffles by (seed, epoch) itself; Keras's
+                  # batch shuffling would draw from the global stream.
+                  "shuffle": False},
         test_data={"x": data.x_test, "y": data.y_test,
                    "batch_size": train.batch_size},
         loss="sparse_categorical_crossentropy",
