@@ -301,3 +301,29 @@ def test_real_overfitting_run_and_the_advised_l2_narrows_the_gap(tmp_path):
     regularised = run_ok(tmp_path, *OVERFIT, "--set", "model.l2=0.0001")
     # Measured once: 0.118 -> 0.052; demand at least a third less.
     assert final_gap(regularised) < 0.67 * final_gap(plain)
+
+
+def test_exploding_loss_is_diagnosed_diverged(tmp_path):
+    # Keras clips the probabilities, so the loss explodes but stays finite.
+    run_dir = run_ok(tmp_path, *FAST, "--set", 'train.optimizer="sgd"',
+                     "--set", "train.learning_rate=1e6")
+    result, lines = invoke("diagnose", str(run_dir))
+    assert lines[0] == "diverged" and "the first step" in lines[1]
+
+
+def test_divergence_stops_cleanly_with_the_verdict(tmp_path):
+    # An absurd L2 penalty under plain SGD overflows the weights to inf
+    # within a few steps: the loss turns inf / NaN.
+    run_dir = run_ok(tmp_path, *FAST, "--set", 'train.optimizer="sgd"',
+                     "--set", "train.momentum=0.0", "--set", "model.l2=1e30",
+                     "--set", "train.learning_rate=1.0",
+                     "--set", "train.epochs=5")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["first_nonfinite_loss_step"] is not None
+    assert metrics["epochs_run"] < 5
+    assert json.loads((run_dir / "diagnosis.json").read_text())[
+        "verdict"] == "diverged"
+    model = keras.models.load_model(run_dir / "model.keras")
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    result, lines = invoke("diagnose", str(run_dir))
+    assert lines[0] == "diverged"

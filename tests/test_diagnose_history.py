@@ -18,6 +18,8 @@ CASES = {
     "good_fit": curves(falling, falling + 0.05),
     "overfitting": curves(falling, [0.9, 0.7, 0.6, 0.55, 0.57, 0.6, 0.64,
                                     0.7, 0.75, 0.8, 0.86, 0.9]),
+    "overfitting_memorised": curves(np.geomspace(0.7, 3e-5, 12),
+                                    np.linspace(0.7, 0.22, 12)),
     "underfitting_flat": curves(np.linspace(1.0, 0.95, 12),
                                 np.linspace(1.0, 0.96, 12)),
     "underfitting_still_falling": curves(np.linspace(2.0, 0.8, 12),

@@ -4,14 +4,18 @@ The rules are deterministic and checked in this order (the first that
 fires wins); epochs are 0-based, as in history.csv:
 
 1. diverged: a non-finite train or validation loss, or a final train loss
-   above DIVERGE_RATIO times the first epoch's.
+   above DIVERGE_RATIO times the initial loss (the first step's batch loss
+   when steps.csv is known, else the first epoch's).
 2. unstable (needs MIN_EPOCHS epochs): the train loss goes up from one
    epoch to the next in at least UNSTABLE_UP_FRACTION of the epochs, by
    more than UNSTABLE_JUMP of its value on average.
 3. overfitting: validation loss ended at least OVERFIT_RISE above its best
    epoch while the train loss kept falling after that epoch; or the final
    validation loss exceeds the train loss by OVERFIT_GAP (relative) and the
-   gap grew since the best epoch.
+   gap grew since the best epoch; or the final validation loss is over
+   OVERFIT_RATIO times the train loss (and above it by OVERFIT_MIN_GAP):
+   the model has memorised its training set even if validation still
+   improves.
 4. unstable: the validation loss zigzags (direction flips in at least
    UNSTABLE_FLIP_FRACTION of the epochs, moving more than
    UNSTABLE_VAL_SWING per epoch on average; needs MIN_EPOCHS epochs).
@@ -42,6 +46,8 @@ UNSTABLE_FLIP_FRACTION = 0.5
 UNSTABLE_VAL_SWING = 0.10
 OVERFIT_RISE = 0.05
 OVERFIT_GAP = 0.25
+OVERFIT_RATIO = 3.0
+OVERFIT_MIN_GAP = 0.05
 UNDERFIT_MIN_DROP = 0.10
 UNDERFIT_TAIL_SLOPE = 0.02
 
@@ -163,7 +169,7 @@ def _advice(verdict, config):
     return []
 
 
-def diagnose_history(history, config=None):
+def diagnose_history(history, config=None, initial_loss=None):
     """Diagnoses a run from its per-epoch history.
 
     Args:
@@ -172,6 +178,9 @@ def diagnose_history(history, config=None):
             epoch.
         config: The run's resolved configuration (config.json "config"),
             used to compute advised values. Optional.
+        initial_loss: The first optimizer step's batch loss, if known (a
+            run that blows up within its first epoch has a huge epoch-0
+            mean already).
 
     Returns:
         A `Diagnosis`.
@@ -196,9 +205,13 @@ def diagnose_history(history, config=None):
         evidence["first_nonfinite_epoch"] = bad
         reasons.append(f"the loss became non-finite at epoch {bad}")
         return verdict("diverged")
-    if loss[-1] > DIVERGE_RATIO * loss[0]:
+    start, where = loss[0], "epoch 0"
+    if initial_loss is not None and math.isfinite(initial_loss) \
+            and initial_loss < start:
+        start, where = initial_loss, "the first step"
+    if loss[-1] > DIVERGE_RATIO * start:
         reasons.append(
-            f"train loss rose from {loss[0]:.4g} (epoch 0) to "
+            f"train loss rose from {start:.4g} ({where}) to "
             f"{loss[-1]:.4g} (epoch {n - 1})"
         )
         return verdict("diverged")
@@ -237,6 +250,14 @@ def diagnose_history(history, config=None):
                 f"validation loss ends {gap_end:.0%} above the train loss "
                 f"({val[-1]:.4g} vs {loss[-1]:.4g}), a gap that grew from "
                 f"{gap_best:.0%} at the best epoch {best}"
+            )
+            return verdict("overfitting")
+        if (val[-1] > OVERFIT_RATIO * loss[-1]
+                and val[-1] - loss[-1] > OVERFIT_MIN_GAP):
+            reasons.append(
+                f"validation loss ends {val[-1] / max(loss[-1], 1e-12):.3g}"
+                f" times the train loss ({val[-1]:.4g} vs {loss[-1]:.4g} at "
+                f"epoch {n - 1}): the training set is memorised"
             )
             return verdict("overfitting")
 

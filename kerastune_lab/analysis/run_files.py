@@ -21,7 +21,8 @@ def read_csv_columns(path):
 
 
 def read_run_history(path):
-    """(history, config or None) from a run directory or a history.csv."""
+    """(history, config or None, first batch loss or None) from a run
+    directory or a history.csv."""
     if path.is_dir():
         history_path = path / "history.csv"
         config_path = path / "config.json"
@@ -46,4 +47,10 @@ def read_run_history(path):
     config = None
     if config_path.is_file():
         config = json.loads(config_path.read_text()).get("config")
-    return history, config
+    steps_path = history_path.parent / "steps.csv"
+    first = None
+    if steps_path.is_file():
+        with open(steps_path, newline="") as f:
+            row = next(csv.DictReader(f), None)
+        first = float(row["loss"]) if row else None
+    return history, config, first

@@ -137,8 +137,11 @@ def write_run_report(paths, out):
         metrics_file = run / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) \
             if metrics_file.is_file() else {}
+        steps = read_csv_columns(run / "steps.csv") \
+            if (run / "steps.csv").is_file() else {}
+        first = steps["loss"][0] if steps.get("loss") else None
         records.append((run, history, config, metrics,
-                        diagnose_history(history, config)))
+                        diagnose_history(history, config, first)))
 
     lines = ["# Training report", "",
              f"{len(records)} run(s): " + ", ".join(

@@ -38,7 +38,9 @@ class LossAdaptiveLR(keras.callbacks.Callback):
     Safeguards: G is clamped to `[min_gamma, max_gamma]`; a non-finite G
     leaves that step at the scheduled rate and is counted
     (`nonfinite_steps`); `min_factor` / `max_factor` optionally bound the
-    factor. Callbacks that assign the rate (ReduceLROnPlateau) change the
+    factor. A non-finite batch loss skips its update inside the step, and
+    training stops at the end of that epoch (`first_nonfinite_step`).
+    Callbacks that assign the rate (ReduceLROnPlateau) change the
     base rate of a float-rate optimizer and the factor applies on top; with
     a schedule they get a clear TypeError.
 
@@ -98,6 +100,9 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         self.max_factor = max_factor
         self.steps_csv = None if steps_csv is None else os.fspath(steps_csv)
         self.steps = {column: [] for column in STEPS_CSV_COLUMNS}
+        # Set, and training stopped at the end of that epoch, when a batch
+        # loss turns NaN or inf (that step and later bad ones are skipped).
+        self.first_nonfinite_step = None
 
     @staticmethod
     def remove(model):
@@ -181,6 +186,10 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 self._append_csv(new)
             if logs is not None:
                 logs["lr"] = float(new["lr"][-1])
+            bad = np.flatnonzero(~np.isfinite(new["loss"]))
+            if len(bad) and self.first_nonfinite_step is None:
+                self.first_nonfinite_step = int(new["step"][bad[0]])
+                self.model.stop_training = True
         self._logged_steps = done
 
     def _append_csv(self, new):

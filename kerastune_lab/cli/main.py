@@ -250,10 +250,10 @@ def diagnose(path):
     """
     from kerastune_lab.analysis.run_files import read_run_history
 
-    history, config = read_run_history(pathlib.Path(path))
+    history, config, first = read_run_history(pathlib.Path(path))
     from kerastune_lab.analysis.diagnose_history import diagnose_history
 
-    click.echo(diagnose_history(history, config).to_text())
+    click.echo(diagnose_history(history, config, first).to_text())
 
 
 def main():

@@ -69,7 +69,8 @@ def release(run_dir):
 def run_cell(config_path, overrides, run_dir, log_path):
     """Trains one cell in a fresh Python process (memory never carries over
     from one cell to the next), resuming it if an earlier attempt was
-    interrupted. Returns the process's exit code."""
+    interrupted. Returns (exit code, peak resident memory of that process
+    in MiB)."""
     command = [sys.executable, "-m", "kerastune_lab", "run", "--verbose", "2"]
     if (run_dir / "config.json").is_file():
         command += ["--resume", str(run_dir)]
@@ -78,8 +79,18 @@ def run_cell(config_path, overrides, run_dir, log_path):
         for override in overrides:
             command += ["--set", override]
     with open(log_path, "a") as log:
-        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL).returncode
+        process = subprocess.Popen(command, stdout=log,
+                                   stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        process.returncode = os.waitstatus_to_exitcode(status)
+    # ru_maxrss is in KiB on Linux.
+    return process.returncode, usage.ru_maxrss / 1024
 
 
 def run_comparison(config, config_path, overrides, seeds, runs_dir,
@@ -119,7 +130,7 @@ def run_comparison(config, config_path, overrides, seeds, runs_dir,
             continue
         start = time.perf_counter()
         try:
-            code = run_cell(
+            code, peak_mib = run_cell(
                 config_path,
                 list(overrides) + cell.overrides() + [f"train.seed={seed}"],
                 run_dir, logs / f"{run_dir.name}.log",
@@ -132,7 +143,7 @@ def run_comparison(config, config_path, overrides, seeds, runs_dir,
             verdict = json.loads(
                 (run_dir / "diagnosis.json").read_text())["verdict"]
             echo(f"{prefix}: test_loss {metrics['test_loss']:.4f}, "
-                 f"{verdict}, {seconds:.0f} s")
+                 f"{verdict}, {seconds:.0f} s, peak {peak_mib:.0f} MiB")
         else:
             failures.append((cell, seed, logs / f"{run_dir.name}.log"))
             echo(f"{prefix}: FAILED (exit {code}); log: "

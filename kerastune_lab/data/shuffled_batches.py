@@ -24,7 +24,6 @@ class ShuffledBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
-        self._order = None
 
     @property
     def epoch(self):

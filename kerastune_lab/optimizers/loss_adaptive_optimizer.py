@@ -44,7 +44,10 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
     gradient out before the wrapped optimizer sees the gradients, so
     clipping, weight decay and EMA only ever see the model's own weights.
     Nothing is read back to the host per step; the last `log_capacity`
-    steps are kept in a device-side ring buffer (`step_log`).
+    steps are kept in a device-side ring buffer (`step_log`). A step whose
+    batch loss is NaN or inf is skipped (rate 0, weights unchanged) and
+    counted in `skipped_steps`; a non-finite G alone leaves the step at
+    the scheduled rate and is counted in `nonfinite_steps`.
 
     Most users should not build this class directly: pass
     `kerastune_lab.callbacks.LossAdaptiveLR` to `model.fit`, which wraps
@@ -211,6 +214,9 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
         self.nonfinite_steps = self.add_variable(
             shape=(), dtype="int", aggregation="none", name="nonfinite_steps"
         )
+        self.skipped_steps = self.add_variable(
+            shape=(), dtype="int", aggregation="none", name="skipped_steps"
+        )
         if self.log_capacity:
             self.step_log = self.add_variable(
                 shape=(self.log_capacity, len(STEP_LOG_COLUMNS)),
@@ -244,7 +250,15 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
                 kept_grads.append(grad)
                 kept_vars.append(var)
         if signal is not None:
-            self._update_factor(signal)
+            loss_finite = self._update_factor(signal)
+            # A non-finite batch loss skips the step: zero gradients at a
+            # zero rate leave every weight as it was (the scalar select
+            # fuses into the update; nothing is synced to the host).
+            kept_grads = [
+                None if g is None else ops.where(loss_finite, g,
+                                                 ops.zeros_like(g))
+                for g in kept_grads
+            ]
         self.inner_optimizer.apply(kept_grads, kept_vars)
 
     def _update_factor(self, signal):
@@ -267,6 +281,11 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
                     self.max_factor or float("inf"),
                 )
             factor = ops.where(finite, factor, 1.0)
+        loss_finite = ops.isfinite(loss)
+        factor = ops.where(loss_finite, factor, 0.0)
+        self.skipped_steps.assign_add(
+            ops.cast(ops.logical_not(loss_finite), self.skipped_steps.dtype)
+        )
         self.factor.assign(factor)
         self.gamma.assign(gamma)
         self.batch_loss.assign(loss)
@@ -283,6 +302,7 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
             self.step_log.assign(
                 ops.slice_update(self.step_log.value, (index, 0), row)
             )
+        return loss_finite
 
     def scale_loss(self, loss):
         return self.inner_optimizer.scale_loss(loss)

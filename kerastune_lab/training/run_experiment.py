@@ -20,6 +20,7 @@ from kerastune_lab.callbacks.perplexity_logger import PerplexityLogger
 from kerastune_lab.callbacks.resumable_early_stopping import (
     ResumableEarlyStopping,
 )
+from kerastune_lab.errors import UserError
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.schedules import build_schedule
 from kerastune_lab.training.masked_lm_task import prepare_masked_lm
@@ -100,9 +101,12 @@ def backed_up_epoch(run_dir):
 def compile_model(task, config):
     train = config.train
     total_steps = task.steps_per_epoch * train.epochs
-    rate = build_schedule(
-        train.schedule, train.learning_rate, total_steps, train.warmup_steps
-    )
+    try:
+        rate = build_schedule(train.schedule, train.learning_rate,
+                              total_steps, train.warmup_steps)
+    except ValueError as error:
+        raise UserError(f"train.warmup_steps = {train.warmup_steps}: "
+                        f"{error}") from None
     optimizer = build_optimizer(
         train.optimizer,
         rate,
@@ -213,17 +217,26 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
         "stopped_epoch": len(history["loss"]) - 1,
         "epochs_run": len(history["loss"]),
         "nonfinite_gamma_steps": adaptive.nonfinite_steps,
+        "first_nonfinite_loss_step": adaptive.first_nonfinite_step,
         "wall_seconds": round(wall, 3),
     })
     write_json_atomic(run_dir / "metrics.json", metrics)
+    if adaptive.first_nonfinite_step is not None:
+        echo(f"Training diverged: the batch loss became non-finite at "
+             f"optimizer step {adaptive.first_nonfinite_step}; updates from "
+             "non-finite batches were skipped and the run stopped at the end"
+             " of that epoch. Everything up to then is in the run directory;"
+             " see the advice of `kerastune-lab diagnose` (first: a lower "
+             "train.learning_rate).")
 
     LossAdaptiveLR.remove(model)
     (task.export_model or model).save(run_dir / "model.keras")
-    diagnosis = diagnose_history(history, record["config"])
+    steps = read_csv_columns(run_dir / "steps.csv")
+    diagnosis = diagnose_history(history, record["config"],
+                                 initial_loss=steps["loss"][0])
     write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
     plot_curves(
-        history, read_csv_columns(run_dir / "steps.csv"),
-        run_dir / "curves.png",
+        history, steps, run_dir / "curves.png",
         title=f"{config.name}: {diagnosis.verdict}",
     )
     write_json_atomic(run_dir / "status.json", {"state": "complete"})
