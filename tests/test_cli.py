@@ -327,3 +327,12 @@ def test_divergence_stops_cleanly_with_the_verdict(tmp_path):
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     result, lines = invoke("diagnose", str(run_dir))
     assert lines[0] == "diverged"
+
+
+def test_same_file_and_seed_give_the_same_history(tmp_path):
+    runs = [run_ok(tmp_path, *FAST, "--set", "model.dropout_rate=0.3",
+                   "--set", "train.epochs=3") for _ in range(2)]
+    a, b = (read_csv_columns(r / "history.csv") for r in runs)
+    assert a == b
+    assert read_csv_columns(runs[0] / "steps.csv") == read_csv_columns(
+        runs[1] / "steps.csv")

@@ -72,6 +72,8 @@ class TrainConfig:
     restore_best_weights: bool = option(True)
     monitor: str = option("val_loss")
     seed: int = option(42, minimum=0)
+    deterministic: bool = option(
+        True, doc="TensorFlow op determinism (see training/determinism.py)")
     weight_decay: float = option(0.0, minimum=0.0)
     momentum: float = option(0.9, minimum=0.0, maximum=1.0)
     epsilon: float = option(0.0, minimum=0.0,

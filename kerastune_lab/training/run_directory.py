@@ -1,5 +1,6 @@
 """Run directories: unique names, atomic files, the environment record."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -36,6 +37,20 @@ def write_text_atomic(path, text):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def replaced_atomically(path):
+    """Yields a temporary path beside `path` (same extension, which Keras
+    and matplotlib read the format from); renames it to `path` on
+    success, removes it on failure."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.stem}-{secrets.token_hex(3)}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json_atomic(path, data):

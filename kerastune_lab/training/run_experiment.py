@@ -23,11 +23,13 @@ from kerastune_lab.callbacks.resumable_early_stopping import (
 from kerastune_lab.errors import UserError
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.schedules import build_schedule
+from kerastune_lab.training.determinism import make_deterministic
 from kerastune_lab.training.masked_lm_task import prepare_masked_lm
 from kerastune_lab.training.run_directory import (
     create_run_dir,
     environment_info,
     keep_epochs_before,
+    replaced_atomically,
     write_json_atomic,
 )
 from kerastune_lab.training.text_classification_task import (
@@ -127,7 +129,7 @@ def compile_model(task, config):
 
 def prepare_task(config):
     """Seeds, loads the data and builds the model of `config` (uncompiled)."""
-    keras.utils.set_random_seed(config.train.seed)
+    make_deterministic(config.train.seed, config.train.deterministic)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.train.dtype_policy)
     try:
@@ -230,14 +232,14 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
              "train.learning_rate).")
 
     LossAdaptiveLR.remove(model)
-    (task.export_model or model).save(run_dir / "model.keras")
+    with replaced_atomically(run_dir / "model.keras") as tmp:
+        (task.export_model or model).save(tmp)
     steps = read_csv_columns(run_dir / "steps.csv")
     diagnosis = diagnose_history(history, record["config"],
                                  initial_loss=steps["loss"][0])
     write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
-    plot_curves(
-        history, steps, run_dir / "curves.png",
-        title=f"{config.name}: {diagnosis.verdict}",
-    )
+    with replaced_atomically(run_dir / "curves.png") as tmp:
+        plot_curves(history, steps, tmp,
+                    title=f"{config.name}: {diagnosis.verdict}")
     write_json_atomic(run_dir / "status.json", {"state": "complete"})
     return RunResult(run_dir, metrics, diagnosis, history)
