@@ -311,13 +311,23 @@ def test_exploding_loss_is_diagnosed_diverged(tmp_path):
     assert lines[0] == "diverged" and "the first step" in lines[1]
 
 
-def test_divergence_stops_cleanly_with_the_verdict(tmp_path):
+@pytest.mark.parametrize("when", ["epoch", "batch"])
+def test_divergence_stops_cleanly_with_the_verdict(tmp_path, when):
     # An absurd L2 penalty under plain SGD overflows the weights to inf
     # within a few steps: the loss turns inf / NaN.
-    run_dir = run_ok(tmp_path, *FAST, "--set", 'train.optimizer="sgd"',
-                     "--set", "train.momentum=0.0", "--set", "model.l2=1e30",
-                     "--set", "train.learning_rate=1.0",
-                     "--set", "train.epochs=5")
+    result, lines = invoke(
+        "run", *FAST, "--set", 'train.optimizer="sgd"',
+        "--set", "train.momentum=0.0", "--set", "model.l2=1e30",
+        "--set", "train.learning_rate=1.0", "--set", "train.epochs=5",
+        "--set", f'train.stop_on_nonfinite="{when}"',
+        "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 0 and "Training diverged" in result.output
+    assert "Traceback" not in result.output
+    run_dir = pathlib.Path(lines[-1])
+    steps = read_csv_columns(run_dir / "steps.csv")
+    if when == "batch":  # stopped right after the first bad batch
+        assert np.isfinite(steps["loss"][:-1]).all()
+        assert not np.isfinite(steps["loss"][-1])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["first_nonfinite_loss_step"] is not None
     assert metrics["epochs_run"] < 5

@@ -1,6 +1,7 @@
 """SD / SD2: the loss-adaptive learning rate as a `model.fit` callback."""
 
 import csv
+import io
 import os
 import warnings
 
@@ -193,16 +194,26 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         self._logged_steps = done
 
     def _append_csv(self, new):
-        is_new = not os.path.exists(self.steps_csv)
-        with open(self.steps_csv, "a", newline="") as f:
-            writer = csv.writer(f)
-            if is_new:
-                writer.writerow(STEPS_CSV_COLUMNS)
-            for i in range(len(new["step"])):
-                writer.writerow(
-                    [int(new["step"][i]), int(new["epoch"][i])]
-                    + [f"{float(new[c][i]):.9g}" for c in STEP_LOG_COLUMNS]
-                )
+        """Appends the epoch's rows with one write() call: a process killed
+        at any moment leaves whole rows (signals land between syscalls)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if not os.path.exists(self.steps_csv):
+            writer.writerow(STEPS_CSV_COLUMNS)
+        for i in range(len(new["step"])):
+            writer.writerow(
+                [int(new["step"][i]), int(new["epoch"][i])]
+                + [f"{float(new[c][i]):.9g}" for c in STEP_LOG_COLUMNS]
+            )
+        data = out.getvalue().encode()
+        fd = os.open(self.steps_csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                     0o644)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # only if the disk filled up
+                written += os.write(fd, data[written:])
+        finally:
+            os.close(fd)
 
     @property
     def nonfinite_steps(self):

@@ -72,6 +72,12 @@ class TrainConfig:
     restore_best_weights: bool = option(True)
     monitor: str = option("val_loss")
     seed: int = option(42, minimum=0)
+    stop_on_nonfinite: str = option(
+        "epoch", choices=("epoch", "batch"),
+        doc="when a NaN/inf batch loss stops the run: at the end of its "
+            "epoch (no host sync; the bad steps are skipped in-graph) or "
+            "right after the batch (Keras TerminateOnNaN: one host sync per "
+            "step)")
     deterministic: bool = option(
         True, doc="TensorFlow op determinism (see training/determinism.py)")
     weight_decay: float = option(0.0, minimum=0.0)

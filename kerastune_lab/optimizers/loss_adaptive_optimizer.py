@@ -209,8 +209,6 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
         self.factor = self.add_variable(
             initializer="ones", name="factor", **float_var
         )
-        self.gamma = self.add_variable(name="gamma", **float_var)
-        self.batch_loss = self.add_variable(name="batch_loss", **float_var)
         self.nonfinite_steps = self.add_variable(
             shape=(), dtype="int", aggregation="none", name="nonfinite_steps"
         )
@@ -287,8 +285,6 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
             ops.cast(ops.logical_not(loss_finite), self.skipped_steps.dtype)
         )
         self.factor.assign(factor)
-        self.gamma.assign(gamma)
-        self.batch_loss.assign(loss)
         self.nonfinite_steps.assign_add(
             ops.cast(ops.logical_not(finite), self.nonfinite_steps.dtype)
         )

@@ -76,6 +76,8 @@ def build_callbacks(config, run_dir, task, resume_epoch=0):
         HistoryCSV(run_dir / "history.csv", history_rows),
         EpochSeeding(train.seed),
     ]
+    if train.stop_on_nonfinite == "batch":
+        callbacks.append(keras.callbacks.TerminateOnNaN())
     if train.early_stopping:
         callbacks.append(ResumableEarlyStopping(
             run_dir / BACKUP_DIR, resume_epoch,
@@ -226,8 +228,10 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
     if adaptive.first_nonfinite_step is not None:
         echo(f"Training diverged: the batch loss became non-finite at "
              f"optimizer step {adaptive.first_nonfinite_step}; updates from "
-             "non-finite batches were skipped and the run stopped at the end"
-             " of that epoch. Everything up to then is in the run directory;"
+             "non-finite batches were skipped and the run stopped "
+             + ("right after it" if train.stop_on_nonfinite == "batch"
+                else "at the end of that epoch")
+             + ". Everything up to then is in the run directory;"
              " see the advice of `kerastune-lab diagnose` (first: a lower "
              "train.learning_rate).")
 
