@@ -8,9 +8,9 @@ and test masks are drawn once, so epochs compare on the same predictions.
 
 import dataclasses
 
-import keras
 import numpy as np
 
+from kerastune_lab.data.epoch_keyed_dataset import EpochKeyedDataset
 from kerastune_lab.data.masking import draw_masks
 from kerastune_lab.data.splits import stratified_split
 from kerastune_lab.data.text_corpus import load_pydoc_corpus, load_text_files
@@ -48,9 +48,12 @@ def group_into_chunks(token_lists, chunk_size, cls_id, sep_id):
     return stream[:rows * chunk_size].reshape(rows, chunk_size)
 
 
-class MaskedChunks(keras.utils.PyDataset):
+class MaskedChunks(EpochKeyedDataset):
     """Batches of masked chunks: ({token_ids, segment_ids, padding_mask,
     mask_positions}, labels, sample_weight).
+
+    Epoch k's row order and masks depend on (seed, k) alone, so a resumed
+    run sees the masks the interrupted one would have seen.
 
     Args:
         chunks: int array [n, chunk_size].
@@ -62,34 +65,17 @@ class MaskedChunks(keras.utils.PyDataset):
     """
 
     def __init__(self, chunks, batch_size, mask, seed, redraw):
-        super().__init__()
         self.chunks = chunks
-        self.batch_size = batch_size
         self.mask = mask
-        self.seed = seed
-        self.redraw = redraw
-        self.epoch = 0
+        super().__init__(len(chunks), batch_size, seed, redraw)
 
-    @property
-    def epoch(self):
-        return self._epoch
-
-    @epoch.setter
-    def epoch(self, value):
-        # Epoch k's masks depend on (seed, k) alone, so a resumed run sees
-        # the masks the interrupted one would have seen.
-        self._epoch = value
-        rng = np.random.default_rng([self.seed, value if self.redraw else 0])
-        order = (rng.permutation(len(self.chunks)) if self.redraw
-                 else np.arange(len(self.chunks)))
+    def prepare_epoch(self, rng):
+        order = (rng.permutation(self.num_rows) if self.redraw
+                 else np.arange(self.num_rows))
         self.arrays = draw_masks(self.chunks[order], rng, **self.mask)
 
-    def __len__(self):
-        return -(-len(self.chunks) // self.batch_size)
-
-    def __getitem__(self, index):
-        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        ids, positions, labels, weight = (a[part] for a in self.arrays)
+    def batch(self, rows):
+        ids, positions, labels, weight = (a[rows] for a in self.arrays)
         inputs = {
             "token_ids": ids,
             "segment_ids": np.zeros_like(ids),
@@ -97,10 +83,6 @@ class MaskedChunks(keras.utils.PyDataset):
             "mask_positions": positions,
         }
         return inputs, labels, weight
-
-    def on_epoch_end(self):
-        if self.redraw:
-            self.epoch += 1
 
 
 @dataclasses.dataclass

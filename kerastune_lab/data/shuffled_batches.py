@@ -1,16 +1,10 @@
 """Array batches in an order fixed by (seed, epoch): resumable shuffling."""
 
-import keras
-import numpy as np
+from kerastune_lab.data.epoch_keyed_dataset import EpochKeyedDataset
 
 
-class ShuffledBatches(keras.utils.PyDataset):
-    """Batches of (x, y) reshuffled every epoch by `seed` and the epoch.
-
-    Keras's own shuffling of arrays draws from a global random stream, so a
-    run resumed at epoch k would see a different order than the run it
-    continues. Here epoch k's order depends on (seed, k) alone; set
-    `epoch` to the first epoch of a resumed run.
+class ShuffledBatches(EpochKeyedDataset):
+    """Batches of (x, y), reshuffled every epoch by `seed` and the epoch.
 
     Args:
         x, y: Arrays with the same first dimension.
@@ -19,29 +13,12 @@ class ShuffledBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, x, y, batch_size, seed):
-        super().__init__()
         self.x, self.y = x, y
-        self.batch_size = batch_size
-        self.seed = seed
-        self.epoch = 0
+        super().__init__(len(y), batch_size, seed)
 
-    @property
-    def epoch(self):
-        return self._epoch
+    def prepare_epoch(self, rng):
+        self._order = rng.permutation(self.num_rows)
 
-    @epoch.setter
-    def epoch(self, value):
-        self._epoch = value
-        self._order = np.random.default_rng([self.seed, value]).permutation(
-            len(self.y))
-
-    def __len__(self):
-        return -(-len(self.y) // self.batch_size)
-
-    def __getitem__(self, index):
-        rows = self._order[index * self.batch_size:
-                           (index + 1) * self.batch_size]
-        return self.x[rows], self.y[rows]
-
-    def on_epoch_end(self):
-        self.epoch += 1
+    def batch(self, rows):
+        index = self._order[rows]
+        return self.x[index], self.y[index]
