@@ -98,3 +98,17 @@ def test_text_path_errors(tmp_path):
                                     f'data.path="{tmp_path}"'])
     with pytest.raises(UserError, match="no .txt files"):
         load_masked_lm_data(config.data, config.model.params, 8, seed=0)
+
+
+def test_a_fixed_split_seed_gives_every_training_seed_the_same_eval_set():
+    config = load_experiment(None, ['model.name="bert_mlm"',
+                                    "model.vocabulary_size=500",
+                                    "data.max_chunks=50", "data.split_seed=7"])
+    a, b = (load_masked_lm_data(config.data, config.model.params, 8, seed=s)
+            for s in (1, 2))
+    np.testing.assert_array_equal(a.val.chunks, b.val.chunks)
+    np.testing.assert_array_equal(a.val[0][0]["token_ids"],
+                                  b.val[0][0]["token_ids"])
+    # Training masks still follow the training seed.
+    assert not np.array_equal(a.train[0][0]["token_ids"],
+                              b.train[0][0]["token_ids"])

@@ -33,6 +33,11 @@ class DataConfig:
     val_split: float = option(0.15, minimum=0.0, maximum=0.5,
                               exclusive_minimum=True)
     test_split: float = option(0.15, minimum=0.0, maximum=0.5)
+    split_seed: int = option(
+        -1, minimum=-1,
+        doc="seed of the data split, the synthetic data and the fixed eval "
+            "masks; -1: train.seed. Fix it in a study so that every seed "
+            "is evaluated on the same examples")
     max_tokens: int = option(20000, minimum=2,
                              doc="vocabulary size of the text vectoriser")
     sequence_length: int = option(64, minimum=1,
@@ -50,6 +55,11 @@ class DataConfig:
     max_chunks: int = option(0, minimum=0,
                              doc="masked LM: use at most this many chunks "
                                  "(0: all)")
+
+
+    def data_seed(self, train_seed):
+        """The seed of everything that defines the examples themselves."""
+        return train_seed if self.split_seed < 0 else self.split_seed
 
 
 @dataclasses.dataclass

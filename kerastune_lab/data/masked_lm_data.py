@@ -104,7 +104,12 @@ class MaskedLMData:
 
 
 def load_masked_lm_data(data_config, model_params, batch_size, seed):
-    """Corpus -> tokenizer -> chunks -> seeded train/val/test MaskedChunks."""
+    """Corpus -> tokenizer -> chunks -> seeded train/val/test MaskedChunks.
+
+    Chunk selection, split and the fixed eval/test masks follow the data
+    seed (data.split_seed, else `seed`); training masks follow `seed`.
+    """
+    data_seed = data_config.data_seed(seed)
     if data_config.name == "text":
         if not data_config.path:
             raise UserError(
@@ -124,7 +129,7 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
         token_lists, data_config.chunk_size,
         tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
     if data_config.max_chunks:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(data_seed)
         chunks = chunks[np.sort(rng.permutation(len(chunks))[
             :data_config.max_chunks])]
     if len(chunks) < 10:
@@ -136,15 +141,15 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
     # Chunks have no label: one "class" gives a plain seeded split.
     train, val, test = stratified_split(
         np.zeros(len(chunks)), data_config.val_split, data_config.test_split,
-        seed)
+        data_seed)
     mask = {"mask_rate": data_config.mask_rate, "special_ids": special,
             "mask_id": tokenizer.token_to_id("[MASK]"), "vocab_size": vocab}
     return MaskedLMData(
         train=MaskedChunks(chunks[np.sort(train)], batch_size, mask, seed,
                            redraw=True),
-        val=MaskedChunks(chunks[val], batch_size, mask, seed + 1,
+        val=MaskedChunks(chunks[val], batch_size, mask, data_seed + 1,
                          redraw=False),
-        test=MaskedChunks(chunks[test], batch_size, mask, seed + 2,
+        test=MaskedChunks(chunks[test], batch_size, mask, data_seed + 2,
                           redraw=False),
         vocabulary_size=vocab,
         tokenizer=tokenizer,

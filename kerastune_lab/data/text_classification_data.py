@@ -67,6 +67,7 @@ def vectorize_texts(train_texts, other_texts, max_tokens, sequence_length):
 
 def load_text_classification(data_config, seed):
     """Loads, splits (stratified, seeded) and vectorises `[data]`."""
+    seed = data_config.data_seed(seed)
     if data_config.name == "synthetic":
         vocab_size = min(data_config.max_tokens, 1000)
         x, y = make_synthetic_sequences(
