@@ -13,6 +13,7 @@ from kerastune_lab.callbacks.loss_probe import LossProbe
 from kerastune_lab.optimizers.loss_adaptive_optimizer import (
     STEP_LOG_COLUMNS,
     LossAdaptiveOptimizer,
+    check_settings,
 )
 
 STEPS_CSV_COLUMNS = ("step", "epoch") + STEP_LOG_COLUMNS
@@ -82,15 +83,8 @@ class LossAdaptiveLR(keras.callbacks.Callback):
     ):
         super().__init__()
         # Validate every argument now rather than at the first fit.
-        LossAdaptiveOptimizer(
-            keras.optimizers.SGD(),
-            mode=mode,
-            root=root,
-            min_gamma=min_gamma,
-            max_gamma=max_gamma,
-            min_factor=min_factor,
-            max_factor=max_factor,
-        )
+        check_settings(mode, root, min_gamma, max_gamma, min_factor,
+                       max_factor)
         get_gamma_source(source)
         self.mode = mode
         self.root = root
@@ -191,7 +185,6 @@ class LossAdaptiveLR(keras.callbacks.Callback):
             if len(bad) and self.first_nonfinite_step is None:
                 self.first_nonfinite_step = int(new["step"][bad[0]])
                 self.model.stop_training = True
-        self._logged_steps = done
 
     def _append_csv(self, new):
         """Appends the epoch's rows with one write() call: a process killed

@@ -27,6 +27,36 @@ def _check_positive(name, value, allow_none=False):
         )
 
 
+def check_settings(mode, root, min_gamma, max_gamma, min_factor,
+                   max_factor):
+    """Raises ValueError, naming the argument and value, on a bad setting
+    of SD / SD2 (shared by the optimizer and the LossAdaptiveLR callback).
+    """
+    if mode not in MODES:
+        raise ValueError(
+            f"`mode` must be one of {MODES}. Received: mode={mode!r}"
+        )
+    _check_positive("root", root)
+    _check_positive("min_gamma", min_gamma)
+    _check_positive("max_gamma", max_gamma)
+    if min_gamma > max_gamma:
+        raise ValueError(
+            "`min_gamma` must not exceed `max_gamma`. Received: "
+            f"min_gamma={min_gamma}, max_gamma={max_gamma}"
+        )
+    _check_positive("min_factor", min_factor, allow_none=True)
+    _check_positive("max_factor", max_factor, allow_none=True)
+    if (
+        min_factor is not None
+        and max_factor is not None
+        and min_factor > max_factor
+    ):
+        raise ValueError(
+            "`min_factor` must not exceed `max_factor`. Received: "
+            f"min_factor={min_factor}, max_factor={max_factor}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="kerastune_lab")
 class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
     """Scales an optimizer's scheduled rate by a power of the batch loss.
@@ -95,29 +125,8 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
                 "`inner_optimizer` is already a LossAdaptiveOptimizer; wrap "
                 "its `inner_optimizer` instead."
             )
-        if mode not in MODES:
-            raise ValueError(
-                f"`mode` must be one of {MODES}. Received: mode={mode!r}"
-            )
-        _check_positive("root", root)
-        _check_positive("min_gamma", min_gamma)
-        _check_positive("max_gamma", max_gamma)
-        if min_gamma > max_gamma:
-            raise ValueError(
-                "`min_gamma` must not exceed `max_gamma`. Received: "
-                f"min_gamma={min_gamma}, max_gamma={max_gamma}"
-            )
-        _check_positive("min_factor", min_factor, allow_none=True)
-        _check_positive("max_factor", max_factor, allow_none=True)
-        if (
-            min_factor is not None
-            and max_factor is not None
-            and min_factor > max_factor
-        ):
-            raise ValueError(
-                "`min_factor` must not exceed `max_factor`. Received: "
-                f"min_factor={min_factor}, max_factor={max_factor}"
-            )
+        check_settings(mode, root, min_gamma, max_gamma, min_factor,
+                       max_factor)
         if not isinstance(log_capacity, int) or log_capacity < 0:
             raise ValueError(
                 "`log_capacity` must be a non-negative int. Received: "
