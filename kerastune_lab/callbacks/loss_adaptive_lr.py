@@ -62,6 +62,9 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         min_gamma, max_gamma: Clamp range of G.
         min_factor, max_factor: Optional bounds of the factor.
         steps_csv: Optional path of a CSV file to append per-step rows to.
+        step_offset: Added to the optimizer's step count in the step
+            records: a later training phase, compiled with a fresh
+            optimizer, continues the numbering of the phases before it.
 
     Example:
 
@@ -80,8 +83,13 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         min_factor=None,
         max_factor=None,
         steps_csv=None,
+        step_offset=0,
     ):
         super().__init__()
+        if not isinstance(step_offset, int) or step_offset < 0:
+            raise ValueError(
+                f"step_offset must be an integer >= 0 (steps trained before "
+                f"this callback's fit); received {step_offset!r}.")
         # Validate every argument now rather than at the first fit.
         check_settings(mode, root, min_gamma, max_gamma, min_factor,
                        max_factor)
@@ -94,6 +102,7 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         self.min_factor = min_factor
         self.max_factor = max_factor
         self.steps_csv = None if steps_csv is None else os.fspath(steps_csv)
+        self.step_offset = step_offset
         self.steps = {column: [] for column in STEPS_CSV_COLUMNS}
         # Set, and training stopped at the end of that epoch, when a batch
         # loss turns NaN or inf (that step and later bad ones are skipped).
@@ -173,7 +182,8 @@ class LossAdaptiveLR(keras.callbacks.Callback):
             buffer = np.asarray(optimizer.step_log.numpy())
             steps = np.arange(first, done)
             rows = buffer[steps % capacity]
-            new = {"step": steps, "epoch": np.full(len(steps), epoch)}
+            new = {"step": steps + self.step_offset,
+                   "epoch": np.full(len(steps), epoch)}
             new.update(zip(STEP_LOG_COLUMNS, rows.T))
             for column in STEPS_CSV_COLUMNS:
                 self.steps[column].extend(new[column].tolist())
@@ -230,4 +240,5 @@ class LossAdaptiveLR(keras.callbacks.Callback):
             "min_factor": self.min_factor,
             "max_factor": self.max_factor,
             "steps_csv": self.steps_csv,
+            "step_offset": self.step_offset,
         }

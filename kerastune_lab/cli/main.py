@@ -1,38 +1,18 @@
 """The `kerastune-lab` command line: parse, build a config, call, echo."""
 
-import functools
 import os
 import pathlib
 
 import click
 
+from kerastune_lab.cli.finetune import finetune
+from kerastune_lab.cli.options import (
+    echo_run_result,
+    runs_dir_option,
+    set_option,
+    user_errors,
+)
 from kerastune_lab.errors import UserError
-
-RUNS_DIR = "runs"
-
-
-def user_errors(command):
-    """Turns UserError into click's exit-2 usage error, without traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except UserError as error:
-            raise click.UsageError(str(error)) from None
-
-    return wrapper
-
-
-set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-    help="Override one key of the experiment file (value parsed as TOML). "
-         "Repeatable.",
-)
-runs_dir_option = click.option(
-    "--runs-dir", type=click.Path(file_okay=False), default=RUNS_DIR,
-    show_default=True, help="Folder that receives the run directories.",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,13 +60,7 @@ def run(config, overrides, runs_dir, run_dir, resume_dir, verbose):
         else int(verbose), echo=click.echo, run_dir=run_dir,
         resume=bool(resume_dir),
     )
-    m = result.metrics
-    scores = ", ".join(f"{k} {v:.4g}" for k, v in m.items()
-                       if k.startswith("test_") or k.endswith("_accuracy"))
-    click.echo(f"{scores}; best epoch {m['best_epoch']}, {m['epochs_run']} "
-               f"epochs, {m['wall_seconds']:.1f} s")
-    click.echo(f"diagnosis: {result.diagnosis.verdict}")
-    click.echo(str(result.run_dir))
+    echo_run_result(result)
 
 
 def _interrupted_run(resume_dir, config, overrides, run_dir):
@@ -117,8 +91,21 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @click.option("--seeds", type=click.IntRange(min=1), default=2,
               show_default=True, help="Seeds per cell (train.seed, +1, ...).")
 @runs_dir_option
+@click.option("--engine", type=click.Choice(["local", "ray"]),
+              default="local", show_default=True,
+              help="local: one run after another, each in a fresh process. "
+                   "ray: every cell x seed is a Ray Tune trial (pip install "
+                   "'kerastune-lab[ray]').")
+@click.option("--address", help="ray: join this Ray cluster (e.g. 'auto' or "
+                                "'head-node:6379') instead of starting a "
+                                "local instance.")
+@click.option("--cpus-per-trial", type=click.FloatRange(min=0), default=1.0,
+              show_default=True, help="ray: CPUs reserved per trial.")
+@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0.0,
+              show_default=True, help="ray: GPUs reserved per trial.")
 @user_errors
-def compare(config, overrides, seeds, runs_dir):
+def compare(config, overrides, seeds, runs_dir, engine, address,
+            cpus_per_trial, gpus_per_trial):
     """Run every cell of CONFIG's [grid] x --seeds and compare them.
 
     Without CONFIG: the SD study (experiments/sd_study.toml): schedules
@@ -135,8 +122,21 @@ def compare(config, overrides, seeds, runs_dir):
 
     config = config or default_study()
     experiment = load_experiment(config, overrides)
-    out, plan, failures = run_comparison(
-        experiment, config, overrides, seeds, runs_dir, echo=click.echo)
+    if engine == "ray":
+        from kerastune_lab.comparison.ray_engine import (
+            run_comparison_on_ray,
+        )
+
+        out, plan, failures = run_comparison_on_ray(
+            experiment, config, overrides, seeds, runs_dir, echo=click.echo,
+            address=address, cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial)
+    else:
+        if address:
+            raise UserError("--address joins a Ray cluster and needs "
+                            "--engine ray.")
+        out, plan, failures = run_comparison(
+            experiment, config, overrides, seeds, runs_dir, echo=click.echo)
     from kerastune_lab.comparison.aggregate import aggregate
 
     result = aggregate(out, plan)
@@ -254,6 +254,28 @@ def diagnose(path):
     from kerastune_lab.analysis.diagnose_history import diagnose_history
 
     click.echo(diagnose_history(history, config, first).to_text())
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--top-k", type=click.IntRange(min=1), default=3,
+              show_default=True, help="Classes shown per image.")
+@user_errors
+def predict(run_dir, images, top_k):
+    """Classify IMAGES with the model of an image run (finetuning.py).
+
+    One line per image: the path, then the top-k classes with their
+    probabilities, most probable first.
+    """
+    from kerastune_lab.prediction.predict_images import predict_images
+
+    for path, top in zip(images, predict_images(run_dir, images, top_k)):
+        click.echo(f"{path}: " + ", ".join(f"{name} {p:.3f}"
+                                            for name, p in top))
+
+
+cli.add_command(finetune)
 
 
 def main():

@@ -93,13 +93,11 @@ def run_cell(config_path, overrides, run_dir, log_path):
     return process.returncode, usage.ru_maxrss / 1024
 
 
-def run_comparison(config, config_path, overrides, seeds, runs_dir,
-                   echo=print):
-    """Runs the study; returns (comparison dir, plan, failures).
+def plan_study(config, config_path, overrides, seeds, runs_dir):
+    """The comparison directory and its plan, shared by every engine.
 
-    `plan` lists (cell, seed, run_dir) for every run. A run whose directory
-    already has metrics.json is complete and skipped, so re-running the
-    same command resumes; an incomplete one is started again.
+    Returns (comparison dir, plan): `plan` lists (cell, seed, run_dir) for
+    every run, in grid order. Writes study.json, which the aggregate reads.
     """
     if not config.grid:
         raise UserError(
@@ -108,17 +106,45 @@ def run_comparison(config, config_path, overrides, seeds, runs_dir,
         )
     out = comparison_dir(runs_dir, config, seeds)
     runs = out / "runs"
-    logs = out / "logs"
     runs.mkdir(parents=True, exist_ok=True)
-    logs.mkdir(exist_ok=True)
+    (out / "logs").mkdir(exist_ok=True)
     (out / "study.json").write_text(json.dumps(
         {"config": config.to_dict(), "config_path": str(config_path),
          "overrides": list(overrides),
          "seeds": seed_values(config.train.seed, seeds)}, indent=2))
-    cells = expand_grid(config.grid)
     plan = [(cell, seed, runs / f"{cell.name}-seed{seed}")
-            for cell in cells
+            for cell in expand_grid(config.grid)
             for seed in seed_values(config.train.seed, seeds)]
+    return out, plan
+
+
+def run_overrides(overrides, cell, seed):
+    """The --set overrides that turn the study's config into one run's."""
+    return list(overrides) + cell.overrides() + [f"train.seed={seed}"]
+
+
+def log_path(out, run_dir):
+    return out / "logs" / f"{run_dir.name}.log"
+
+
+def echo_outcome(echo, prefix, run_dir, seconds, extra=""):
+    """One line per finished run: its test loss and verdict."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    verdict = json.loads((run_dir / "diagnosis.json").read_text())["verdict"]
+    echo(f"{prefix}: test_loss {metrics['test_loss']:.4f}, {verdict}, "
+         f"{seconds:.0f} s{extra}")
+
+
+def run_comparison(config, config_path, overrides, seeds, runs_dir,
+                   echo=print):
+    """Runs the study on this machine; returns (comparison dir, plan,
+    failures).
+
+    A run whose directory already has metrics.json is complete and skipped,
+    so re-running the same command resumes; an interrupted one resumes from
+    its last backed-up epoch.
+    """
+    out, plan = plan_study(config, config_path, overrides, seeds, runs_dir)
     failures = []
     for i, (cell, seed, run_dir) in enumerate(plan, 1):
         prefix = f"[{i}/{len(plan)}] {cell.label}, seed {seed}"
@@ -129,23 +155,18 @@ def run_comparison(config, config_path, overrides, seeds, runs_dir,
             echo(f"{prefix}: running in another process, skipped")
             continue
         start = time.perf_counter()
+        log = log_path(out, run_dir)
         try:
             code, peak_mib = run_cell(
-                config_path,
-                list(overrides) + cell.overrides() + [f"train.seed={seed}"],
-                run_dir, logs / f"{run_dir.name}.log",
-            )
+                config_path, run_overrides(overrides, cell, seed), run_dir,
+                log)
         finally:
             release(run_dir)
         seconds = time.perf_counter() - start
         if code == 0 and is_complete(run_dir):
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            verdict = json.loads(
-                (run_dir / "diagnosis.json").read_text())["verdict"]
-            echo(f"{prefix}: test_loss {metrics['test_loss']:.4f}, "
-                 f"{verdict}, {seconds:.0f} s, peak {peak_mib:.0f} MiB")
+            echo_outcome(echo, prefix, run_dir, seconds,
+                         f", peak {peak_mib:.0f} MiB")
         else:
-            failures.append((cell, seed, logs / f"{run_dir.name}.log"))
-            echo(f"{prefix}: FAILED (exit {code}); log: "
-                 f"{logs / (run_dir.name + '.log')}")
+            failures.append((cell, seed, log))
+            echo(f"{prefix}: FAILED (exit {code}); log: {log}")
     return out, plan, failures

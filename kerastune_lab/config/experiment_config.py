@@ -12,7 +12,11 @@ from kerastune_lab.errors import ConfigError
 
 CLASSIFICATION_DATA = ("fortunes", "csv", "synthetic")
 CORPUS_DATA = ("pydoc", "text")
-DATA_NAMES = CLASSIFICATION_DATA + CORPUS_DATA
+IMAGE_DATA = ("digits", "images")
+DATA_NAMES = CLASSIFICATION_DATA + CORPUS_DATA + IMAGE_DATA
+# The data each model family reads.
+MODEL_DATA = {"gru": CLASSIFICATION_DATA, "bert_mlm": CORPUS_DATA,
+              "transfer": IMAGE_DATA}
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad")
 SCHEDULES = ("constant", "linear", "cosine")
 LR_ADAPT_MODES = ("none", "sd", "sd2")
@@ -24,10 +28,12 @@ class DataConfig:
     name: str = option(
         "fortunes", choices=DATA_NAMES,
         doc="classification: fortunes (embedded, 4 classes), csv, "
-            "synthetic; masked LM: pydoc (embedded corpus), text",
+            "synthetic; masked LM: pydoc (embedded corpus), text; images: "
+            "digits (embedded), images (a folder of class folders)",
     )
     path: str = option(
-        "", doc="CSV file (name = 'csv'); .txt file or folder ('text')")
+        "", doc="CSV file (name = 'csv'); .txt file or folder ('text'); "
+                "folder with one sub-folder per class ('images')")
     text_column: str = option("text", doc="CSV column holding the text")
     label_column: str = option("label", doc="CSV column holding the label")
     val_split: float = option(0.15, minimum=0.0, maximum=0.5,
@@ -55,6 +61,9 @@ class DataConfig:
     max_chunks: int = option(0, minimum=0,
                              doc="masked LM: use at most this many chunks "
                                  "(0: all)")
+    augment: bool = option(
+        False, doc="images: random flips, rotations and zooms of the "
+                   "training batches")
 
 
     def data_seed(self, train_seed):
@@ -100,6 +109,18 @@ class TrainConfig:
     dtype_policy: str = option(
         "float32", choices=("float32", "mixed_bfloat16"),
     )
+    data_parallel: bool = option(
+        False, doc="split every batch over all local devices (JAX: "
+                   "keras.distribution.DataParallel, several hosts too; "
+                   "TensorFlow: MirroredStrategy on one host)")
+    head_epochs: int = option(
+        0, minimum=0,
+        doc="transfer: train the head alone (base frozen) for this many "
+            "epochs, then unfreeze model.unfreeze layers and train the rest "
+            "of train.epochs at train.fine_tune_learning_rate (0: one phase)")
+    fine_tune_learning_rate: float = option(
+        0.0, minimum=0.0,
+        doc="rate of the second phase; 0: train.learning_rate / 10")
 
 
 @dataclasses.dataclass
@@ -127,8 +148,10 @@ MODEL_TRAIN_DEFAULTS = {
         "weight_decay": 0.01, "clipnorm": 1.0, "batch_size": 64,
         "early_stopping": False,
     },
+    # Seed 004: model.fit(x, y, epochs=10), no early stopping.
+    "transfer": {"epochs": 10, "batch_size": 32, "early_stopping": False},
 }
-DATA_DEFAULTS = {"bert_mlm": {"name": "pydoc"}}
+DATA_DEFAULTS = {"bert_mlm": {"name": "pydoc"}, "transfer": {"name": "digits"}}
 
 SECTIONS = {
     "data": DataConfig,
@@ -249,8 +272,7 @@ def _check_grid(grid):
 
 def _check_consistency(config):
     data = config.data
-    wanted = CORPUS_DATA if config.model.name == "bert_mlm" \
-        else CLASSIFICATION_DATA
+    wanted = MODEL_DATA[config.model.name]
     if data.name not in wanted:
         raise ConfigError(
             f"data.name = {data.name!r} does not fit model.name = "
@@ -270,11 +292,35 @@ def _check_consistency(config):
             "model.preset; a model trained from scratch has no meaningful "
             "token embeddings (use 'minilm')."
         )
-    if data.name == "csv" and not data.path:
+    if data.name in ("csv", "images") and not data.path:
+        example = "file.csv" if data.name == "csv" else "photos/"
         raise ConfigError(
-            "data.name = 'csv' needs data.path: add path = \"file.csv\" to "
-            "[data] or pass --set data.path=\"file.csv\"."
+            f"data.name = {data.name!r} needs data.path: add path = "
+            f"\"{example}\" to [data] or pass --set data.path=\"{example}\"."
         )
+    params = config.model.params
+    if (config.model.name == "transfer" and params["weights"] == "none"
+            and params["unfreeze"]):
+        raise ConfigError(
+            f"model.unfreeze = {params['unfreeze']} with model.weights = "
+            "'none': a base trained from scratch trains all its layers; "
+            "drop unfreeze, or load pretrained weights.")
+    train = config.train
+    if train.head_epochs:
+        if config.model.name != "transfer":
+            raise ConfigError(
+                "train.head_epochs trains a new head before unfreezing a "
+                "pretrained base and needs model.name = 'transfer'.")
+        if train.head_epochs >= train.epochs:
+            raise ConfigError(
+                f"train.head_epochs = {train.head_epochs} leaves no epoch "
+                f"of fine-tuning within train.epochs = {train.epochs}: set "
+                "it below train.epochs.")
+        if config.model.params["weights"] == "none":
+            raise ConfigError(
+                "train.head_epochs needs a pretrained base (model.weights "
+                "'imagenet' or a file); with weights = 'none' the whole "
+                "network trains from the start.")
     if data.val_split + data.test_split >= 0.9:
         raise ConfigError(
             f"data.val_split + data.test_split = "

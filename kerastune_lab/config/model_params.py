@@ -51,4 +51,32 @@ class BertMLMParams:
     dropout: float = option(0.1, minimum=0.0, maximum=0.9)
 
 
-MODEL_PARAMS = {"gru": GRUParams, "bert_mlm": BertMLMParams}
+@dataclasses.dataclass
+class TransferParams:
+    """A keras.applications trunk with a new head (`[model] name =
+    "transfer"`), seed 004's finetuning.py."""
+
+    base_model: str = option("mobilenet_v2",
+                             choices=("mobilenet_v2", "inception_resnet_v2"))
+    weights: str = option(
+        "imagenet", doc="'imagenet' (Keras's cache or download), 'none' "
+                        "(random: the whole network trains), or a path: a "
+                        ".weights.h5 file of the base, or the model.keras / "
+                        "run directory of an earlier transfer run")
+    image_size: int = option(224, minimum=1,
+                             doc="input height and width in pixels")
+    head: list = option([512], doc="units of each hidden Dense layer")
+    dropout: list = option(
+        [0.25], doc="dropout after each hidden Dense (one rate: all)")
+    unfreeze: int = option(
+        0, minimum=0, doc="train the base's last N layers (0: frozen); "
+                          "with train.head_epochs, the layers unfrozen in "
+                          "the second phase (0: the whole base)")
+    bn_momentum: float = option(
+        0.0, minimum=0.0, maximum=1.0,
+        doc="batch-norm momentum of the base; 0: 0.9 with weights = "
+            "'none', else Keras's")
+
+
+MODEL_PARAMS = {"gru": GRUParams, "bert_mlm": BertMLMParams,
+                "transfer": TransferParams}

@@ -26,6 +26,9 @@ class EpochKeyedDataset(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.seed = seed
         self.redraw = redraw
+        # Data-parallel runs need every batch to split evenly over the
+        # devices: the final batch is cut to a multiple of this.
+        self.multiple = 1
         self.epoch = 0
 
     @property
@@ -48,8 +51,9 @@ class EpochKeyedDataset(keras.utils.PyDataset):
         return -(-self.num_rows // self.batch_size)
 
     def __getitem__(self, index):
-        return self.batch(slice(index * self.batch_size,
-                                (index + 1) * self.batch_size))
+        start = index * self.batch_size
+        stop = min(start + self.batch_size, self.num_rows)
+        return self.batch(slice(start, stop - (stop - start) % self.multiple))
 
     def on_epoch_end(self):
         if self.redraw:

@@ -23,6 +23,9 @@ class PreparedTask:
             registered source named in [lr_adapt] source).
         export_model: The model written to model.keras when it is not
             `model` itself (a model class that shares `model`'s layers).
+        fine_tune: For a two-phase run (train.head_epochs): makes the
+            layers of the second phase trainable (the model is recompiled
+            afterwards).
     """
 
     model: object
@@ -37,3 +40,4 @@ class PreparedTask:
     perplexity: bool = False
     gamma_source: object = None
     export_model: object = None
+    fine_tune: object = None

@@ -23,7 +23,14 @@ from kerastune_lab.callbacks.resumable_early_stopping import (
 from kerastune_lab.errors import UserError
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.schedules import build_schedule
+from kerastune_lab.training.data_parallel import (
+    data_parallel_scope,
+    split_batches_evenly,
+)
 from kerastune_lab.training.determinism import make_deterministic
+from kerastune_lab.training.image_classification_task import (
+    prepare_image_classification,
+)
 from kerastune_lab.training.masked_lm_task import prepare_masked_lm
 from kerastune_lab.training.run_directory import (
     create_run_dir,
@@ -36,7 +43,8 @@ from kerastune_lab.training.text_classification_task import (
     prepare_text_classification,
 )
 
-TASKS = {"gru": prepare_text_classification, "bert_mlm": prepare_masked_lm}
+TASKS = {"gru": prepare_text_classification, "bert_mlm": prepare_masked_lm,
+         "transfer": prepare_image_classification}
 BACKUP_DIR = "backup"
 
 
@@ -50,16 +58,21 @@ class RunResult:
     history: dict
 
 
-def build_callbacks(config, run_dir, task, resume_epoch=0):
-    """The run's callbacks, in the order their epoch-end hooks must run.
+def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
+                    early_stopping=True):
+    """The callbacks of one training phase, in the order their epoch-end
+    hooks must run.
 
     A resumed run (resume_epoch > 0) keeps the history and step rows of
-    the epochs it does not redo.
+    the epochs it does not redo. A phase that starts at `first_epoch` > 0
+    (the fine-tuning phase of a two-phase run) continues the step count
+    of the phases before it.
     """
     adapt = config.lr_adapt
     train = config.train
-    history_rows = keep_epochs_before(run_dir / "history.csv", resume_epoch)
-    keep_epochs_before(run_dir / "steps.csv", resume_epoch)
+    keep_before = max(resume_epoch, first_epoch)
+    history_rows = keep_epochs_before(run_dir / "history.csv", keep_before)
+    keep_epochs_before(run_dir / "steps.csv", keep_before)
     callbacks = [
         # Before HistoryCSV: it adds logs["lr"].
         LossAdaptiveLR(
@@ -71,6 +84,7 @@ def build_callbacks(config, run_dir, task, resume_epoch=0):
             min_factor=adapt.min_factor or None,
             max_factor=adapt.max_factor or None,
             steps_csv=run_dir / "steps.csv",
+            step_offset=first_epoch * task.steps_per_epoch,
         ),
         *([PerplexityLogger()] if task.perplexity else []),
         HistoryCSV(run_dir / "history.csv", history_rows),
@@ -78,9 +92,10 @@ def build_callbacks(config, run_dir, task, resume_epoch=0):
     ]
     if train.stop_on_nonfinite == "batch":
         callbacks.append(keras.callbacks.TerminateOnNaN())
-    if train.early_stopping:
+    if train.early_stopping and early_stopping:
         callbacks.append(ResumableEarlyStopping(
-            run_dir / BACKUP_DIR, resume_epoch,
+            run_dir / BACKUP_DIR,
+            resume_epoch if resume_epoch > first_epoch else 0,
             monitor=train.monitor,
             patience=train.patience,
             min_delta=train.min_delta,
@@ -94,6 +109,19 @@ def build_callbacks(config, run_dir, task, resume_epoch=0):
     return callbacks
 
 
+def training_phases(config):
+    """(first epoch, end epoch, learning rate) of each `model.fit` call:
+    one phase, or with train.head_epochs the head alone and then the
+    fine-tuning at train.fine_tune_learning_rate (keras-io's transfer-
+    learning recipe)."""
+    train = config.train
+    if not train.head_epochs:
+        return [(0, train.epochs, train.learning_rate)]
+    return [(0, train.head_epochs, train.learning_rate),
+            (train.head_epochs, train.epochs,
+             train.fine_tune_learning_rate or train.learning_rate / 10)]
+
+
 def backed_up_epoch(run_dir):
     """Epochs finished and backed up in an interrupted run (0 if none)."""
     metadata = pathlib.Path(run_dir) / BACKUP_DIR / "training_metadata.json"
@@ -102,11 +130,15 @@ def backed_up_epoch(run_dir):
     return int(json.loads(metadata.read_text())["epoch"])
 
 
-def compile_model(task, config):
+def compile_model(task, config, learning_rate=None, epochs=None):
+    """Compiles the task's model with the configured optimizer, whose
+    schedule spans `epochs` (default train.epochs) from `learning_rate`
+    (default train.learning_rate)."""
     train = config.train
-    total_steps = task.steps_per_epoch * train.epochs
+    total_steps = task.steps_per_epoch * (epochs or train.epochs)
     try:
-        rate = build_schedule(train.schedule, train.learning_rate,
+        rate = build_schedule(train.schedule,
+                              learning_rate or train.learning_rate,
                               total_steps, train.warmup_steps)
     except ValueError as error:
         raise UserError(f"train.warmup_steps = {train.warmup_steps}: "
@@ -141,7 +173,7 @@ def prepare_task(config):
 
 
 def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
-                   callbacks=(), run_dir=None, resume=False):
+                   callbacks=(), run_dir=None, resume=False, edit_model=None):
     """Trains `config` and writes a run directory.
 
     Files: status.json ("running" until the run completes), config.json
@@ -160,12 +192,31 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
         resume: Continue the interrupted run in `run_dir` from its last
             backed-up epoch (weights, optimizer state and schedule step,
             random-generator state, early-stopping state, data order).
+        edit_model: A function that takes the built, uncompiled model and
+            returns the model to train (e.g. with a new head); its inputs
+            and outputs must fit the task's data. A resumed run must pass
+            the same function.
 
     Returns:
         A `RunResult`.
     """
+    scope, replicas = data_parallel_scope(config.train)
+    with scope:
+        return _run_experiment(config, runs_dir, verbose, echo, callbacks,
+                               run_dir, resume, edit_model, replicas)
+
+
+def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
+                    resume, edit_model, replicas):
     train = config.train
     task = prepare_task(config)
+    dropped = split_batches_evenly(task, replicas, train.batch_size)
+    if edit_model is not None:
+        if task.export_model is not None:
+            raise UserError("edit_model works on models that are saved as "
+                            "trained; this task exports another model.")
+        task.model = edit_model(task.model)
+    extra_callbacks = callbacks
     if run_dir is None:
         run_dir = create_run_dir(runs_dir, config.name)
     else:
@@ -175,6 +226,8 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
         "config": config.to_dict(),
         "seed": train.seed,
         "data": task.data_summary,
+        "replicas": replicas,
+        **({"dropped_for_even_batches": dropped} if dropped else {}),
         **environment_info(),
     }
     resume_epoch = backed_up_epoch(run_dir) if resume else 0
@@ -191,18 +244,32 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
     fit_x = task.fit_data["x"]
     if hasattr(fit_x, "epoch"):
         fit_x.epoch = resume_epoch
-    compile_model(task, config)
     model = task.model
-    callbacks = build_callbacks(config, run_dir, task, resume_epoch) + list(
-        callbacks)
-
+    phases = training_phases(config)
     start = time.perf_counter()
-    model.fit(
-        **task.fit_data,
-        epochs=train.epochs,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    for number, (first, end, rate) in enumerate(phases):
+        if end <= resume_epoch:
+            continue
+        if number:
+            echo(f"Fine-tuning from epoch {first} at learning rate {rate:g}")
+            task.fine_tune(model)
+        compile_model(task, config, rate, end - first)
+        callbacks = build_callbacks(
+            config, run_dir, task, resume_epoch, first,
+            early_stopping=number == len(phases) - 1) + list(extra_callbacks)
+        # BackupAndRestore leaves the epoch it restored on the model, and
+        # fit prefers it to initial_epoch: a later phase must not inherit
+        # an earlier phase's.
+        model._initial_epoch = None
+        model.fit(
+            **task.fit_data,
+            initial_epoch=first,
+            epochs=end,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        if model.stop_training:
+            break
     history = read_csv_columns(run_dir / "history.csv")
     history.pop("epoch", None)
     test = model.evaluate(**task.test_data, verbose=0, return_dict=True)

@@ -24,6 +24,7 @@ def prepare_text_classification(config):
         fit_data={"x": ShuffledBatches(data.x_train, data.y_train,
                                        train.batch_size, train.seed),
                   "validation_data": (data.x_val, data.y_val),
+                  "validation_batch_size": train.batch_size,
                   # The dataset shuffles by (seed, epoch) itself; Keras's
                   # batch shuffling would draw from the global stream.
                   "shuffle": False},

@@ -1,0 +1,132 @@
+"""`compare --engine ray`: every cell x seed is one Ray Tune trial.
+
+Each trial trains in a Ray worker process and writes the same run
+directory as the local engine (runs/<cell>-seed<seed>), so the aggregate is
+computed the same way from the same files. The runs directory must be on a
+file system every node of the cluster sees.
+"""
+
+import contextlib
+import json
+import pathlib
+import time
+
+from kerastune_lab.comparison.grid import Cell
+from kerastune_lab.comparison.run_comparison import (
+    echo_outcome,
+    is_complete,
+    log_path,
+    plan_study,
+    run_overrides,
+)
+from kerastune_lab.errors import UserError
+
+EXPERIMENT = "tune"
+INSTALL_HINT = ("pip install 'kerastune-lab[ray]' (or pip install "
+                "'ray[tune]'); the default engine, --engine local, needs "
+                "nothing more.")
+
+
+def import_tune():
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise UserError(f"--engine ray needs Ray Tune, which is not "
+                        f"installed: {INSTALL_HINT}") from None
+    return ray, tune
+
+
+def train_trial(params, study):
+    """One Ray Tune trial: trains (or resumes, or skips) one run."""
+    import ray
+    from ray import tune
+
+    from kerastune_lab.callbacks.tune_report import TuneReport
+    from kerastune_lab.config import from_dict, load_experiment
+    from kerastune_lab.training.run_experiment import run_experiment
+
+    cell = Cell(tuple((key, params[key]) for key in study["grid"]))
+    seed = params["seed"]
+    run_dir = pathlib.Path(study["runs"]) / f"{cell.name}-seed{seed}"
+    if not is_complete(run_dir):
+        resume = (run_dir / "config.json").is_file()
+        if resume:
+            record = json.loads((run_dir / "config.json").read_text())
+            config = from_dict(record["config"], name=run_dir.name)
+        else:
+            config = load_experiment(study["config_path"], run_overrides(
+                study["overrides"], cell, seed))
+        log = pathlib.Path(study["logs"]) / f"{run_dir.name}.log"
+        with open(log, "a") as out, contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(out):
+            print(f"Ray trial on node "
+                  f"{ray.get_runtime_context().get_node_id()}", flush=True)
+            run_experiment(config, run_dir=run_dir, resume=resume,
+                           verbose=2, callbacks=[TuneReport()])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    tune.report({k: v for k, v in metrics.items()
+                 if isinstance(v, (int, float))} | {"done": True})
+
+
+def run_comparison_on_ray(config, config_path, overrides, seeds, runs_dir,
+                          echo=print, address=None, cpus_per_trial=1.0,
+                          gpus_per_trial=0.0):
+    """Runs the study as a Ray Tune experiment; returns (comparison dir,
+    plan, failures) like `run_comparison`.
+
+    The trials are the grid's axes (`tune.grid_search`) times a seed axis.
+    Re-running restores the Ray experiment (errored and unfinished trials
+    resume; a run directory with metrics.json is never trained again);
+    a failing trial is retried once.
+
+    Args:
+        address: An existing Ray cluster ("auto", "ray://host:10001",
+            "host:6379"); default a local Ray instance.
+        cpus_per_trial, gpus_per_trial: `tune.with_resources` of a trial.
+    """
+    ray, tune = import_tune()
+    out, plan = plan_study(config, config_path, overrides, seeds, runs_dir)
+    out = out.resolve()
+    study = {"config_path": str(pathlib.Path(config_path).resolve()),
+             "overrides": list(overrides), "grid": list(config.grid),
+             "runs": str(out / "runs"), "logs": str(out / "logs")}
+    param_space = {key: tune.grid_search(values)
+                   for key, values in config.grid.items()}
+    param_space["seed"] = tune.grid_search(
+        sorted({seed for _, seed, _ in plan}))
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    trainable = tune.with_resources(
+        tune.with_parameters(train_trial, study=study),
+        {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+    storage = out / "ray"
+    start = time.perf_counter()
+    done_before = {run_dir.name for _, _, run_dir in plan
+                   if is_complete(run_dir)}
+    if tune.Tuner.can_restore(str(storage / EXPERIMENT)):
+        echo(f"Restoring the Ray experiment in {storage / EXPERIMENT}")
+        tuner = tune.Tuner.restore(str(storage / EXPERIMENT), trainable,
+                                   resume_unfinished=True,
+                                   resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable, param_space=param_space,
+            run_config=tune.RunConfig(
+                name=EXPERIMENT, storage_path=str(storage), verbose=1,
+                failure_config=tune.FailureConfig(max_failures=1)))
+    tuner.fit()
+    seconds = time.perf_counter() - start
+    failures = []
+    for i, (cell, seed, run_dir) in enumerate(plan, 1):
+        prefix = f"[{i}/{len(plan)}] {cell.label}, seed {seed}"
+        if run_dir.name in done_before:
+            echo(f"{prefix}: complete, skipped")
+        elif is_complete(run_dir):
+            echo_outcome(echo, prefix, run_dir, seconds, " (study time)")
+        else:
+            log = log_path(out, run_dir)
+            failures.append((cell, seed, log))
+            echo(f"{prefix}: FAILED; log: {log}")
+    return out, plan, failures

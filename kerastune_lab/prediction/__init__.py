@@ -1,0 +1,1 @@
+"""Using a trained run: classify new inputs with its model.keras."""
