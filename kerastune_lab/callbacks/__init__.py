@@ -2,5 +2,6 @@
 
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
 from kerastune_lab.callbacks.loss_probe import LossProbe
+from kerastune_lab.callbacks.tune_report import TuneReport
 
-__all__ = ["LossAdaptiveLR", "LossProbe"]
+__all__ = ["LossAdaptiveLR", "LossProbe", "TuneReport"]
