@@ -13,24 +13,9 @@ from kerastune_lab.cli.main import cli
 from kerastune_lab.comparison.grid import Cell, expand_grid
 from kerastune_lab.comparison.paired_tests import paired_comparisons
 from kerastune_lab.comparison.summarize import mean_ci
+from tiny_study import TINY_GRU  # tests/ is on sys.path (rootdir conftest)
 
-STUDY = """
-[data]
-name = "synthetic"
-num_samples = 240
-sequence_length = 16
-
-[model]
-name = "gru"
-embedding_dim = 8
-gru_units = 8
-recurrent_dropout_rate = 0.0
-
-[train]
-epochs = 2
-batch_size = 32
-learning_rate = 3e-3
-
+STUDY = TINY_GRU + """
 [grid]
 "lr_adapt.mode" = ["none", "sd2"]
 """

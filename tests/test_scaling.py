@@ -20,25 +20,8 @@ from kerastune_lab.analysis.run_files import read_csv_columns
 from kerastune_lab.cli.main import cli
 from kerastune_lab.errors import UserError
 from kerastune_lab.training.data_parallel import data_parallel_scope
+from tiny_study import TINY_GRU  # tests/ is on sys.path (rootdir conftest)
 
-STUDY = """
-[data]
-name = "synthetic"
-num_samples = 240
-sequence_length = 16
-split_seed = 0
-
-[model]
-name = "gru"
-embedding_dim = 8
-gru_units = 8
-recurrent_dropout_rate = 0.0
-
-[train]
-epochs = 2
-batch_size = 32
-learning_rate = 3e-3
-"""
 GRID_2X2 = """
 [grid]
 "lr_adapt.mode" = ["none", "sd2"]
@@ -48,7 +31,7 @@ GRID_2X2 = """
 
 def write_study(tmp_path, grid=GRID_2X2):
     path = tmp_path / "study.toml"
-    path.write_text(STUDY + grid)
+    path.write_text(TINY_GRU + grid)
     return path
 
 
@@ -145,7 +128,7 @@ def test_engine_ray_without_ray_says_how_to_install(tmp_path, monkeypatch):
 def jax_run(tmp_path, name, devices, *overrides):
     """`kerastune-lab run` on the JAX backend with `devices` CPU devices."""
     study = tmp_path / "dp.toml"
-    study.write_text(STUDY + '\n[lr_adapt]\nmode = "sd2"\n')
+    study.write_text(TINY_GRU + '\n[lr_adapt]\nmode = "sd2"\n')
     env = dict(os.environ, KERAS_BACKEND="jax",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     command = [sys.executable, "-m", "kerastune_lab", "run", str(study),

@@ -1,0 +1,19 @@
+"""The tiny GRU experiment that the comparison tests run as a study."""
+
+TINY_GRU = """
+[data]
+name = "synthetic"
+num_samples = 240
+sequence_length = 16
+
+[model]
+name = "gru"
+embedding_dim = 8
+gru_units = 8
+recurrent_dropout_rate = 0.0
+
+[train]
+epochs = 2
+batch_size = 32
+learning_rate = 3e-3
+"""
