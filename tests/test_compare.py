@@ -2,7 +2,6 @@
 
 import csv
 import math
-import pathlib
 
 import numpy as np
 import pytest
@@ -13,32 +12,25 @@ from kerastune_lab.cli.main import cli
 from kerastune_lab.comparison.grid import Cell, expand_grid
 from kerastune_lab.comparison.paired_tests import paired_comparisons
 from kerastune_lab.comparison.summarize import mean_ci
-from tiny_study import TINY_GRU  # tests/ is on sys.path (rootdir conftest)
 
-STUDY = TINY_GRU + """
-[grid]
-"lr_adapt.mode" = ["none", "sd2"]
-"""
+def test_compare_runs_the_grid_then_resumes(tiny_local_study):
+    study, runs_dir, out = tiny_local_study
 
+    def compare():
+        result = CliRunner().invoke(cli, [
+            "compare", str(study), "--seeds", "2", "--runs-dir",
+            str(runs_dir)])
+        return result, result.output.strip().splitlines()
 
-def compare(tmp_path, *args):
-    study = tmp_path / "study.toml"
-    study.write_text(STUDY)
-    result = CliRunner().invoke(cli, ["compare", str(study), "--seeds", "2",
-                                      "--runs-dir", str(tmp_path / "runs"),
-                                      *args])
-    return result, result.output.strip().splitlines()
-
-
-def test_compare_runs_the_grid_then_resumes(tmp_path):
-    result, lines = compare(tmp_path)
-    assert result.exit_code == 0, result.output
-    out = pathlib.Path(lines[-1])
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    assert runs == ["none-seed42", "none-seed43", "sd2-seed42", "sd2-seed43"]
+    assert runs == [f"{mode}-{schedule}-seed{seed}" for mode in
+                    ("none", "sd2") for schedule in ("constant", "cosine")
+                    for seed in (42, 43)]
     with open(out / "summary.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["lr_adapt.mode"] for r in rows] == ["none", "sd2"]
+    assert [(r["lr_adapt.mode"], r["train.schedule"]) for r in rows] == [
+        ("none", "constant"), ("none", "cosine"), ("sd2", "constant"),
+        ("sd2", "cosine")]
     for row in rows:
         assert row["seeds"] == "2"
         low, mean, high = (float(row[f"final_eval_loss_{k}"])
@@ -52,16 +44,18 @@ def test_compare_runs_the_grid_then_resumes(tmp_path):
 
     # Same command again: nothing is retrained.
     stamps = {p: p.stat().st_mtime for p in (out / "runs").glob("*/metrics.json")}
-    result, lines = compare(tmp_path)
+    result, lines = compare()
     assert result.exit_code == 0 and lines[-1] == str(out)
-    assert sum("complete, skipped" in line for line in lines) == 4
+    assert sum("complete, skipped" in line for line in lines) == 8
     assert {p: p.stat().st_mtime for p in stamps} == stamps
 
     # A run that did not finish is run again, the others are kept.
-    (out / "runs" / "sd2-seed43" / "metrics.json").unlink()
-    result, lines = compare(tmp_path)
-    assert sum("complete, skipped" in line for line in lines) == 3
-    assert (out / "runs" / "sd2-seed43" / "metrics.json").is_file()
+    summary = (out / "summary.csv").read_text()
+    (out / "runs" / "sd2-cosine-seed43" / "metrics.json").unlink()
+    result, lines = compare()
+    assert sum("complete, skipped" in line for line in lines) == 7
+    assert (out / "runs" / "sd2-cosine-seed43" / "metrics.json").is_file()
+    assert (out / "summary.csv").read_text() == summary
 
 
 def test_compare_without_a_grid_is_a_user_error(tmp_path):

@@ -17,17 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from kerastune_lab.analysis.run_files import read_csv_columns
+from kerastune_lab.callbacks import TuneReport
 from kerastune_lab.cli.main import cli
 from kerastune_lab.errors import UserError
 from kerastune_lab.training.data_parallel import data_parallel_scope
-from tiny_study import TINY_GRU  # tests/ is on sys.path (rootdir conftest)
-
-GRID_2X2 = """
-[grid]
-"lr_adapt.mode" = ["none", "sd2"]
-"train.schedule" = ["constant", "cosine"]
-"""
-
+from tiny_study import GRID_2X2, TINY_GRU  # tests/ is on sys.path (rootdir conftest)
 
 def write_study(tmp_path, grid=GRID_2X2):
     path = tmp_path / "study.toml"
@@ -47,8 +41,8 @@ def finished_runs(runs_dir):
 
 @pytest.mark.ray
 def test_ray_study_resumes_after_sigint_and_matches_the_local_engine(
-        tmp_path):
-    study = write_study(tmp_path)
+        tmp_path, tiny_local_study):
+    study, _, local_out = tiny_local_study
     ray_runs = tmp_path / "ray"
     command = compare_command(study, ray_runs, "--engine", "ray")
     with open(tmp_path / "first.log", "w") as log:
@@ -73,10 +67,6 @@ def test_ray_study_resumes_after_sigint_and_matches_the_local_engine(
     assert {name: after[name] for name in before} == before
     out = pathlib.Path(second.stdout.strip().splitlines()[-1])
 
-    local = subprocess.run(compare_command(study, tmp_path / "local"),
-                           capture_output=True, text=True)
-    assert local.returncode == 0, local.stderr[-3000:]
-    local_out = pathlib.Path(local.stdout.strip().splitlines()[-1])
     assert out.name == local_out.name
     assert (out / "summary.csv").read_text() == (
         local_out / "summary.csv").read_text()
@@ -198,3 +188,17 @@ def test_data_parallel_off_is_a_no_op():
     assert replicas == 1
     with scope:
         pass
+
+
+def test_tune_report_sends_every_epoch_of_fit():
+    import keras
+
+    reports = []
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(16, 3))
+    history = model.fit(x, x[:, :1], validation_split=0.25, epochs=3,
+                        verbose=0, callbacks=[TuneReport(reports.append)])
+    assert [r["epoch"] for r in reports] == [0, 1, 2]
+    assert [r["val_loss"] for r in reports] == pytest.approx(
+        history.history["val_loss"])

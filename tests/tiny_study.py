@@ -17,3 +17,9 @@ epochs = 2
 batch_size = 32
 learning_rate = 3e-3
 """
+
+GRID_2X2 = """
+[grid]
+"lr_adapt.mode" = ["none", "sd2"]
+"train.schedule" = ["constant", "cosine"]
+"""

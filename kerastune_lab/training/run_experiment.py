@@ -284,7 +284,9 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         metrics["test_perplexity"] = math.exp(min(metrics["test_loss"], 700))
     metrics.update(task.reference)
     metrics.update({
-        "best_epoch": int(np.nanargmin(val_loss)),
+        # A diverged run may have no finite validation loss at all.
+        "best_epoch": int(np.argmin(np.where(np.isfinite(val_loss),
+                                             val_loss, np.inf))),
         "stopped_epoch": len(history["loss"]) - 1,
         "epochs_run": len(history["loss"]),
         "nonfinite_gamma_steps": adaptive.nonfinite_steps,
