@@ -65,9 +65,7 @@ def run(config, overrides, runs_dir, run_dir, resume_dir, verbose):
 
 def _interrupted_run(resume_dir, config, overrides, run_dir):
     """The config of an interrupted run, or None if it already finished."""
-    import json
-
-    from kerastune_lab.config import from_dict
+    from kerastune_lab.config import load_run_config
 
     if config or overrides or run_dir:
         raise UserError("--resume takes the run directory alone: the run's "
@@ -81,8 +79,7 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
         )
     if (path / "metrics.json").is_file():
         return None
-    return from_dict(json.loads(record.read_text())["config"],
-                     name=path.name)
+    return load_run_config(path)
 
 
 @cli.command()

@@ -43,7 +43,7 @@ def train_trial(params, study):
     from ray import tune
 
     from kerastune_lab.callbacks.tune_report import TuneReport
-    from kerastune_lab.config import from_dict, load_experiment
+    from kerastune_lab.config import load_experiment, load_run_config
     from kerastune_lab.training.run_experiment import run_experiment
 
     cell = Cell(tuple((key, params[key]) for key in study["grid"]))
@@ -52,8 +52,7 @@ def train_trial(params, study):
     if not is_complete(run_dir):
         resume = (run_dir / "config.json").is_file()
         if resume:
-            record = json.loads((run_dir / "config.json").read_text())
-            config = from_dict(record["config"], name=run_dir.name)
+            config = load_run_config(run_dir)
         else:
             config = load_experiment(study["config_path"], run_overrides(
                 study["overrides"], cell, seed))

@@ -5,6 +5,7 @@ from kerastune_lab.config.experiment_config import (
     apply_overrides,
     from_dict,
     load_experiment,
+    load_run_config,
 )
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     "apply_overrides",
     "from_dict",
     "load_experiment",
+    "load_run_config",
 ]

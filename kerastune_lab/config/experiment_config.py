@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import json
 import pathlib
 import tomllib
 from typing import Any, Optional
@@ -360,6 +361,14 @@ def load_experiment(path=None, overrides=()):
         name = path.stem
     raw = merge_overrides(raw, overrides)
     return from_dict(raw, name=name, source=None if path is None else str(path))
+
+
+def load_run_config(run_dir):
+    """The resolved config a run directory's config.json recorded, named
+    after the folder (what `run --resume` and a resumed trial train)."""
+    run_dir = pathlib.Path(run_dir)
+    record = json.loads((run_dir / "config.json").read_text())
+    return from_dict(record["config"], name=run_dir.name)
 
 
 def apply_overrides(config, overrides):

@@ -68,7 +68,8 @@ def _check_batch(batch_size, devices):
 def split_batches_evenly(task, replicas, batch_size):
     """Cuts each split's final batch to a multiple of `replicas` (dropping
     fewer than `replicas` examples), so every batch divides among the
-    devices. Returns the number of examples dropped per pass."""
+    devices. Returns, per split, the number of examples dropped per pass
+    (for a tf.data pipeline, which cannot count them ahead, a note)."""
     if replicas == 1:
         return {}
     dropped = {}
