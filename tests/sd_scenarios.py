@@ -67,12 +67,41 @@ def sgd_replay(mode="sd2", root=3.0, jit=True, steps_per_execution=1,
     }
 
 
-def formula_check(mode, root, policy="float32", jit=True):
-    """Adam + warmup cosine on a tiny classifier; rates vs the formula.
+class WeightsPerStep(keras.callbacks.Callback):
+    """The model's weights as each step begins (a host sync per step: test
+    only)."""
 
-    Returns the largest relative error of each logged rate against
-    schedule(step) * clip(G, 1e-3, 1e3) ** (+-1/root), with G the logged
-    loss of that step, and whether the rate actually varied.
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # The layers' weights only (the model's own list holds the probe).
+        self.weights.append([np.asarray(w, "float64")
+                             for layer in self.model.layers
+                             for w in layer.get_weights()])
+
+
+def numpy_cross_entropy(weights, x, y):
+    """Mean cross-entropy of the Dense(relu) -> Dense(softmax) classifier
+    at `weights`, computed in float64 NumPy: an independent G."""
+    w1, b1, w2, b2 = weights
+    h = np.maximum(x @ w1 + b1, 0.0)
+    logits = h @ w2 + b2
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean())
+
+
+def formula_check(mode, root, policy="float32", jit=True, l2=0.0):
+    """Adam + warmup cosine on a tiny classifier; rates vs the formula with
+    an independently computed G.
+
+    G is recomputed in NumPy from the weights at the start of each step
+    (the data loss: cross-entropy only, whatever `l2` adds). Returns the
+    largest relative errors of the logged G against it, of the logged
+    loss against G plus the L2 penalty, and of the logged rate against
+    schedule(step) * clip(G, 1e-3, 1e3) ** (+-1/root).
     """
     keras.utils.set_random_seed(2)
     keras.config.set_dtype_policy(policy)
@@ -82,7 +111,9 @@ def formula_check(mode, root, policy="float32", jit=True):
         y = (x[:, 0] + x[:, 1] > 0).astype("int32")
         model = keras.Sequential([
             keras.Input((6,)),
-            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(
+                8, activation="relu",
+                kernel_regularizer=keras.regularizers.L2(l2) if l2 else None),
             keras.layers.Dense(2, activation="softmax", dtype="float32"),
         ])
     finally:
@@ -93,22 +124,34 @@ def formula_check(mode, root, policy="float32", jit=True):
                   loss="sparse_categorical_crossentropy",
                   jit_compile="auto" if jit else False)
     callback = LossAdaptiveLR(mode=mode, root=root)
-    model.fit(x, y, batch_size=16, epochs=5, verbose=0, callbacks=[callback])
+    weights = WeightsPerStep()
+    model.fit(x, y, batch_size=16, epochs=5, verbose=0, shuffle=False,
+              callbacks=[callback, weights])
     sign = {"sd2": 1.0, "sd": -1.0, "none": 0.0}[mode]
-    worst = 0.0
-    for step, loss, rate in zip(callback.steps["step"], callback.steps["loss"],
-                                callback.steps["lr"]):
+    worst = {"gamma_rel_err": 0.0, "loss_rel_err": 0.0, "rate_rel_err": 0.0}
+    for step, loss, gamma, rate in zip(
+            callback.steps["step"], callback.steps["loss"],
+            callback.steps["gamma"], callback.steps["lr"]):
+        i = step % 6
+        xb, yb = x[i * 16:(i + 1) * 16], y[i * 16:(i + 1) * 16]
+        expected_gamma = numpy_cross_entropy(weights.weights[step], xb, yb)
+        penalty = l2 * float(np.sum(weights.weights[step][0] ** 2))
+        worst["gamma_rel_err"] = max(worst["gamma_rel_err"], abs(
+            gamma - expected_gamma) / expected_gamma)
+        worst["loss_rel_err"] = max(worst["loss_rel_err"], abs(
+            loss - expected_gamma - penalty) / (expected_gamma + penalty))
         scheduled = float(np.asarray(schedule(step)))
         if scheduled == 0.0:
             assert rate == 0.0
             continue
-        gamma = min(max(loss, 1e-3), 1e3)
-        expected = scheduled * gamma ** (sign / root)
-        worst = max(worst, abs(rate - expected) / expected)
+        clamped = min(max(expected_gamma, 1e-3), 1e3)
+        expected = scheduled * clamped ** (sign / root)
+        worst["rate_rel_err"] = max(worst["rate_rel_err"],
+                                    abs(rate - expected) / expected)
     return {
         "steps": len(callback.steps["step"]),
-        "rate_rel_err": worst,
         "losses_finite": all(math.isfinite(v) for v in callback.steps["loss"]),
+        **worst,
     }
 
 
@@ -122,6 +165,7 @@ def run_all():
         "formula_sd2": formula_check("sd2", 3.0),
         "formula_sd_root4": formula_check("sd", 4.0),
         "formula_bf16": formula_check("sd2", 3.0, policy="mixed_bfloat16"),
+        "formula_l2": formula_check("sd2", 3.0, l2=0.5),
     }
 
 

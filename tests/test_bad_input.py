@@ -89,6 +89,3 @@ def test_bad_input_exits_2_with_a_message(files, args, fragment):
     assert result.exception is None or isinstance(result.exception,
                                                   SystemExit)
 
-
-def test_the_table_is_long_enough():
-    assert len(CASES) >= 25

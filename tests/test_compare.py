@@ -1,17 +1,21 @@
 """`kerastune-lab compare`: a small real grid, resume, statistics."""
 
 import csv
+import json
 import math
+import pathlib
 
 import numpy as np
+
 import pytest
 from click.testing import CliRunner
 from scipy import stats
 
+from kerastune_lab.analysis.run_files import read_csv_columns
 from kerastune_lab.cli.main import cli
-from kerastune_lab.comparison.grid import Cell, expand_grid
-from kerastune_lab.comparison.paired_tests import paired_comparisons
+from kerastune_lab.comparison.paired_tests import CSV_COLUMNS
 from kerastune_lab.comparison.summarize import mean_ci
+from tiny_study import CONTROLS, TINY_GRU
 
 def test_compare_runs_the_grid_then_resumes(tiny_local_study):
     study, runs_dir, out = tiny_local_study
@@ -39,7 +43,14 @@ def test_compare_runs_the_grid_then_resumes(tiny_local_study):
     for name in ("report.md", "report.html", "curves.png", "rates.png"):
         assert (out / name).stat().st_size > 500, name
     report = (out / "report.md").read_text()
-    assert "lr_adapt.mode=sd2 vs none" in report and "paired t-test" in report
+    assert "lr_adapt.mode=sd2 vs none" in report
+    # Two seeds: no comparison is tested, and the report says so plainly.
+    assert "With 2 seed(s) no comparison can be tested" in report
+    with open(out / "comparisons.csv") as f:
+        comparisons = list(csv.DictReader(f))
+    assert list(comparisons[0]) == list(CSV_COLUMNS)
+    assert len(comparisons) == 4
+    assert {c["verdict"] for c in comparisons} == {"untestable"}
     assert "data:image/png;base64," in (out / "report.html").read_text()
 
     # Same command again: nothing is retrained.
@@ -65,42 +76,64 @@ def test_compare_without_a_grid_is_a_user_error(tmp_path):
     assert result.exit_code == 2 and "no [grid]" in result.output
 
 
-def fake_runs(values_by_cell):
-    return {Cell(values): {seed: {"figures": {"final_eval_loss": v,
-                                              "final_train_loss": v}}
-                           for seed, v in enumerate(seeds)}
-            for values, seeds in values_by_cell.items()}
+def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
+    """3 seeds of none / sd2, the schedule-free cell and SD2's matched-rate
+    control: the control's rate is recomputed here from the SD2 runs'
+    steps.csv, and every comparison is tested."""
+    study = tmp_path / "study.toml"
+    study.write_text(TINY_GRU + CONTROLS)
+    result = CliRunner().invoke(cli, ["compare", str(study), "--seeds", "3",
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    out = pathlib.Path(result.output.strip().splitlines()[-1])
+    assert "tested comparisons of final_eval_loss are real" in (
+        result.output.splitlines()[-2])
+    runs = out / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        f"{cell}-seed{seed}" for cell in (
+            "constant-none", "constant-sd2", "schedule_free-none",
+            "constant-none_at_sd2_rate") for seed in (42, 43, 44))
 
+    factors = []
+    for seed in (42, 43, 44):
+        steps = read_csv_columns(runs / f"constant-sd2-seed{seed}"
+                                 / "steps.csv")
+        used, factor = np.array(steps["lr"]), np.array(steps["factor"])
+        assert factor.min() > 1.0  # SD2 raises the rate on a loss above 1
+        factors.append(used.sum() / (used / factor).sum())
+    expected = 3e-3 * np.mean(factors)
+    for seed in (42, 43, 44):
+        control = runs / f"constant-none_at_sd2_rate-seed{seed}"
+        record = json.loads((control / "config.json").read_text())
+        assert record["config"]["lr_adapt"]["mode"] == "none"
+        assert record["config"]["train"]["learning_rate"] == pytest.approx(
+            expected, rel=1e-9)
+        rates = read_csv_columns(control / "steps.csv")["lr"]
+        np.testing.assert_allclose(rates, expected, rtol=1e-6)
+        free = json.loads((runs / f"schedule_free-none-seed{seed}"
+                           / "config.json").read_text())["config"]["train"]
+        assert (free["optimizer"], free["schedule"]) == (
+            "schedule_free_adamw", "constant")
 
-def test_paired_comparisons_match_scipy():
-    grid = {"train.schedule": ["constant", "cosine"],
-            "lr_adapt.mode": ["none", "sd2"]}
-    rng = np.random.default_rng(0)
-    base = rng.normal(5, 0.3, size=5)
-    values = {}
-    for cell in expand_grid(grid):
-        shift = -0.5 if dict(cell.values)["lr_adapt.mode"] == "sd2" else 0.0
-        values[cell.values] = list(base + shift + rng.normal(0, 0.05, 5))
-    results = paired_comparisons(fake_runs(values), grid,
-                                 figures=("final_eval_loss",))
-    mode = [r for r in results if r.axis == "lr_adapt.mode"]
-    assert len(mode) == 2  # one per schedule
-    for r in mode:
-        schedule = dict(r.fixed)["train.schedule"]
-        a = values[(("train.schedule", schedule), ("lr_adapt.mode", "sd2"))]
-        b = values[(("train.schedule", schedule), ("lr_adapt.mode", "none"))]
-        assert r.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue)
-        assert r.mean_diff == pytest.approx(np.mean(np.subtract(a, b)))
-        assert r.real and "statistically real" in r.sentence()
-
-
-def test_one_seed_is_reported_as_untestable():
-    grid = {"lr_adapt.mode": ["none", "sd"]}
-    results = paired_comparisons(fake_runs({
-        (("lr_adapt.mode", "none"),): [5.0],
-        (("lr_adapt.mode", "sd"),): [4.0]}), grid, figures=("final_eval_loss",))
-    assert math.isnan(results[0].p_value)
-    assert "not testable" in results[0].sentence()
+    with open(out / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    # Two balanced classes: the class prior costs about ln 2.
+    for row in rows:
+        assert float(row["no_skill_eval_loss"]) == pytest.approx(
+            math.log(2), abs=0.02)
+    with open(out / "comparisons.csv") as f:
+        comparisons = list(csv.DictReader(f))
+    pairs = {(c["axis"], c["baseline"], c["level"]) for c in comparisons}
+    assert pairs == {
+        ("lr_adapt.mode", "none", "sd2"),
+        ("lr_adapt.mode", "none", "none_at_sd2_rate"),
+        ("lr_adapt.mode", "sd2", "none_at_sd2_rate"),
+        ("train.schedule", "constant", "schedule_free")}
+    assert {c["n"] for c in comparisons} == {"3"}
+    assert {c["verdict"] for c in comparisons} <= {"real", "not_real"}
+    report = (out / "report.md").read_text()
+    assert "## At a glance" in report and "| none_at_sd2_rate |" in report
+    assert "Primary figure: **final_eval_loss**" in report
 
 
 def test_mean_ci_is_a_t_interval():

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot_curves(history, steps, path, title=""):
+def plot_curves(history, steps, path, title="", no_skill_loss=None):
     """Saves a 3-panel figure: losses, metrics per epoch; batch loss and rate.
 
     Args:
@@ -14,6 +14,8 @@ def plot_curves(history, steps, path, title=""):
         steps: Mapping of per-step lists (step, loss, lr), or None.
         path: PNG file to write.
         title: Figure title.
+        no_skill_loss: The eval loss of a model that learned nothing, drawn
+            as a dashed line (None or NaN: not drawn).
     """
     metrics = sorted(
         k for k in history
@@ -25,6 +27,9 @@ def plot_curves(history, steps, path, title=""):
     ax.plot(epochs, history["loss"], label="train loss")
     if "val_loss" in history:
         ax.plot(epochs, history["val_loss"], label="validation loss")
+    if no_skill_loss is not None and no_skill_loss == no_skill_loss:
+        ax.axhline(no_skill_loss, color="black", ls="--", lw=0.8,
+                   label=f"no skill ({no_skill_loss:.3g})")
     ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
     ax.legend()
     ax = axes[1]

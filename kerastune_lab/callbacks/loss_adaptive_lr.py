@@ -18,6 +18,9 @@ from kerastune_lab.optimizers.loss_adaptive_optimizer import (
 
 STEPS_CSV_COLUMNS = ("step", "epoch") + STEP_LOG_COLUMNS
 
+# Where the loss probe and the in-step factor are tested (tests/).
+SUPPORTED_BACKENDS = ("tensorflow", "jax")
+
 # Ring-buffer size when fit cannot say how many steps an epoch has.
 _DEFAULT_LOG_CAPACITY = 4096
 
@@ -36,6 +39,8 @@ class LossAdaptiveLR(keras.callbacks.Callback):
     attaches a `LossProbe` to the model (see those classes for how). Both
     stay in place after `fit`; `LossAdaptiveLR.remove(model)` takes them out.
     `model.save` never stores the probe.
+
+    Backends: TensorFlow and JAX (torch is refused: untested there).
 
     Safeguards: G is clamped to `[min_gamma, max_gamma]`; a non-finite G
     leaves that step at the scheduled rate and is counted
@@ -131,6 +136,12 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         )
 
     def on_train_begin(self, logs=None):
+        if keras.backend.backend() not in SUPPORTED_BACKENDS:
+            raise ValueError(
+                f"LossAdaptiveLR supports the {' and '.join(SUPPORTED_BACKENDS)}"
+                f" backends; this process runs {keras.backend.backend()!r}, "
+                "on which the in-step loss probe is untested. Set "
+                "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax.")
         model = self.model
         capacity = self.params.get("steps") or _DEFAULT_LOG_CAPACITY
         settings = self._optimizer_settings(capacity)

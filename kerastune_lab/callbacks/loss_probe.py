@@ -1,11 +1,14 @@
 """The loss probe: carries the batch loss into the optimizer on any backend.
 
 The model gets one extra trainable float32 vector p = [0, 0], and its
-`compute_loss` returns `L + p . stop_gradient([L, G])`. The value is
+`compute_loss` returns `L + p . stop_gradient([L, G])`, where L is the
+total loss that is minimised and G the loss signal computed from the data
+loss (L less the regularisation penalties of `model.losses`). The value is
 unchanged (p stays 0: `LossAdaptiveOptimizer` removes its gradient before
 any update), while the gradient of p is exactly `[L, G]` of this batch. That
-gradient flows through the normal train step of TensorFlow, JAX and torch,
-so SD / SD2 run inside the compiled step with no host round trip.
+gradient flows through the normal train step of TensorFlow and JAX (the
+backends it is tested on), so SD / SD2 run inside the compiled step with
+no host round trip.
 """
 
 import functools
@@ -13,6 +16,7 @@ import inspect
 
 import keras
 from keras import ops
+from keras.src.losses.loss import unscale_loss_for_distribution
 
 _ATTR = "_kerastune_loss_probe"
 
@@ -112,15 +116,33 @@ class LossProbe:
             )
             if not training:
                 return loss
-            gamma = self.gamma_source(loss, y, y_pred, sample_weight)
+            # Under tf.distribute each replica's loss is its share, scaled
+            # by 1 / replicas; the signal carries this replica's own means
+            # and the optimizer averages them over the replicas.
+            total = unscale_loss_for_distribution(loss)
+            gamma = self.gamma_source(self._data_loss(total), y, y_pred,
+                                      sample_weight)
             signal = ops.stop_gradient(
                 ops.stack(
-                    [ops.cast(loss, "float32"), ops.cast(gamma, "float32")]
+                    [ops.cast(total, "float32"), ops.cast(gamma, "float32")]
                 )
             )
             return loss + ops.cast(ops.sum(self.variable * signal), loss.dtype)
 
         return compute_loss
+
+    def _data_loss(self, total):
+        """The compiled (data) loss: Keras's total less the penalties of
+        `model.losses` (L1/L2, activity regularisers, add_loss), which
+        Trainer.compute_loss adds to it. G is defined on the data loss."""
+        model = self.model
+        if type(model).compute_loss is not keras.Model.compute_loss:
+            return total  # a custom total: the model defines what it is
+        penalties = [unscale_loss_for_distribution(
+            model._aggregate_additional_loss(loss)) for loss in model.losses]
+        if not penalties:
+            return total
+        return total - ops.cast(ops.sum(penalties), total.dtype)
 
 
 def _set(model, name, value):

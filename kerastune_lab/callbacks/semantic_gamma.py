@@ -1,8 +1,9 @@
 """The semantic-differential G of the original SD study ("classifier beta").
 
 Every vocabulary token gets a fixed six-pole profile over Osgood's three
-semantic-differential factors (evaluation: good / bad, potency: strong /
-weak, activity: active / passive), computed once from a text-embedding
+semantic-differential factors as the SDTrainer document names them
+(evaluation: positive / negative, potency: strong / weak, activity:
+active / passive), computed once from a text-embedding
 model (the pretrained encoder's token embeddings, or all-MiniLM-L6-v2's
 sentence embedding of each token): the softmax of the token's cosine similarities to the six pole
 words. Per step, G is the mean cross-entropy between the profile of the
@@ -22,7 +23,7 @@ import numpy as np
 from keras import ops
 
 POLES = (
-    ("evaluation", "good", "bad"),
+    ("evaluation", "positive", "negative"),
     ("potency", "strong", "weak"),
     ("activity", "active", "passive"),
 )

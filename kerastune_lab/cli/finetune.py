@@ -1,18 +1,33 @@
 """`python finetuning.py` / `kerastune-lab finetune`: seed 004's script as
 options over the `transfer` experiment."""
 
+import dataclasses
 import json
-import os
+import sys
 
 import click
 
 from kerastune_lab.cli.options import (
     echo_run_result,
+    keras_verbose,
+    load_backend_quietly,
     runs_dir_option,
     set_option,
     user_errors,
 )
+from kerastune_lab.config.experiment_config import (
+    OPTIMIZERS,
+    SCHEDULES,
+)
+from kerastune_lab.config.model_params import TransferParams
 from kerastune_lab.errors import UserError
+
+
+def _choices(cls, name):
+    """The allowed values of a config field: one list for the experiment
+    files, their error messages and these options."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return list(field.metadata["choices"])
 
 
 def _list_of(kind, name):
@@ -44,6 +59,7 @@ KEYS = {
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
     "optimizer": "train.optimizer",
+    "momentum": "train.momentum",
     "learning_rate": "train.learning_rate",
     "schedule": "train.schedule",
     "head_epochs": "train.head_epochs",
@@ -60,7 +76,7 @@ KEYS = {
               help="Folder with one sub-folder of images per class. "
                    "Default: the embedded digits set (scikit-learn).")
 @click.option("--base-model",
-              type=click.Choice(["mobilenet_v2", "inception_resnet_v2"]),
+              type=click.Choice(_choices(TransferParams, "base_model")),
               help="Pretrained trunk.  [default: mobilenet_v2]")
 @click.option("--weights", metavar="imagenet|none|PATH",
               help="Trunk weights: imagenet (Keras's cache or download), "
@@ -77,13 +93,14 @@ KEYS = {
               metavar="UNITS[,UNITS...]",
               help="Units of each hidden Dense layer of the head, e.g. "
                    "1024,512.  [default: 512]")
-@click.option("--optimizer",
-              type=click.Choice(["adam", "adamw", "rmsprop", "sgd"]),
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS),
               help="[default: adam]")
+@click.option("--momentum", type=click.FloatRange(min=0, max=1),
+              help="Momentum of rmsprop and sgd (seed 004 compiles Keras's "
+                   "'RMSprop' and SGD(), whose momentum is 0).  [default: 0]")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
               help="[default: 0.001]")
-@click.option("--schedule", type=click.Choice(["constant", "linear",
-                                               "cosine"]),
+@click.option("--schedule", type=click.Choice(SCHEDULES),
               help="[default: constant]")
 @click.option("--unfreeze", type=click.IntRange(min=0), metavar="N",
               help="Train the trunk's last N layers (batch norm stays in "
@@ -127,7 +144,6 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
     files as `kerastune-lab run`; `kerastune-lab predict RUN_DIR IMAGE...`
     classifies new images with it.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from kerastune_lab.config import load_experiment
 
     given = [f"{KEYS[name]}={json.dumps(value)}"
@@ -145,11 +161,12 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
         experiment.name = "finetune-" + experiment.model.params["base_model"]
     from kerastune_lab.training.run_experiment import run_experiment
 
-    result = run_experiment(
-        experiment, runs_dir, verbose=verbose if verbose == "auto"
-        else int(verbose), echo=click.echo)
+    result = run_experiment(experiment, runs_dir,
+                            verbose=keras_verbose(verbose), echo=click.echo)
     echo_run_result(result)
 
 
 def main():
+    if not {"-h", "--help"} & set(sys.argv):
+        load_backend_quietly()
     finetune(prog_name="finetuning.py")

@@ -1,13 +1,15 @@
 """The `kerastune-lab` command line: parse, build a config, call, echo."""
 
-import os
 import pathlib
+import sys
 
 import click
 
 from kerastune_lab.cli.finetune import finetune
 from kerastune_lab.cli.options import (
     echo_run_result,
+    keras_verbose,
+    load_backend_quietly,
     runs_dir_option,
     set_option,
     user_errors,
@@ -15,11 +17,18 @@ from kerastune_lab.cli.options import (
 from kerastune_lab.errors import UserError
 
 
+# Subcommands that train or predict in this process.
+_TRAINING_COMMANDS = ("run", "lr-find", "predict", "finetune")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kerastune-lab")
-def cli():
+@click.pass_context
+def cli(ctx):
     """Run, compare and diagnose Keras hyperparameter experiments."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if ctx.invoked_subcommand in _TRAINING_COMMANDS and "--help" not in \
+            sys.argv and "-h" not in sys.argv:
+        load_backend_quietly()
 
 
 @cli.command()
@@ -56,9 +65,8 @@ def run(config, overrides, runs_dir, run_dir, resume_dir, verbose):
     from kerastune_lab.training.run_experiment import run_experiment
 
     result = run_experiment(
-        experiment, runs_dir, verbose=verbose if verbose == "auto"
-        else int(verbose), echo=click.echo, run_dir=run_dir,
-        resume=bool(resume_dir),
+        experiment, runs_dir, verbose=keras_verbose(verbose),
+        echo=click.echo, run_dir=run_dir, resume=bool(resume_dir),
     )
     echo_run_result(result)
 
@@ -85,8 +93,14 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @set_option
-@click.option("--seeds", type=click.IntRange(min=1), default=2,
-              show_default=True, help="Seeds per cell (train.seed, +1, ...).")
+@click.option("--seeds", type=click.IntRange(min=1), default=3,
+              show_default=True,
+              help="Seeds per cell (train.seed, +1, ...); comparisons need "
+                   "at least 3.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="local: runs trained at once, each with an equal share "
+                   "of the CPU threads [default: 2 on a machine with 2 or "
+                   "more CPUs and no GPU, else 1].")
 @runs_dir_option
 @click.option("--engine", type=click.Choice(["local", "ray"]),
               default="local", show_default=True,
@@ -101,7 +115,7 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0.0,
               show_default=True, help="ray: GPUs reserved per trial.")
 @user_errors
-def compare(config, overrides, seeds, runs_dir, engine, address,
+def compare(config, overrides, seeds, runs_dir, jobs, engine, address,
             cpus_per_trial, gpus_per_trial):
     """Run every cell of CONFIG's [grid] x --seeds and compare them.
 
@@ -112,6 +126,7 @@ def compare(config, overrides, seeds, runs_dir, engine, address,
     (summary.csv, report.md, report.html, curves.png, rates.png, runs/).
     """
     from kerastune_lab.comparison.run_comparison import (
+        default_jobs,
         default_study,
         run_comparison,
     )
@@ -124,6 +139,9 @@ def compare(config, overrides, seeds, runs_dir, engine, address,
             run_comparison_on_ray,
         )
 
+        if jobs:
+            raise UserError("--jobs sets the local engine's parallel runs; "
+                            "with --engine ray use --cpus-per-trial.")
         out, plan, failures = run_comparison_on_ray(
             experiment, config, overrides, seeds, runs_dir, echo=click.echo,
             address=address, cpus_per_trial=cpus_per_trial,
@@ -133,18 +151,18 @@ def compare(config, overrides, seeds, runs_dir, engine, address,
             raise UserError("--address joins a Ray cluster and needs "
                             "--engine ray.")
         out, plan, failures = run_comparison(
-            experiment, config, overrides, seeds, runs_dir, echo=click.echo)
+            experiment, config, overrides, seeds, runs_dir, echo=click.echo,
+            jobs=jobs or default_jobs())
     from kerastune_lab.comparison.aggregate import aggregate
+    from kerastune_lab.comparison.paired_tests import closing_line
 
     result = aggregate(out, plan)
     if result:
-        rows, comparisons = result
+        _, comparisons = result
         for comparison in comparisons:
             if comparison.real:
                 click.echo("real: " + comparison.sentence())
-        click.echo(f"{sum(c.real for c in comparisons)} of "
-                   f"{len(comparisons)} paired differences are "
-                   "statistically real; see report.md")
+        click.echo(closing_line(comparisons))
     if failures:
         click.echo(f"{len(failures)} run(s) failed; re-run the same command "
                    "to retry them. Logs:", err=True)
@@ -153,6 +171,23 @@ def compare(config, overrides, seeds, runs_dir, engine, address,
         click.echo(str(out))
         raise SystemExit(1)
     click.echo(str(out))
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@set_option
+@user_errors
+def check(config, overrides):
+    """Validate CONFIG (with --set overrides) without training.
+
+    Prints the resolved configuration as TOML (every key, defaults
+    included); exits 2 with the reason if anything is invalid.
+    """
+    from kerastune_lab.config import load_experiment
+    from kerastune_lab.config.toml_text import to_toml
+
+    click.echo(to_toml(load_experiment(config, overrides).to_dict()),
+               nl=False)
 
 
 @cli.command("lr-find")

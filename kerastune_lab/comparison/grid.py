@@ -7,9 +7,18 @@ import re
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One combination of grid values, trained once per seed."""
+    """One combination of grid levels, trained once per seed.
 
-    values: tuple  # ((key, value), ...) in grid order
+    Attributes:
+        values: ((axis key, level), ...) in grid order: what the cell is
+            compared by.
+        settings: ((key, value), ...) that configure its runs, when they
+            differ from `values` (a control cell's level is a name, such as
+            "none_at_sd2_rate", that stands for several settings).
+    """
+
+    values: tuple
+    settings: tuple = ()
 
     @property
     def name(self):
@@ -23,7 +32,8 @@ class Cell:
         return ", ".join(f"{k}={v}" for k, v in self.values) or "base"
 
     def overrides(self):
-        return [f"{key}={_toml(value)}" for key, value in self.values]
+        return [f"{key}={_toml(value)}"
+                for key, value in self.settings or self.values]
 
 
 def _toml(value):

@@ -37,9 +37,10 @@ def _band(ax, x, series, label):
                         color=line.get_color(), alpha=0.2, lw=0)
 
 
-def plot_comparison_curves(runs, path):
+def plot_comparison_curves(runs, path, no_skill_loss=None):
     """Per row (first axis value): training loss per step (moving average)
-    and eval loss per epoch, mean over seeds with a min-max band."""
+    and eval loss per epoch, mean over seeds with a min-max band, and the
+    no-skill loss as a dashed line."""
     groups = _rows(runs)
     fig, axes = plt.subplots(len(groups), 2, figsize=(13, 3.6 * len(groups)),
                              squeeze=False)
@@ -60,6 +61,10 @@ def plot_comparison_curves(runs, path):
         axes[row, 0].set(title=f"Training loss per step {title}",
                          xlabel="optimizer step", ylabel="batch loss "
                          "(moving average)")
+        if no_skill_loss is not None:
+            for ax in axes[row]:
+                ax.axhline(no_skill_loss, color="black", ls="--", lw=0.8,
+                           label=f"no skill ({no_skill_loss:.3g})")
         axes[row, 1].set(title=f"Eval loss per epoch {title}",
                          xlabel="epoch", ylabel="eval loss")
         for ax in axes[row]:

@@ -7,17 +7,17 @@ file system every node of the cluster sees.
 """
 
 import contextlib
+import functools
 import json
 import pathlib
 import time
 
-from kerastune_lab.comparison.grid import Cell
 from kerastune_lab.comparison.run_comparison import (
     echo_outcome,
     is_complete,
     log_path,
+    plan_controls,
     plan_study,
-    run_overrides,
 )
 from kerastune_lab.errors import UserError
 
@@ -46,16 +46,16 @@ def train_trial(params, study):
     from kerastune_lab.config import load_experiment, load_run_config
     from kerastune_lab.training.run_experiment import run_experiment
 
-    cell = Cell(tuple((key, params[key]) for key in study["grid"]))
     seed = params["seed"]
-    run_dir = pathlib.Path(study["runs"]) / f"{cell.name}-seed{seed}"
+    run_dir = pathlib.Path(study["runs"]) / f"{params['cell']}-seed{seed}"
     if not is_complete(run_dir):
         resume = (run_dir / "config.json").is_file()
         if resume:
             config = load_run_config(run_dir)
         else:
-            config = load_experiment(study["config_path"], run_overrides(
-                study["overrides"], cell, seed))
+            config = load_experiment(
+                study["config_path"], list(study["overrides"])
+                + study["cells"][params["cell"]] + [f"train.seed={seed}"])
         log = pathlib.Path(study["logs"]) / f"{run_dir.name}.log"
         with open(log, "a") as out, contextlib.redirect_stdout(out), \
                 contextlib.redirect_stderr(out):
@@ -74,7 +74,9 @@ def run_comparison_on_ray(config, config_path, overrides, seeds, runs_dir,
     """Runs the study as a Ray Tune experiment; returns (comparison dir,
     plan, failures) like `run_comparison`.
 
-    The trials are the grid's axes (`tune.grid_search`) times a seed axis.
+    The trials are the study's cells (`tune.grid_search`) times a seed
+    axis; the matched-rate controls are a second Ray experiment, started
+    once the first is done.
     Re-running restores the Ray experiment (errored and unfinished trials
     resume; a run directory with metrics.json is never trained again);
     a failing trial is retried once.
@@ -87,33 +89,46 @@ def run_comparison_on_ray(config, config_path, overrides, seeds, runs_dir,
     ray, tune = import_tune()
     out, plan = plan_study(config, config_path, overrides, seeds, runs_dir)
     out = out.resolve()
-    study = {"config_path": str(pathlib.Path(config_path).resolve()),
-             "overrides": list(overrides), "grid": list(config.grid),
-             "runs": str(out / "runs"), "logs": str(out / "logs")}
-    param_space = {key: tune.grid_search(values)
-                   for key, values in config.grid.items()}
-    param_space["seed"] = tune.grid_search(
-        sorted({seed for _, seed, _ in plan}))
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
+    run_stage = functools.partial(
+        _run_stage, ray=ray, tune=tune, out=out, config_path=config_path,
+        overrides=overrides, resources={"cpu": cpus_per_trial,
+                                        "gpu": gpus_per_trial}, echo=echo)
+    failures = run_stage(plan, EXPERIMENT)
+    controls = plan_controls(out, config, seeds, plan)
+    if controls:
+        echo(f"Matched-rate controls: {len(controls)} runs")
+        failures += run_stage(controls, f"{EXPERIMENT}-controls")
+    return out, plan + controls, failures
+
+
+def _run_stage(plan, experiment, ray, tune, out, config_path, overrides,
+               resources, echo):
+    """One Tuner over `plan`'s cells x seeds; returns the failures."""
+    cells = {cell.name: cell.overrides() for cell, _, _ in plan}
+    study = {"config_path": str(pathlib.Path(config_path).resolve()),
+             "overrides": list(overrides), "cells": cells,
+             "runs": str(out / "runs"), "logs": str(out / "logs")}
+    param_space = {"cell": tune.grid_search(list(cells)),
+                   "seed": tune.grid_search(sorted({s for _, s, _ in plan}))}
     trainable = tune.with_resources(
-        tune.with_parameters(train_trial, study=study),
-        {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+        tune.with_parameters(train_trial, study=study), resources)
     storage = out / "ray"
     start = time.perf_counter()
     done_before = {run_dir.name for _, _, run_dir in plan
                    if is_complete(run_dir)}
-    if tune.Tuner.can_restore(str(storage / EXPERIMENT)):
-        echo(f"Restoring the Ray experiment in {storage / EXPERIMENT}")
-        tuner = tune.Tuner.restore(str(storage / EXPERIMENT), trainable,
+    if tune.Tuner.can_restore(str(storage / experiment)):
+        echo(f"Restoring the Ray experiment in {storage / experiment}")
+        tuner = tune.Tuner.restore(str(storage / experiment), trainable,
                                    resume_unfinished=True,
                                    resume_errored=True)
     else:
         tuner = tune.Tuner(
             trainable, param_space=param_space,
             run_config=tune.RunConfig(
-                name=EXPERIMENT, storage_path=str(storage), verbose=1,
+                name=experiment, storage_path=str(storage), verbose=1,
                 failure_config=tune.FailureConfig(max_failures=1)))
     tuner.fit()
     seconds = time.perf_counter() - start
@@ -128,4 +143,4 @@ def run_comparison_on_ray(config, config_path, overrides, seeds, runs_dir,
             log = log_path(out, run_dir)
             failures.append((cell, seed, log))
             echo(f"{prefix}: FAILED; log: {log}")
-    return out, plan, failures
+    return failures

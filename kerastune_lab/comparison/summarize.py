@@ -18,6 +18,7 @@ def read_run(run_dir):
     """One finished run: figures, curves and verdict."""
     history = read_csv_columns(run_dir / "history.csv")
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    record = json.loads((run_dir / "config.json").read_text())
     verdict = json.loads((run_dir / "diagnosis.json").read_text())["verdict"]
     val = history.get("val_loss") or history["loss"]
     figures = {
@@ -35,6 +36,8 @@ def read_run(run_dir):
         "history": history,
         "steps": read_csv_columns(run_dir / "steps.csv"),
         "verdict": verdict,
+        "learning_rate": record["config"]["train"]["learning_rate"],
+        "no_skill_eval_loss": record.get("no_skill_eval_loss", math.nan),
     }
 
 
@@ -68,6 +71,9 @@ def write_summary(runs, path):
     for cell, seeds in runs.items():
         row = dict(cell.values)
         row["seeds"] = len(seeds)
+        row["learning_rate"] = next(iter(seeds.values()))["learning_rate"]
+        row["no_skill_eval_loss"] = float(np.mean(
+            [r["no_skill_eval_loss"] for r in seeds.values()]))
         row["overfitting_seeds"] = sum(r["verdict"] == "overfitting"
                                        for r in seeds.values())
         for name in names:

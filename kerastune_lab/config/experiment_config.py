@@ -18,7 +18,8 @@ DATA_NAMES = CLASSIFICATION_DATA + CORPUS_DATA + IMAGE_DATA
 # The data each model family reads.
 MODEL_DATA = {"gru": CLASSIFICATION_DATA, "bert_mlm": CORPUS_DATA,
               "transfer": IMAGE_DATA}
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad",
+              "schedule_free_adamw")
 SCHEDULES = ("constant", "linear", "cosine")
 LR_ADAPT_MODES = ("none", "sd", "sd2")
 GAMMA_SOURCES = ("loss", "semantic")
@@ -100,6 +101,10 @@ class TrainConfig:
             "step)")
     deterministic: bool = option(
         True, doc="TensorFlow op determinism (see training/determinism.py)")
+    tensorboard: bool = option(
+        False, doc="TensorBoard logs under run_dir/tensorboard: per-epoch "
+                   "and per-step scalars (loss, lr, G, SD factor) and the "
+                   "run's hyperparameters")
     weight_decay: float = option(0.0, minimum=0.0)
     momentum: float = option(0.9, minimum=0.0, maximum=1.0)
     epsilon: float = option(0.0, minimum=0.0,
@@ -140,19 +145,38 @@ class LrAdaptConfig:
     max_factor: float = option(0.0, minimum=0.0, doc="0: no upper bound")
 
 
+@dataclasses.dataclass
+class ControlsConfig:
+    """Cells that `compare` adds to a study's [grid] on its own."""
+
+    matched_rate: list = option(
+        [], doc="lr_adapt modes (sd, sd2) that get a matched-rate control: "
+                "per value of the other axes, a mode-none cell whose base "
+                "rate is scaled by the mean factor that mode's runs used "
+                "(run after them, as a second stage)")
+    schedule_free: bool = option(
+        False, doc="add a train.schedule level 'schedule_free': "
+                   "ScheduleFreeAdamW at the base rate, lr_adapt.mode none")
+
+
 # Where a model has a customary set-up, it replaces the generic defaults
 # (the user's own keys still win): for bert_mlm, the original SD study's
-# Hugging Face AdamW set-up (sd-method.md).
+# Hugging Face AdamW set-up of its SDTrainer notebook.
 MODEL_TRAIN_DEFAULTS = {
     "bert_mlm": {
         "optimizer": "adamw", "learning_rate": 2e-5, "epsilon": 1e-8,
         "weight_decay": 0.01, "clipnorm": 1.0, "batch_size": 64,
         "early_stopping": False,
     },
-    # Seed 004: model.fit(x, y, epochs=10), no early stopping.
-    "transfer": {"epochs": 10, "batch_size": 32, "early_stopping": False},
+    # Seed 004: model.fit(x, y, epochs=10), no early stopping; its
+    # optimizers are Keras's defaults ('RMSprop', SGD()): momentum 0.
+    "transfer": {"epochs": 10, "batch_size": 32, "early_stopping": False,
+                 "momentum": 0.0},
 }
 DATA_DEFAULTS = {"bert_mlm": {"name": "pydoc"}, "transfer": {"name": "digits"}}
+
+# Sections that describe a study for `compare`; `run` ignores them.
+STUDY_SECTIONS = ("grid", "controls")
 
 SECTIONS = {
     "data": DataConfig,
@@ -169,6 +193,8 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     lr_adapt: LrAdaptConfig = dataclasses.field(default_factory=LrAdaptConfig)
     grid: dict = dataclasses.field(default_factory=dict)
+    controls: ControlsConfig = dataclasses.field(
+        default_factory=ControlsConfig)
     name: str = "experiment"
     source: Optional[str] = None
 
@@ -183,6 +209,8 @@ class ExperimentConfig:
             out[section] = values
         if self.grid:
             out["grid"] = copy.deepcopy(self.grid)
+        if self.controls != ControlsConfig():
+            out["controls"] = dataclasses.asdict(self.controls)
         return out
 
 
@@ -208,8 +236,8 @@ def merge_overrides(raw, overrides):
     merged = copy.deepcopy(raw)
     for text in overrides:
         section, name, value = parse_override(text)
-        if section == "grid":
-            merged.setdefault("grid", {})[name] = value
+        if section in STUDY_SECTIONS:
+            merged.setdefault(section, {})[name] = value
             continue
         if section not in SECTIONS:
             raise ConfigError(
@@ -222,11 +250,11 @@ def merge_overrides(raw, overrides):
 
 def from_dict(raw, name="experiment", source=None):
     """Validates a raw dict (TOML layout) into an ExperimentConfig."""
-    unknown = sorted(set(raw) - set(SECTIONS) - {"grid"})
+    unknown = sorted(set(raw) - set(SECTIONS) - set(STUDY_SECTIONS))
     if unknown:
         raise ConfigError(
             f"Unknown section [{unknown[0]}]. Sections: "
-            f"{', '.join(SECTIONS)}, grid."
+            f"{', '.join([*SECTIONS, *STUDY_SECTIONS])}."
         )
     sections = {}
     model_section = raw.get("model", {})
@@ -249,7 +277,11 @@ def from_dict(raw, name="experiment", source=None):
             sections[section] = build_dataclass(cls, values, section)
     grid = raw.get("grid", {})
     _check_grid(grid)
-    config = ExperimentConfig(**sections, grid=grid, name=name, source=source)
+    controls = build_dataclass(ControlsConfig, raw.get("controls", {}),
+                               "controls")
+    _check_controls(controls, grid)
+    config = ExperimentConfig(**sections, grid=grid, controls=controls,
+                              name=name, source=source)
     _check_consistency(config)
     return config
 
@@ -269,6 +301,22 @@ def _check_grid(grid):
                 f"grid.{key} = {values!r}: expected a non-empty list of "
                 "values to try."
             )
+
+
+def _check_controls(controls, grid):
+    modes = grid.get("lr_adapt.mode", [])
+    for mode in controls.matched_rate:
+        if mode not in ("sd", "sd2") or mode not in modes or "none" not in \
+                modes:
+            raise ConfigError(
+                f"controls.matched_rate = {controls.matched_rate!r}: each "
+                "entry must be 'sd' or 'sd2' and, with 'none', a level of "
+                f"the grid's \"lr_adapt.mode\" axis (received levels "
+                f"{modes!r}).")
+    if controls.schedule_free and "train.schedule" not in grid:
+        raise ConfigError(
+            "controls.schedule_free adds a level to the grid's "
+            "\"train.schedule\" axis; add that axis to [grid].")
 
 
 def _check_consistency(config):
@@ -328,6 +376,20 @@ def _check_consistency(config):
             f"{data.val_split + data.test_split:g}: leave at least 10% of "
             "the data for training."
         )
+    if (train.optimizer == "schedule_free_adamw" and train.early_stopping
+            and train.restore_best_weights):
+        raise ConfigError(
+            "train.optimizer = 'schedule_free_adamw' with early stopping "
+            "and restore_best_weights: restoring an earlier epoch's weights "
+            "without its averaging state gives a wrong evaluation point; "
+            "set train.restore_best_weights = false.")
+    if train.optimizer == "schedule_free_adamw" and train.schedule != \
+            "constant":
+        raise ConfigError(
+            f"train.optimizer = 'schedule_free_adamw' with train.schedule = "
+            f"{train.schedule!r}: schedule-free training replaces the decay "
+            "schedule; use schedule = 'constant' (warmup_steps still "
+            "applies).")
     if config.lr_adapt.min_gamma > config.lr_adapt.max_gamma:
         raise ConfigError(
             f"lr_adapt.min_gamma = {config.lr_adapt.min_gamma} exceeds "

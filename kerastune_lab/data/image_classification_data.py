@@ -34,6 +34,7 @@ class ImageClassificationData:
     counts: dict
     test_labels: np.ndarray
     train_labels: np.ndarray
+    val_labels: np.ndarray
 
     @property
     def num_classes(self):
@@ -110,6 +111,7 @@ def load_image_classification(data_config, image_size, preprocess_input,
         counts={name: int(len(rows)) for name, rows in zip(SPLITS, parts)},
         test_labels=labels[parts[2]],
         train_labels=labels[parts[0]],
+        val_labels=labels[parts[1]],
     )
 
 

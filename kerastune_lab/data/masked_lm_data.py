@@ -7,6 +7,10 @@ and test masks are drawn once, so epochs compare on the same predictions.
 """
 
 import dataclasses
+import hashlib
+import json
+import os
+import pathlib
 
 import numpy as np
 
@@ -37,6 +41,44 @@ def build_tokenizer(texts, preset="", vocabulary_size=8000, lowercase=True):
     )
     return keras_hub.models.BertTokenizer(vocabulary=vocabulary,
                                           lowercase=lowercase)
+
+
+def tokenize_corpus(texts, preset="", vocabulary_size=8000):
+    """(tokenizer, one int array of token ids per text).
+
+    Computing a WordPiece vocabulary and tokenising take seconds that are
+    the same for every run of a study: where KERASTUNE_LAB_CACHE_DIR is set
+    (`compare` sets it to the study's cache/ folder), the vocabulary and
+    the token ids are kept there, keyed by the texts and settings.
+    """
+    cache_dir = os.environ.get("KERASTUNE_LAB_CACHE_DIR")
+    if not cache_dir:
+        tokenizer = build_tokenizer(texts, preset, vocabulary_size)
+        return tokenizer, [np.asarray(tokenizer(t)) for t in texts]
+    key = hashlib.sha256(json.dumps(
+        [preset, vocabulary_size, texts]).encode()).hexdigest()[:16]
+    path = pathlib.Path(cache_dir) / f"corpus-{key}.npz"
+    if path.is_file():
+        cached = np.load(path)
+        if preset:
+            tokenizer = build_tokenizer(texts, preset, vocabulary_size)
+        else:
+            import keras_hub
+
+            tokenizer = keras_hub.models.BertTokenizer(
+                vocabulary=[str(t) for t in cached["vocabulary"]],
+                lowercase=True)
+        return tokenizer, np.split(cached["ids"], cached["offsets"][1:-1])
+    tokenizer = build_tokenizer(texts, preset, vocabulary_size)
+    token_lists = [np.asarray(tokenizer(t), dtype="int32") for t in texts]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed: runs of a study start side by side.
+    tmp = path.with_name(f".{path.stem}-{os.getpid()}.npz")
+    np.savez(tmp, vocabulary=np.asarray(tokenizer.get_vocabulary()),
+             ids=np.concatenate(token_lists),
+             offsets=np.cumsum([0] + [len(t) for t in token_lists]))
+    os.replace(tmp, path)
+    return tokenizer, token_lists
 
 
 def group_into_chunks(token_lists, chunk_size, cls_id, sep_id):
@@ -93,6 +135,17 @@ class MaskedLMData:
     vocabulary_size: int
     tokenizer: object
 
+    def no_skill_eval_loss(self):
+        """Cross-entropy of the training chunks' unigram distribution (of
+        maskable tokens) at the evaluation split's masked positions."""
+        from kerastune_lab.analysis.no_skill_loss import no_skill_loss
+
+        tokens = self.train.chunks.ravel()
+        tokens = tokens[~np.isin(tokens, sorted(self.train.mask[
+            "special_ids"]))]
+        _, _, labels, weights = self.val.arrays
+        return no_skill_loss(tokens, labels, self.vocabulary_size, weights)
+
     def summary(self):
         return {
             "train_chunks": len(self.train.chunks),
@@ -119,9 +172,8 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
         texts = load_text_files(data_config.path)
     else:
         texts = load_pydoc_corpus()
-    tokenizer = build_tokenizer(texts, model_params["preset"],
-                                model_params["vocabulary_size"])
-    token_lists = [np.asarray(tokenizer(text)) for text in texts]
+    tokenizer, token_lists = tokenize_corpus(
+        texts, model_params["preset"], model_params["vocabulary_size"])
     vocab = tokenizer.vocabulary_size()
     special = {tokenizer.token_to_id(t) for t in RESERVED_TOKENS
                if t in tokenizer.get_vocabulary()}

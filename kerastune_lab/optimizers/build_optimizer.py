@@ -19,8 +19,9 @@ def build_optimizer(
     Args:
         name: One of `OPTIMIZERS`.
         learning_rate: Float or `LearningRateSchedule`.
-        weight_decay: Decoupled weight decay (adamw; Keras applies it the
-            same way for the others when non-zero).
+        weight_decay: Decoupled weight decay (adamw and
+            schedule_free_adamw; Keras applies it the same way for the
+            others when non-zero).
         momentum: Momentum of sgd and rmsprop.
         epsilon: Epsilon of the adaptive optimizers (Keras default if None).
         clipnorm: Global gradient-norm clip, or None.
@@ -43,6 +44,10 @@ def build_optimizer(
         optimizer = keras.optimizers.SGD(momentum=momentum, **common)
     elif name == "adagrad":
         optimizer = keras.optimizers.Adagrad(**common)
+    elif name == "schedule_free_adamw":
+        # The model trains at the interpolated point y; evaluation belongs
+        # at the averaged point x (callbacks.ScheduleFreeEvaluation).
+        optimizer = keras.optimizers.ScheduleFreeAdamW(**common)
     else:
         raise ValueError(
             f"Unknown optimizer {name!r}; expected one of {OPTIMIZERS}."

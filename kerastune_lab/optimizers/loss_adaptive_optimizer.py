@@ -57,6 +57,24 @@ def check_settings(mode, root, min_gamma, max_gamma, min_factor,
         )
 
 
+def _mean_over_replicas(signal):
+    """The global batch's [loss, G] from each replica's own.
+
+    Under tf.distribute (MirroredStrategy) the update runs once per
+    replica on that replica's share of the batch; the skip decision and
+    the factor must come from the whole batch, the same on every replica.
+    JAX's DataParallel computes one global loss already.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return signal
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return signal
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, signal)
+
+
 @keras.saving.register_keras_serializable(package="kerastune_lab")
 class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
     """Scales an optimizer's scheduled rate by a power of the batch loss.
@@ -75,9 +93,13 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
     clipping, weight decay and EMA only ever see the model's own weights.
     Nothing is read back to the host per step; the last `log_capacity`
     steps are kept in a device-side ring buffer (`step_log`). A step whose
-    batch loss is NaN or inf is skipped (rate 0, weights unchanged) and
-    counted in `skipped_steps`; a non-finite G alone leaves the step at
-    the scheduled rate and is counted in `nonfinite_steps`.
+    batch loss is NaN or inf is skipped (weights and optimizer slots keep
+    their values; the step count advances) and counted in
+    `skipped_steps`; a non-finite G alone leaves the step at
+    the scheduled rate and is counted in `nonfinite_steps`. The wrapped
+    optimizer's `loss_scale_factor` is honoured (G is unscaled);
+    `gradient_accumulation_steps` is refused (one update would average
+    several batches' losses).
 
     Most users should not build this class directly: pass
     `kerastune_lab.callbacks.LossAdaptiveLR` to `model.fit`, which wraps
@@ -132,6 +154,13 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
                 "`log_capacity` must be a non-negative int. Received: "
                 f"log_capacity={log_capacity!r}"
             )
+        if inner_optimizer.gradient_accumulation_steps:
+            raise ValueError(
+                "SD/SD2 scale each update by the loss of the batch it "
+                "comes from; with gradient_accumulation_steps="
+                f"{inner_optimizer.gradient_accumulation_steps} an update "
+                "averages several batches. Use a larger batch instead, or "
+                "drop gradient_accumulation_steps.")
         if kwargs:
             raise ValueError(
                 "LossAdaptiveOptimizer takes no base optimizer arguments "
@@ -256,17 +285,30 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
             else:
                 kept_grads.append(grad)
                 kept_vars.append(var)
-        if signal is not None:
-            loss_finite = self._update_factor(signal)
-            # A non-finite batch loss skips the step: zero gradients at a
-            # zero rate leave every weight as it was (the scalar select
-            # fuses into the update; nothing is synced to the host).
-            kept_grads = [
-                None if g is None else ops.where(loss_finite, g,
-                                                 ops.zeros_like(g))
-                for g in kept_grads
-            ]
-        self.inner_optimizer.apply(kept_grads, kept_vars)
+        if signal is None:
+            self.inner_optimizer.apply(kept_grads, kept_vars)
+            return
+        scale = self.inner_optimizer.loss_scale_factor
+        if scale is not None:
+            # The probe's gradient is of the scaled loss, like every other.
+            signal = signal / scale
+        signal = _mean_over_replicas(signal)
+        loss_finite = self._update_factor(signal)
+        # A non-finite batch loss skips the step: every weight and every
+        # slot (momentum, moments, accumulators, EMA) keeps its value. A
+        # zero rate alone would still apply momentum and decay the moments.
+        # The selects fuse into the update; nothing is synced to the host.
+        inner = self.inner_optimizer
+        guarded = kept_vars + [
+            v for v in inner.variables
+            if v is not inner.iterations
+            and v is not getattr(inner, "_learning_rate", None)]
+        # A copy: on TensorFlow `.value` (and convert_to_tensor of it) is
+        # the variable itself, which the update would change under us.
+        before = [ops.copy(v.value) for v in guarded]
+        inner.apply(kept_grads, kept_vars)
+        for variable, old in zip(guarded, before):
+            variable.assign(ops.where(loss_finite, variable.value, old))
 
     def _update_factor(self, signal):
         signal = ops.cast(signal, "float32")

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from kerastune_lab.analysis.no_skill_loss import no_skill_loss
 from kerastune_lab.data.image_classification_data import (
     load_image_classification,
 )
@@ -53,5 +54,7 @@ def prepare_image_classification(config):
         data_summary=data.summary(),
         reference={"majority_class_accuracy": float(
             np.mean(data.test_labels == np.argmax(counts)))},
+        no_skill_eval_loss=no_skill_loss(data.train_labels, data.val_labels,
+                                         data.num_classes),
         fine_tune=fine_tune if two_phase else None,
     )

@@ -44,6 +44,7 @@ def prepare_masked_lm(config):
         weighted_metrics=["sparse_categorical_accuracy"],
         steps_per_epoch=len(data.train),
         data_summary=data.summary(),
+        no_skill_eval_loss=data.no_skill_eval_loss(),
         perplexity=True,
         gamma_source=gamma_source,
         export_model=masked_lm,

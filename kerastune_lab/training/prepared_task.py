@@ -18,6 +18,8 @@ class PreparedTask:
         data_summary: Sizes of the splits, for config.json.
         reference: Extra figures for metrics.json (e.g. the majority-class
             accuracy that a classifier must beat).
+        no_skill_eval_loss: The validation loss of a model that learned
+            nothing (`analysis.no_skill_loss`): class prior or unigram.
         perplexity: Report exp(loss) as perplexity.
         gamma_source: A G source object for LossAdaptiveLR (None: the
             registered source named in [lr_adapt] source).
@@ -37,6 +39,7 @@ class PreparedTask:
     steps_per_epoch: int
     data_summary: dict
     reference: dict = dataclasses.field(default_factory=dict)
+    no_skill_eval_loss: float = float("nan")
     perplexity: bool = False
     gamma_source: object = None
     export_model: object = None

@@ -15,11 +15,18 @@ from kerastune_lab.analysis.plot_curves import plot_curves
 from kerastune_lab.analysis.run_files import read_csv_columns
 from kerastune_lab.callbacks.epoch_seeding import EpochSeeding
 from kerastune_lab.callbacks.history_csv import HistoryCSV
-from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
+from kerastune_lab.callbacks.loss_adaptive_lr import (
+    SUPPORTED_BACKENDS,
+    LossAdaptiveLR,
+)
 from kerastune_lab.callbacks.perplexity_logger import PerplexityLogger
 from kerastune_lab.callbacks.resumable_early_stopping import (
     ResumableEarlyStopping,
 )
+from kerastune_lab.callbacks.schedule_free_evaluation import (
+    ScheduleFreeEvaluation,
+)
+from kerastune_lab.callbacks.tensorboard_steps import TensorBoardSteps
 from kerastune_lab.errors import UserError
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.schedules import build_schedule
@@ -46,6 +53,21 @@ from kerastune_lab.training.text_classification_task import (
 TASKS = {"gru": prepare_text_classification, "bert_mlm": prepare_masked_lm,
          "transfer": prepare_image_classification}
 BACKUP_DIR = "backup"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def flat_hyperparameters(config):
+    """{section.key: value} of the resolved config, as TensorBoard's
+    HParams plugin takes them (numbers, strings, booleans)."""
+    flat = {}
+    for section, values in config.to_dict().items():
+        if section in ("grid", "controls"):
+            continue
+        for key, value in values.items():
+            flat[f"{section}.{key}"] = (
+                value if isinstance(value, (bool, int, float, str))
+                else str(value))
+    return flat
 
 
 @dataclasses.dataclass
@@ -87,9 +109,18 @@ def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
             step_offset=first_epoch * task.steps_per_epoch,
         ),
         *([PerplexityLogger()] if task.perplexity else []),
+        *([ScheduleFreeEvaluation()]
+          if train.optimizer == "schedule_free_adamw" else []),
         HistoryCSV(run_dir / "history.csv", history_rows),
         EpochSeeding(train.seed),
     ]
+    if train.tensorboard:
+        logs = run_dir / TENSORBOARD_DIR
+        callbacks += [
+            keras.callbacks.TensorBoard(str(logs), write_graph=False),
+            TensorBoardSteps(logs / "steps", callbacks[0],
+                             flat_hyperparameters(config)),
+        ]
     if train.stop_on_nonfinite == "batch":
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if train.early_stopping and early_stopping:
@@ -200,6 +231,12 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
     Returns:
         A `RunResult`.
     """
+    if keras.backend.backend() not in SUPPORTED_BACKENDS:
+        raise UserError(
+            f"kerastune-lab trains on the {' and '.join(SUPPORTED_BACKENDS)} "
+            f"backends; KERAS_BACKEND is {keras.backend.backend()!r}, where "
+            "the per-step log and SD/SD2 are untested. Set "
+            "KERAS_BACKEND=tensorflow (the default) or KERAS_BACKEND=jax.")
     scope, replicas = data_parallel_scope(config.train)
     with scope:
         return _run_experiment(config, runs_dir, verbose, echo, callbacks,
@@ -226,6 +263,7 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         "config": config.to_dict(),
         "seed": train.seed,
         "data": task.data_summary,
+        "no_skill_eval_loss": task.no_skill_eval_loss,
         "replicas": replicas,
         **({"dropped_for_even_batches": dropped} if dropped else {}),
         **environment_info(),
@@ -313,6 +351,7 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
     write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
     with replaced_atomically(run_dir / "curves.png") as tmp:
         plot_curves(history, steps, tmp,
-                    title=f"{config.name}: {diagnosis.verdict}")
+                    title=f"{config.name}: {diagnosis.verdict}",
+                    no_skill_loss=task.no_skill_eval_loss)
     write_json_atomic(run_dir / "status.json", {"state": "complete"})
     return RunResult(run_dir, metrics, diagnosis, history)

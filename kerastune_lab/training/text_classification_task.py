@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from kerastune_lab.analysis.no_skill_loss import no_skill_loss
 from kerastune_lab.data import load_text_classification
 from kerastune_lab.data.shuffled_batches import ShuffledBatches
 from kerastune_lab.models import MODEL_BUILDERS
@@ -37,4 +38,6 @@ def prepare_text_classification(config):
         data_summary=data.summary(),
         reference={"majority_class_accuracy": float(
             np.mean(data.y_test == np.argmax(counts)))},
+        no_skill_eval_loss=no_skill_loss(data.y_train, data.y_val,
+                                         data.num_classes),
     )

@@ -1,0 +1,104 @@
+"""Cells a study adds to its grid: matched-rate controls, schedule-free.
+
+SD2 multiplies the scheduled rate by G^(1/root), about 1.5-2 on a
+cross-entropy near ln(vocabulary): part or all of its effect can be "a
+larger rate". A matched-rate control trains mode `none` with the base rate
+scaled by the mean factor the SD/SD2 runs of the same cell actually used,
+weighted by the scheduled rate (sum of rates used / sum of rates
+scheduled), so both cells take the same total step size and differ only
+in how it is spread over the batches. The factor is known only after those
+runs, so controls are a second stage of the study.
+
+The schedule-free cell is keras.optimizers.ScheduleFreeAdamW (Defazio et
+al., 2024) at the base rate, mode none: an established method that needs
+no schedule, as a level `schedule_free` of the schedule axis.
+"""
+
+import numpy as np
+
+from kerastune_lab.comparison.grid import Cell, expand_grid
+
+SCHEDULE_AXIS = "train.schedule"
+MODE_AXIS = "lr_adapt.mode"
+SCHEDULE_FREE = "schedule_free"
+
+
+def matched_level(mode):
+    """The mode-axis level of the control matched to `mode`'s rate."""
+    return f"none_at_{mode}_rate"
+
+
+def study_axes(config):
+    """{axis: levels}: the grid's, plus the levels the controls add."""
+    axes = {key: list(values) for key, values in config.grid.items()}
+    if config.controls.schedule_free:
+        axes[SCHEDULE_AXIS].append(SCHEDULE_FREE)
+    for mode in config.controls.matched_rate:
+        axes[MODE_AXIS].append(matched_level(mode))
+    return axes
+
+
+def first_stage_cells(config):
+    """The grid's cells and, with controls.schedule_free, a schedule-free
+    cell per combination of the axes other than schedule and mode."""
+    cells = expand_grid(config.grid)
+    if config.controls.schedule_free:
+        for cell in cells:
+            values = dict(cell.values)
+            if values[SCHEDULE_AXIS] != config.grid[SCHEDULE_AXIS][0] or \
+                    values.get(MODE_AXIS, "none") != "none":
+                continue
+            labels = {**values, SCHEDULE_AXIS: SCHEDULE_FREE}
+            settings = {**values, SCHEDULE_AXIS: "constant",
+                        "train.optimizer": "schedule_free_adamw"}
+            cells.append(Cell(tuple(labels.items()),
+                              tuple(settings.items())))
+    return cells
+
+
+def mean_factor(steps):
+    """Rate-weighted mean SD factor of one run's steps.csv columns: the
+    sum of the rates used over the sum of the rates scheduled."""
+    used = np.asarray(steps["lr"], dtype=float)
+    factor = np.asarray(steps["factor"], dtype=float)
+    keep = np.isfinite(used) & np.isfinite(factor) & (factor > 0)
+    return float(used[keep].sum() / (used[keep] / factor[keep]).sum())
+
+
+def control_cells(config, runs, known_rates=None):
+    """The matched-rate controls of a finished first stage.
+
+    Args:
+        config: The study's `ExperimentConfig`.
+        runs: {cell: {seed: run}} of the first stage (run["steps"] with lr
+            and factor, run["learning_rate"] the base rate).
+        known_rates: {control cell name: rate} decided earlier (a resumed
+            study keeps the rates its control runs started with).
+
+    Returns:
+        (cells, {cell name: base rate}).
+    """
+    known_rates = dict(known_rates or {})
+    by_values = {cell.values: seeds for cell, seeds in runs.items()}
+    cells, rates = [], {}
+    for mode in config.controls.matched_rate:
+        for cell in expand_grid(config.grid):
+            values = dict(cell.values)
+            if values[MODE_AXIS] != mode:
+                continue
+            labels = {**values, MODE_AXIS: matched_level(mode)}
+            control = Cell(tuple(labels.items()))
+            rate = known_rates.get(control.name)
+            if rate is None:
+                seeds = by_values.get(cell.values)
+                if not seeds:
+                    continue  # the runs to match failed; nothing to match
+                factor = float(np.mean([mean_factor(run["steps"])
+                                        for run in seeds.values()]))
+                rate = next(iter(seeds.values()))["learning_rate"] * factor
+            settings = {**values, MODE_AXIS: "none",
+                        "train.learning_rate": rate}
+            cells.append(Cell(control.values, tuple(settings.items())))
+            rates[control.name] = rate
+    return cells, rates
+
