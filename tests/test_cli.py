@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kerastune_lab.analysis.diagnose_history import VERDICTS
-from kerastune_lab.analysis.run_files import read_csv_columns
+from kerastune_lab.run_directory import read_csv_columns
 from kerastune_lab.cli.main import cli
 from kerastune_lab.data.fortunes import load_fortunes
 from kerastune_lab.schedules import build_schedule
@@ -161,7 +161,7 @@ def test_diagnose_prints_the_verdict_first(tmp_path):
 
 MLM_FAST = ["--set", "train.epochs=2", "--set", "data.max_chunks=60",
             "--set", "model.vocabulary_size=600", "--set", "train.batch_size=16",
-            "--verbose", "0"]
+            "--set", "train.warmup_steps=0", "--verbose", "0"]
 
 
 def test_sd_study_cell_runs_with_perplexity(tmp_path, repo):
@@ -278,29 +278,31 @@ def test_report_rejects_a_folder_that_is_not_a_run(tmp_path):
     assert result.exit_code == 2 and "neither a run directory" in result.output
 
 
-OVERFIT = ["--set", 'data.name="synthetic"', "--set", "data.num_samples=400",
-           "--set", "data.difficulty=0.3", "--set", "model.gru_units=64",
+OVERFIT = ["--set", 'data.name="synthetic"', "--set", "data.num_samples=300",
+           "--set", "data.difficulty=0.4", "--set", "model.gru_units=64",
            "--set", "model.dropout_rate=0.0", "--set",
            "model.recurrent_dropout_rate=0.0", "--set",
            "train.early_stopping=false", "--set", "train.epochs=25",
            "--set", "train.learning_rate=3e-3", "--verbose", "0"]
 
 
-def final_gap(run_dir):
-    history = read_csv_columns(run_dir / "history.csv")
-    return history["val_loss"][-1] - history["loss"][-1]
-
-
-def test_real_overfitting_run_and_the_advised_l2_narrows_the_gap(tmp_path):
+def test_real_overfitting_run_and_the_first_advice_helps(tmp_path):
+    """A GRU memorises 210 noisy sequences; the first advice, early
+    stopping (restoring the best epoch), cuts the test loss. Measured over
+    seeds 1-3: train loss < 0.002 against val loss 1.2-1.9 at epoch 25.
+    (L2 at the advised 1e-4 did not narrow the gap reliably here: 3
+    seeds, -0.1 to +0.6; it is not asserted.)"""
     plain = run_ok(tmp_path, *OVERFIT)
     result, lines = invoke("diagnose", str(plain))
     assert lines[0] == "overfitting"
     advice = [line.split()[2] for line in lines if line.startswith("- --set")]
     assert advice[0] == "train.early_stopping=true"
     assert "model.l2=0.0001" in advice
-    regularised = run_ok(tmp_path, *OVERFIT, "--set", "model.l2=0.0001")
-    # Measured once: 0.118 -> 0.052; demand at least a third less.
-    assert final_gap(regularised) < 0.67 * final_gap(plain)
+    stopped = run_ok(tmp_path, *OVERFIT, "--set", advice[0])
+    test_loss = [json.loads((r / "metrics.json").read_text())["test_loss"]
+                 for r in (plain, stopped)]
+    # Measured (seed 42): 0.80 -> 0.65.
+    assert test_loss[1] < 0.9 * test_loss[0], test_loss
 
 
 def test_exploding_loss_is_diagnosed_diverged(tmp_path):

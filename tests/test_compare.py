@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from kerastune_lab.analysis.run_files import read_csv_columns
+from kerastune_lab.run_directory import read_csv_columns
 from kerastune_lab.cli.main import cli
 from kerastune_lab.comparison.paired_tests import CSV_COLUMNS
 from kerastune_lab.comparison.summarize import mean_ci
@@ -99,7 +99,7 @@ def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
         steps = read_csv_columns(runs / f"constant-sd2-seed{seed}"
                                  / "steps.csv")
         used, factor = np.array(steps["lr"]), np.array(steps["factor"])
-        assert factor.min() > 1.0  # SD2 raises the rate on a loss above 1
+        assert not np.allclose(factor, 1.0)  # SD2 adapted the rate
         factors.append(used.sum() / (used / factor).sum())
     expected = 3e-3 * np.mean(factors)
     for seed in (42, 43, 44):

@@ -155,7 +155,7 @@ def test_bert_mlm_gets_the_original_training_setup_by_default():
 @pytest.mark.parametrize("overrides, match", [
     (['model.name="bert_mlm"', 'data.name="fortunes"'], "does not fit"),
     (['data.name="pydoc"'], "does not fit"),
-    (['lr_adapt.source="semantic"'], "needs model.name = 'bert_mlm'"),
+    (['lr_adapt.source="semantic"'], "needs model.name among \\['bert_mlm'\\]"),
     (['model.name="bert_mlm"', 'lr_adapt.source="semantic"',
       'lr_adapt.semantic_model="encoder"'], "pretrained model.preset"),
     (['model.name="bert_mlm"', 'model.size="huge"'], "'tiny'"),

@@ -9,9 +9,8 @@ import time
 
 from click.testing import CliRunner
 
-from kerastune_lab.analysis.run_files import read_csv_columns
 from kerastune_lab.cli.main import cli
-from kerastune_lab.comparison.run_comparison import claim, release
+from kerastune_lab.run_directory import RunDirectory, read_csv_columns
 
 ARGS = ["--set", "model.gru_units=16", "--set", "train.epochs=6",
         "--set", "train.patience=2", "--set", "model.dropout_rate=0.3",
@@ -85,12 +84,12 @@ def test_a_run_claimed_by_a_live_process_is_not_taken(tmp_path):
                               "import time; time.sleep(30)"])
     try:
         run_dir.with_name(run_dir.name + ".lock").write_text(str(other.pid))
-        assert not claim(run_dir)
+        assert not RunDirectory(run_dir).claim()
     finally:
         other.kill()
         other.wait()
-    assert claim(run_dir)  # the owner died: the stale lock is taken over
+    assert RunDirectory(run_dir).claim()  # the owner died: the stale lock is taken over
     assert int(run_dir.with_name(run_dir.name + ".lock").read_text()) \
         == os.getpid()
-    release(run_dir)
+    RunDirectory(run_dir).release()
     assert not run_dir.with_name(run_dir.name + ".lock").exists()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from kerastune_lab.analysis.run_files import read_csv_columns
+from kerastune_lab.run_directory import read_csv_columns
 from kerastune_lab.callbacks import TuneReport
 from kerastune_lab.cli.main import cli
 from kerastune_lab.errors import UserError

@@ -2,32 +2,17 @@
 
 import csv
 import json
-import math
 
 from kerastune_lab.errors import UserError
-
-
-def read_csv_columns(path):
-    """CSV with a header -> {column: [float, ...]}."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return {}
-    return {
-        key: [float(row[key]) if row[key] not in ("", None) else math.nan
-              for row in rows]
-        for key in rows[0]
-    }
+from kerastune_lab.run_directory import RunDirectory, read_csv_columns
 
 
 def read_run_history(path):
     """(history, config or None, first batch loss or None) from a run
     directory or a history.csv."""
-    if path.is_dir():
-        history_path = path / "history.csv"
-        config_path = path / "config.json"
-    else:
-        history_path, config_path = path, path.parent / "config.json"
+    run = RunDirectory(path if path.is_dir() else path.parent)
+    history_path = run.history if path.is_dir() else path
+    config_path = run.config
     if not history_path.is_file():
         raise UserError(
             f"{str(path)!r} is not a run directory or history.csv (no "
@@ -47,10 +32,9 @@ def read_run_history(path):
     config = None
     if config_path.is_file():
         config = json.loads(config_path.read_text()).get("config")
-    steps_path = history_path.parent / "steps.csv"
     first = None
-    if steps_path.is_file():
-        with open(steps_path, newline="") as f:
+    if run.steps.is_file():
+        with open(run.steps, newline="") as f:
             row = next(csv.DictReader(f), None)
         first = float(row["loss"]) if row else None
     return history, config, first

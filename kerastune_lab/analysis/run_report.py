@@ -18,22 +18,23 @@ from scipy import stats
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.html_page import render_html
-from kerastune_lab.analysis.run_files import read_csv_columns
 from kerastune_lab.errors import UserError
+from kerastune_lab.run_directory import RunDirectory
 
 
 def find_runs(paths):
     """Run directories named by `paths` (runs, or comparisons' runs/)."""
     runs = []
     for path in map(pathlib.Path, paths):
-        if (path / "history.csv").is_file():
-            runs.append(path)
+        if RunDirectory(path).history.is_file():
+            runs.append(RunDirectory(path))
         elif (path / "runs").is_dir():
-            runs += sorted(p for p in (path / "runs").iterdir()
-                           if (p / "history.csv").is_file())
+            runs += [RunDirectory(p) for p in sorted((path / "runs").iterdir())
+                     if RunDirectory(p).history.is_file()]
         else:
             raise UserError(
-                f"{str(path)!r} is neither a run directory (with history.csv)"
+                f"{str(path)!r} is neither a run directory (with "
+                f"{RunDirectory.HISTORY})"
                 " nor a comparison directory (with runs/). Pass folders "
                 "written by `kerastune-lab run` or `compare`."
             )
@@ -130,15 +131,10 @@ def write_run_report(paths, out):
     out.mkdir(parents=True, exist_ok=True)
     records = []
     for run in runs:
-        history = read_csv_columns(run / "history.csv")
-        config_file = run / "config.json"
-        config = json.loads(config_file.read_text())["config"] \
-            if config_file.is_file() else {}
-        metrics_file = run / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) \
-            if metrics_file.is_file() else {}
-        steps = read_csv_columns(run / "steps.csv") \
-            if (run / "steps.csv").is_file() else {}
+        history = run.read_history()
+        config = run.read_record()["config"] if run.is_run() else {}
+        metrics = run.read_metrics() if run.is_complete() else {}
+        steps = run.read_steps()
         first = steps["loss"][0] if steps.get("loss") else None
         records.append((run, history, config, metrics,
                         diagnose_history(history, config, first)))
@@ -200,9 +196,9 @@ def write_run_report(paths, out):
             lines += ["", "| metric | value |", "|---|---|"]
             lines += [f"| {k} | {v:.4g} |" if isinstance(v, float)
                       else f"| {k} | {v} |" for k, v in metrics.items()]
-        if (run / "curves.png").is_file():
+        if run.curves.is_file():
             name = f"curves_{i}.png"
-            shutil.copyfile(run / "curves.png", out / name)
+            shutil.copyfile(run.curves, out / name)
             lines += ["", f"![curves of {run.name}]({name})"]
         lines.append("")
     markdown = "\n".join(lines)

@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from kerastune_lab.training.run_directory import write_text_atomic
+from kerastune_lab.run_directory import write_text_atomic
 
 
 class HistoryCSV(keras.callbacks.Callback):

@@ -6,7 +6,7 @@ import pathlib
 import keras
 import numpy as np
 
-from kerastune_lab.training.run_directory import write_text_atomic
+from kerastune_lab.run_directory import write_text_atomic
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

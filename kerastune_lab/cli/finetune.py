@@ -1,5 +1,5 @@
 """`python finetuning.py` / `kerastune-lab finetune`: seed 004's script as
-options over the `transfer` experiment."""
+options over the transfer family's experiment."""
 
 import dataclasses
 import json
@@ -15,19 +15,9 @@ from kerastune_lab.cli.options import (
     set_option,
     user_errors,
 )
-from kerastune_lab.config.experiment_config import (
-    OPTIMIZERS,
-    SCHEDULES,
-)
-from kerastune_lab.config.model_params import TransferParams
+from kerastune_lab.config.experiment_config import DataConfig, TrainConfig
 from kerastune_lab.errors import UserError
-
-
-def _choices(cls, name):
-    """The allowed values of a config field: one list for the experiment
-    files, their error messages and these options."""
-    field = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return list(field.metadata["choices"])
+from kerastune_lab.families.transfer import FAMILY
 
 
 def _list_of(kind, name):
@@ -47,44 +37,47 @@ def _list_of(kind, name):
 
 
 # Each option, when given, overrides one key of the experiment; the rest
-# keep the `transfer` model's defaults (seed 004's finetuning.py).
-KEYS = {
-    "data_dir": "data.path",
-    "base_model": "model.base_model",
-    "weights": "model.weights",
-    "image_size": "model.image_size",
-    "head": "model.head",
-    "dropout": "model.dropout",
-    "unfreeze": "model.unfreeze",
-    "epochs": "train.epochs",
-    "batch_size": "train.batch_size",
-    "optimizer": "train.optimizer",
-    "momentum": "train.momentum",
-    "learning_rate": "train.learning_rate",
-    "schedule": "train.schedule",
-    "head_epochs": "train.head_epochs",
-    "fine_tune_learning_rate": "train.fine_tune_learning_rate",
-    "early_stopping": "train.early_stopping",
-    "patience": "train.patience",
-    "seed": "train.seed",
-    "augment": "data.augment",
-}
+# keep the transfer family's defaults (seed 004's finetuning.py).
+KEYS = {"data_dir": "data.path", "weights": "model.weights",
+        "head": "model.head", "dropout": "model.dropout",
+        "early_stopping": "train.early_stopping", "augment": "data.augment"}
+SECTIONS = {"data": DataConfig, "train": TrainConfig, "model": FAMILY.params}
+
+
+def field_option(key, help_prefix="", **kwargs):
+    """A click option for the config field `key` ('section.name'): its
+    type, range or choices, help and default come from the field, so the
+    option and the experiment files cannot drift apart."""
+    section, name = key.split(".")
+    field = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[name]
+    meta = field.metadata
+    if meta["choices"]:
+        kind = click.Choice(list(meta["choices"]))
+    else:
+        range_type = click.IntRange if field.type is int else click.FloatRange
+        kind = range_type(min=meta["minimum"], max=meta["maximum"],
+                          min_open=meta["exclusive_minimum"])
+    default = (FAMILY.train_defaults if section == "train" else {}).get(
+        name, field.default)
+    doc = meta["doc"][:1].upper() + meta["doc"][1:]
+    text = " ".join(t.rstrip(".") + "." for t in (doc, help_prefix) if t)
+    flag = "--" + name.replace("_", "-")
+    KEYS[name] = key
+    return click.option(flag, type=kind,
+                        help=f"{text}  [default: {default}]", **kwargs)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", type=click.Path(),
               help="Folder with one sub-folder of images per class. "
                    "Default: the embedded digits set (scikit-learn).")
-@click.option("--base-model",
-              type=click.Choice(_choices(TransferParams, "base_model")),
-              help="Pretrained trunk.  [default: mobilenet_v2]")
+@field_option("model.base_model", "Pretrained trunk.")
 @click.option("--weights", metavar="imagenet|none|PATH",
               help="Trunk weights: imagenet (Keras's cache or download), "
                    "none (random; the whole network trains), or a "
                    ".weights.h5 file / model.keras / run directory of an "
                    "earlier transfer run.  [default: imagenet]")
-@click.option("--epochs", type=click.IntRange(min=1),
-              help="Training epochs.  [default: 10]")
+@field_option("train.epochs", "Training epochs.")
 @click.option("--dropout", callback=_list_of(float, "rates"),
               metavar="RATE[,RATE...]",
               help="Dropout after each head layer; one rate applies to all. "
@@ -93,42 +86,29 @@ KEYS = {
               metavar="UNITS[,UNITS...]",
               help="Units of each hidden Dense layer of the head, e.g. "
                    "1024,512.  [default: 512]")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS),
-              help="[default: adam]")
-@click.option("--momentum", type=click.FloatRange(min=0, max=1),
-              help="Momentum of rmsprop and sgd (seed 004 compiles Keras's "
-                   "'RMSprop' and SGD(), whose momentum is 0).  [default: 0]")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
-              help="[default: 0.001]")
-@click.option("--schedule", type=click.Choice(SCHEDULES),
-              help="[default: constant]")
-@click.option("--unfreeze", type=click.IntRange(min=0), metavar="N",
-              help="Train the trunk's last N layers (batch norm stays in "
-                   "inference mode).  [default: 0, frozen]")
-@click.option("--head-epochs", type=click.IntRange(min=0), metavar="N",
-              help="Two phases: train the head alone for N epochs, then "
-                   "unfreeze --unfreeze layers (0: the whole trunk) for the "
-                   "remaining epochs at --fine-tune-learning-rate.")
-@click.option("--fine-tune-learning-rate",
-              type=click.FloatRange(min=0, min_open=True),
-              help="Rate of the second phase.  [default: learning rate / 10]")
-@click.option("--image-size", type=click.IntRange(min=1), metavar="PX",
-              help="Input height and width (MobileNetV2 >= 32, "
-                   "InceptionResNetV2 >= 75).  [default: 224]")
-@click.option("--batch-size", type=click.IntRange(min=1),
-              help="[default: 32]")
+@field_option("train.optimizer")
+@field_option("train.momentum",
+              "Seed 004 compiles Keras's 'RMSprop' and SGD(): momentum 0.")
+@field_option("train.learning_rate")
+@field_option("train.schedule")
+@field_option("model.unfreeze", "Batch norm stays in inference mode.",
+              metavar="N")
+@field_option("train.head_epochs", metavar="N")
+@field_option("train.fine_tune_learning_rate")
+@field_option("model.image_size", "MobileNetV2 >= 32, InceptionResNetV2 "
+              ">= 75.", metavar="PX")
+@field_option("train.batch_size")
 @click.option("--augment/--no-augment", default=None,
               help="Random flips, rotations and zooms of training images. "
                    " [default: no]")
 @click.option("--early-stopping/--no-early-stopping", default=None,
               help="Stop when val_loss stops improving and restore the best "
                    "weights.  [default: no]")
-@click.option("--patience", type=click.IntRange(min=0),
-              help="Early-stopping patience in epochs.  [default: 5]")
-@click.option("--seed", type=click.IntRange(min=0), help="[default: 42]")
+@field_option("train.patience", "Early-stopping patience in epochs.")
+@field_option("train.seed")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Start from this experiment file instead of the "
-                   "defaults (its model must be 'transfer').")
+                   "defaults (its model must be the transfer family).")
 @set_option
 @runs_dir_option
 @click.option("--verbose", type=click.Choice(["auto", "0", "1", "2"]),
@@ -150,12 +130,12 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
              for name, value in options.items() if value is not None]
     if options["data_dir"] is not None:
         given.append('data.name="images"')
-    base = [] if config_path else ['model.name="transfer"']
+    base = [] if config_path else [f'model.name="{FAMILY.name}"']
     experiment = load_experiment(config_path, [*base, *given, *overrides])
-    if experiment.model.name != "transfer":
+    if experiment.model.name != FAMILY.name:
         raise UserError(
             f"{config_path}: model.name = {experiment.model.name!r}; "
-            "finetuning.py trains model.name = 'transfer' (use "
+            f"finetuning.py trains model.name = {FAMILY.name!r} (use "
             "`kerastune-lab run` for other models).")
     if not config_path:
         experiment.name = "finetune-" + experiment.model.params["base_model"]

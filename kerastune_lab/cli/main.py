@@ -15,6 +15,7 @@ from kerastune_lab.cli.options import (
     user_errors,
 )
 from kerastune_lab.errors import UserError
+from kerastune_lab.run_directory import RunDirectory
 
 
 # Subcommands that train or predict in this process.
@@ -78,16 +79,15 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
     if config or overrides or run_dir:
         raise UserError("--resume takes the run directory alone: the run's "
                         "own config.json says what to train.")
-    path = pathlib.Path(resume_dir)
-    record = path / "config.json"
-    if not record.is_file():
+    run = RunDirectory(resume_dir)
+    if not run.is_run():
         raise UserError(
             f"{resume_dir!r} is not a run directory (no config.json). Pass "
             "a folder that `kerastune-lab run` started."
         )
-    if (path / "metrics.json").is_file():
+    if run.is_complete():
         return None
-    return load_run_config(path)
+    return load_run_config(run.path)
 
 
 @cli.command()
@@ -219,10 +219,7 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
         lr_range_test,
         plot_range_test,
     )
-    from kerastune_lab.training.run_directory import (
-        create_run_dir,
-        write_json_atomic,
-    )
+    from kerastune_lab.run_directory import create_run_dir, write_json_atomic
     from kerastune_lab.training.run_experiment import (
         compile_model,
         prepare_task,
@@ -263,7 +260,7 @@ def report(paths, out, runs_dir):
     95% CIs). The last line of output is report.html.
     """
     from kerastune_lab.analysis.run_report import write_run_report
-    from kerastune_lab.training.run_directory import create_run_dir
+    from kerastune_lab.run_directory import create_run_dir
 
     out = out or create_run_dir(runs_dir, "report")
     markdown, page = write_run_report(paths, out)

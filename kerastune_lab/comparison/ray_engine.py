@@ -8,7 +8,6 @@ file system every node of the cluster sees.
 
 import contextlib
 import functools
-import json
 import pathlib
 import time
 
@@ -20,6 +19,7 @@ from kerastune_lab.comparison.run_comparison import (
     plan_study,
 )
 from kerastune_lab.errors import UserError
+from kerastune_lab.run_directory import RunDirectory
 
 EXPERIMENT = "tune"
 INSTALL_HINT = ("pip install 'kerastune-lab[ray]' (or pip install "
@@ -49,7 +49,7 @@ def train_trial(params, study):
     seed = params["seed"]
     run_dir = pathlib.Path(study["runs"]) / f"{params['cell']}-seed{seed}"
     if not is_complete(run_dir):
-        resume = (run_dir / "config.json").is_file()
+        resume = RunDirectory(run_dir).is_run()
         if resume:
             config = load_run_config(run_dir)
         else:
@@ -63,7 +63,7 @@ def train_trial(params, study):
                   f"{ray.get_runtime_context().get_node_id()}", flush=True)
             run_experiment(config, run_dir=run_dir, resume=resume,
                            verbose=2, callbacks=[TuneReport()])
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = RunDirectory(run_dir).read_metrics()
     tune.report({k: v for k, v in metrics.items()
                  if isinstance(v, (int, float))} | {"done": True})
 

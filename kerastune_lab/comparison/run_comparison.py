@@ -15,7 +15,7 @@ from kerastune_lab.comparison.study_controls import (
 )
 from kerastune_lab.comparison.summarize import collect
 from kerastune_lab.errors import UserError
-from kerastune_lab.training.run_directory import write_json_atomic
+from kerastune_lab.run_directory import RunDirectory, write_json_atomic
 
 DEFAULT_STUDY = (
     pathlib.Path(__file__).resolve().parents[2] / "experiments"
@@ -48,34 +48,7 @@ def comparison_dir(runs_dir, config, seeds):
 
 
 def is_complete(run_dir):
-    return (run_dir / "metrics.json").is_file()
-
-
-def claim(run_dir):
-    """Takes runs/<run>.lock for this process; False if another live
-    process holds it (two `compare` commands on one study share the work
-    and never write into the same run)."""
-    lock = run_dir.with_name(run_dir.name + ".lock")
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                os.kill(int(lock.read_text() or 0), 0)
-                return False  # its owner is alive
-            except (ProcessLookupError, ValueError):
-                lock.unlink(missing_ok=True)  # left by a dead process
-                continue
-            except PermissionError:
-                return False
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
-        return True
-    return False
-
-
-def release(run_dir):
-    run_dir.with_name(run_dir.name + ".lock").unlink(missing_ok=True)
+    return RunDirectory(run_dir).is_complete()
 
 
 def _worker_environment(jobs, cache_dir):
@@ -97,7 +70,7 @@ def start_run(config_path, overrides, run_dir, log_path, env):
     from one run to the next), resuming it if an earlier attempt was
     interrupted. Returns (process, open log file)."""
     command = [sys.executable, "-m", "kerastune_lab", "run", "--verbose", "2"]
-    if (run_dir / "config.json").is_file():
+    if RunDirectory(run_dir).is_run():
         command += ["--resume", str(run_dir)]
     else:
         command += [str(config_path), "--run-dir", str(run_dir)]
@@ -154,7 +127,8 @@ def _plan(out, cells, config, seeds):
             link = logs / run_dir.name
             if not link.is_symlink():
                 link.symlink_to(pathlib.Path("..") / "runs" / run_dir.name
-                                / "tensorboard", target_is_directory=True)
+                                / RunDirectory.TENSORBOARD,
+                                target_is_directory=True)
     return plan
 
 
@@ -183,8 +157,9 @@ def log_path(out, run_dir):
 
 def echo_outcome(echo, prefix, run_dir, seconds, extra=""):
     """One line per finished run: its test loss and verdict."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    verdict = json.loads((run_dir / "diagnosis.json").read_text())["verdict"]
+    run = RunDirectory(run_dir)
+    metrics = run.read_metrics()
+    verdict = run.read_diagnosis()["verdict"]
     echo(f"{prefix}: test_loss {metrics['test_loss']:.4f}, {verdict}, "
          f"{seconds:.0f} s{extra}")
 
@@ -237,7 +212,7 @@ def _run_plan(out, plan, config_path, overrides, env, jobs, echo, kind):
                 if is_complete(run_dir):
                     echo(f"{prefix}: complete, skipped")
                     continue
-                if not claim(run_dir):
+                if not RunDirectory(run_dir).claim():
                     echo(f"{prefix}: running in another process, skipped")
                     continue
                 log = log_path(out, run_dir)
@@ -253,7 +228,7 @@ def _run_plan(out, plan, config_path, overrides, env, jobs, echo, kind):
             process, handle, prefix, cell, seed, run_dir, log, start = \
                 running.pop(pid)
             handle.close()
-            release(run_dir)
+            RunDirectory(run_dir).release()
             code = os.waitstatus_to_exitcode(status)
             process.returncode = code
             seconds = time.perf_counter() - start
@@ -269,5 +244,5 @@ def _run_plan(out, plan, config_path, overrides, env, jobs, echo, kind):
             process.kill()
             process.wait()
             handle.close()
-            release(run_dir)
+            RunDirectory(run_dir).release()
     return failures

@@ -2,13 +2,12 @@
 
 import collections
 import csv
-import json
 import math
 
 import numpy as np
 from scipy import stats
 
-from kerastune_lab.analysis.run_files import read_csv_columns
+from kerastune_lab.run_directory import RunDirectory
 
 FIGURES = ("final_eval_loss", "best_eval_loss", "final_eval_perplexity",
            "final_train_loss", "train_eval_gap", "test_loss")
@@ -16,10 +15,11 @@ FIGURES = ("final_eval_loss", "best_eval_loss", "final_eval_perplexity",
 
 def read_run(run_dir):
     """One finished run: figures, curves and verdict."""
-    history = read_csv_columns(run_dir / "history.csv")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    record = json.loads((run_dir / "config.json").read_text())
-    verdict = json.loads((run_dir / "diagnosis.json").read_text())["verdict"]
+    run = RunDirectory(run_dir)
+    history = run.read_history()
+    metrics = run.read_metrics()
+    record = run.read_record()
+    verdict = run.read_diagnosis()["verdict"]
     val = history.get("val_loss") or history["loss"]
     figures = {
         "final_eval_loss": val[-1],
@@ -34,7 +34,7 @@ def read_run(run_dir):
     return {
         "figures": figures,
         "history": history,
-        "steps": read_csv_columns(run_dir / "steps.csv"),
+        "steps": run.read_steps(),
         "verdict": verdict,
         "learning_rate": record["config"]["train"]["learning_rate"],
         "no_skill_eval_loss": record.get("no_skill_eval_loss", math.nan),
@@ -56,7 +56,7 @@ def collect(plan):
     """{cell: {seed: run}} for every complete run of the plan."""
     runs = collections.defaultdict(dict)
     for cell, seed, run_dir in plan:
-        if (run_dir / "metrics.json").is_file():
+        if RunDirectory(run_dir).is_complete():
             runs[cell][seed] = read_run(run_dir)
     return runs
 

@@ -1,12 +1,10 @@
-"""Experiment configuration: TOML files validated into dataclasses."""
+"""Experiment configuration: TOML files validated into dataclasses.
 
-from kerastune_lab.config.experiment_config import (
-    ExperimentConfig,
-    apply_overrides,
-    from_dict,
-    load_experiment,
-    load_run_config,
-)
+Loaded on first use (PEP 562): the model families import
+`config.fields` while `experiment_config` imports the families.
+"""
+
+import importlib
 
 __all__ = [
     "ExperimentConfig",
@@ -15,3 +13,10 @@ __all__ = [
     "load_experiment",
     "load_run_config",
 ]
+
+
+def __getattr__(name):
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.experiment_config")
+    return getattr(module, name)

@@ -2,33 +2,30 @@
 
 import copy
 import dataclasses
-import json
 import pathlib
 import tomllib
 from typing import Any, Optional
 
 from kerastune_lab.config.fields import build_dataclass, option
-from kerastune_lab.config.model_params import MODEL_PARAMS
 from kerastune_lab.errors import ConfigError
+from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.families.registry import FAMILIES
+from kerastune_lab.choices import (
+    GAMMA_SOURCES,
+    LR_ADAPT_MODES,
+    OPTIMIZERS,
+    SCHEDULES,
+)
 
-CLASSIFICATION_DATA = ("fortunes", "csv", "synthetic")
-CORPUS_DATA = ("pydoc", "text")
-IMAGE_DATA = ("digits", "images")
-DATA_NAMES = CLASSIFICATION_DATA + CORPUS_DATA + IMAGE_DATA
-# The data each model family reads.
-MODEL_DATA = {"gru": CLASSIFICATION_DATA, "bert_mlm": CORPUS_DATA,
-              "transfer": IMAGE_DATA}
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad",
-              "schedule_free_adamw")
-SCHEDULES = ("constant", "linear", "cosine")
-LR_ADAPT_MODES = ("none", "sd", "sd2")
-GAMMA_SOURCES = ("loss", "semantic")
+# Every data.name some family reads, in registry order.
+DATA_NAMES = tuple(dict.fromkeys(
+    name for family in FAMILIES.values() for name in family.data_names))
 
 
 @dataclasses.dataclass
 class DataConfig:
     name: str = option(
-        "fortunes", choices=DATA_NAMES,
+        DATA_NAMES[0], choices=DATA_NAMES,
         doc="classification: fortunes (embedded, 4 classes), csv, "
             "synthetic; masked LM: pydoc (embedded corpus), text; images: "
             "digits (embedded), images (a folder of class folders)",
@@ -75,13 +72,13 @@ class DataConfig:
 
 @dataclasses.dataclass
 class ModelConfig:
-    name: str = option("gru", choices=tuple(MODEL_PARAMS))
+    name: str = option(next(iter(FAMILIES)), choices=tuple(FAMILIES))
     params: Any = None
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    optimizer: str = option("adam", choices=OPTIMIZERS)
+    optimizer: str = option("adam", choices=tuple(OPTIMIZERS))
     learning_rate: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
     schedule: str = option("constant", choices=SCHEDULES)
     warmup_steps: int = option(0, minimum=0)
@@ -106,7 +103,8 @@ class TrainConfig:
                    "and per-step scalars (loss, lr, G, SD factor) and the "
                    "run's hyperparameters")
     weight_decay: float = option(0.0, minimum=0.0)
-    momentum: float = option(0.9, minimum=0.0, maximum=1.0)
+    momentum: float = option(0.9, minimum=0.0, maximum=1.0,
+                             doc="momentum of rmsprop and sgd")
     epsilon: float = option(0.0, minimum=0.0,
                             doc="epsilon of adaptive optimizers; 0: Keras's")
     clipnorm: float = option(0.0, minimum=0.0, doc="global norm clip; 0 off")
@@ -131,7 +129,7 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class LrAdaptConfig:
-    mode: str = option("none", choices=LR_ADAPT_MODES)
+    mode: str = option("none", choices=tuple(LR_ADAPT_MODES))
     source: str = option("loss", choices=GAMMA_SOURCES)
     root: float = option(3.0, minimum=0.0, exclusive_minimum=True)
     min_gamma: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
@@ -158,22 +156,6 @@ class ControlsConfig:
         False, doc="add a train.schedule level 'schedule_free': "
                    "ScheduleFreeAdamW at the base rate, lr_adapt.mode none")
 
-
-# Where a model has a customary set-up, it replaces the generic defaults
-# (the user's own keys still win): for bert_mlm, the original SD study's
-# Hugging Face AdamW set-up of its SDTrainer notebook.
-MODEL_TRAIN_DEFAULTS = {
-    "bert_mlm": {
-        "optimizer": "adamw", "learning_rate": 2e-5, "epsilon": 1e-8,
-        "weight_decay": 0.01, "clipnorm": 1.0, "batch_size": 64,
-        "early_stopping": False,
-    },
-    # Seed 004: model.fit(x, y, epochs=10), no early stopping; its
-    # optimizers are Keras's defaults ('RMSprop', SGD()): momentum 0.
-    "transfer": {"epochs": 10, "batch_size": 32, "early_stopping": False,
-                 "momentum": 0.0},
-}
-DATA_DEFAULTS = {"bert_mlm": {"name": "pydoc"}, "transfer": {"name": "digits"}}
 
 # Sections that describe a study for `compare`; `run` ignores them.
 STUDY_SECTIONS = ("grid", "controls")
@@ -260,8 +242,12 @@ def from_dict(raw, name="experiment", source=None):
     model_section = raw.get("model", {})
     model_name = model_section.get("name", ModelConfig.name) \
         if isinstance(model_section, dict) else ModelConfig.name
-    defaults = {"train": MODEL_TRAIN_DEFAULTS.get(model_name, {}),
-                "data": DATA_DEFAULTS.get(model_name, {})}
+    # A family's customary set-up replaces the generic defaults (the
+    # user's own keys still win); its data defaults to its first kind.
+    family = FAMILIES.get(model_name)
+    defaults = {} if family is None else {
+        "train": family.train_defaults,
+        "data": {"name": family.data_names[0]}}
     for section, cls in SECTIONS.items():
         values = {**defaults.get(section, {}), **raw.get(section, {})}
         if section == "model":
@@ -269,7 +255,7 @@ def from_dict(raw, name="experiment", source=None):
             base = build_dataclass(ModelConfig, {"name": model_name}, section)
             base.params = dataclasses.asdict(
                 build_dataclass(
-                    MODEL_PARAMS[base.name], values, section, ("name",)
+                    FAMILIES[base.name].params, values, section, ("name",)
                 )
             )
             sections[section] = base
@@ -321,25 +307,20 @@ def _check_controls(controls, grid):
 
 def _check_consistency(config):
     data = config.data
-    wanted = MODEL_DATA[config.model.name]
-    if data.name not in wanted:
+    family = FAMILIES[config.model.name]
+    if data.name not in family.data_names:
         raise ConfigError(
             f"data.name = {data.name!r} does not fit model.name = "
-            f"{config.model.name!r}; use one of {', '.join(wanted)}."
+            f"{config.model.name!r}; use one of "
+            f"{', '.join(family.data_names)}."
         )
     adapt = config.lr_adapt
-    if adapt.source == "semantic" and config.model.name != "bert_mlm":
+    if adapt.source == "semantic" and not family.semantic_gamma:
+        fits = [f.name for f in FAMILIES.values() if f.semantic_gamma]
         raise ConfigError(
             "lr_adapt.source = 'semantic' scores masked-token predictions "
-            "and needs model.name = 'bert_mlm'; use source = 'loss' for "
+            f"and needs model.name among {fits}; use source = 'loss' for "
             f"{config.model.name!r}."
-        )
-    if (adapt.source == "semantic" and adapt.semantic_model == "encoder"
-            and not config.model.params.get("preset")):
-        raise ConfigError(
-            "lr_adapt.semantic_model = 'encoder' needs a pretrained "
-            "model.preset; a model trained from scratch has no meaningful "
-            "token embeddings (use 'minilm')."
         )
     if data.name in ("csv", "images") and not data.path:
         example = "file.csv" if data.name == "csv" else "photos/"
@@ -347,29 +328,20 @@ def _check_consistency(config):
             f"data.name = {data.name!r} needs data.path: add path = "
             f"\"{example}\" to [data] or pass --set data.path=\"{example}\"."
         )
-    params = config.model.params
-    if (config.model.name == "transfer" and params["weights"] == "none"
-            and params["unfreeze"]):
-        raise ConfigError(
-            f"model.unfreeze = {params['unfreeze']} with model.weights = "
-            "'none': a base trained from scratch trains all its layers; "
-            "drop unfreeze, or load pretrained weights.")
     train = config.train
     if train.head_epochs:
-        if config.model.name != "transfer":
+        if not family.two_phase:
+            fits = [f.name for f in FAMILIES.values() if f.two_phase]
             raise ConfigError(
                 "train.head_epochs trains a new head before unfreezing a "
-                "pretrained base and needs model.name = 'transfer'.")
+                f"pretrained base and needs model.name among {fits}.")
         if train.head_epochs >= train.epochs:
             raise ConfigError(
                 f"train.head_epochs = {train.head_epochs} leaves no epoch "
                 f"of fine-tuning within train.epochs = {train.epochs}: set "
                 "it below train.epochs.")
-        if config.model.params["weights"] == "none":
-            raise ConfigError(
-                "train.head_epochs needs a pretrained base (model.weights "
-                "'imagenet' or a file); with weights = 'none' the whole "
-                "network trains from the start.")
+    if family.check is not None:
+        family.check(config)
     if data.val_split + data.test_split >= 0.9:
         raise ConfigError(
             f"data.val_split + data.test_split = "
@@ -428,9 +400,8 @@ def load_experiment(path=None, overrides=()):
 def load_run_config(run_dir):
     """The resolved config a run directory's config.json recorded, named
     after the folder (what `run --resume` and a resumed trial train)."""
-    run_dir = pathlib.Path(run_dir)
-    record = json.loads((run_dir / "config.json").read_text())
-    return from_dict(record["config"], name=run_dir.name)
+    run = RunDirectory(run_dir)
+    return from_dict(run.read_record()["config"], name=run.name)
 
 
 def apply_overrides(config, overrides):

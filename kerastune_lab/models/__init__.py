@@ -1,12 +1,24 @@
-"""Model builders, by the `[model] name` of experiment files."""
+"""Model builders; the model families (kerastune_lab.families) say which
+one each `[model] name` uses.
 
-from kerastune_lab.models.gru_classifier import build_gru_classifier
-from kerastune_lab.models.transfer_classifier import (
-    build_transfer_classifier,
-    set_trainable_top,
-)
+The builders load on first use (PEP 562), so the families can read
+`base_models` and `bert_masked_lm.BERT_SIZES` without importing Keras.
+"""
 
-MODEL_BUILDERS = {"gru": build_gru_classifier}
+import importlib
 
-__all__ = ["MODEL_BUILDERS", "build_gru_classifier",
-           "build_transfer_classifier", "set_trainable_top"]
+_BUILDERS = {
+    "build_gru_classifier": "gru_classifier",
+    "build_transfer_classifier": "transfer_classifier",
+    "set_trainable_top": "transfer_classifier",
+    "build_transformer_classifier": "transformer_classifier",
+}
+
+__all__ = list(_BUILDERS)
+
+
+def __getattr__(name):
+    if name not in _BUILDERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_BUILDERS[name]}")
+    return getattr(module, name)

@@ -1,11 +1,12 @@
 """The transfer-learning image classifier of seed 004 (finetuning.py)."""
 
-import dataclasses
 import pathlib
 
 import keras
 
 from kerastune_lab.errors import UserError
+from kerastune_lab.models.base_models import BASE_MODELS
+from kerastune_lab.run_directory import RunDirectory
 
 BASE_LAYER_NAME = "base"
 POOLING_LAYER_NAME = "pooling"
@@ -15,25 +16,6 @@ OUTPUT_LAYER_NAME = "classification"
 # sklearn's digits at 32 px stayed at chance for 10 epochs; 0.9 reached
 # 0.82 test accuracy.
 SCRATCH_BN_MOMENTUM = 0.9
-
-
-@dataclasses.dataclass(frozen=True)
-class BaseModel:
-    """A keras.applications trunk and the input it expects."""
-
-    constructor: object
-    preprocess_input: object
-    min_size: int
-
-
-BASE_MODELS = {
-    "mobilenet_v2": BaseModel(
-        keras.applications.MobileNetV2,
-        keras.applications.mobilenet_v2.preprocess_input, 32),
-    "inception_resnet_v2": BaseModel(
-        keras.applications.InceptionResNetV2,
-        keras.applications.inception_resnet_v2.preprocess_input, 75),
-}
 
 
 def build_transfer_classifier(
@@ -185,7 +167,7 @@ def load_base(base_model, weights, image_size):
 def _weights_file(weights):
     path = pathlib.Path(weights)
     if path.is_dir():
-        path = path / "model.keras"
+        path = RunDirectory(path).model
     if not path.is_file():
         raise UserError(
             f"weights {str(weights)!r}: no such file. Expected 'imagenet', "

@@ -1,8 +1,8 @@
 """Optimizers: the named factory and the SD/SD2 wrapper."""
 
-from kerastune_lab.optimizers.build_optimizer import OPTIMIZERS, build_optimizer
+from kerastune_lab.optimizers.build_optimizer import build_optimizer
 from kerastune_lab.optimizers.loss_adaptive_optimizer import (
     LossAdaptiveOptimizer,
 )
 
-__all__ = ["OPTIMIZERS", "LossAdaptiveOptimizer", "build_optimizer"]
+__all__ = ["LossAdaptiveOptimizer", "build_optimizer"]

@@ -2,7 +2,7 @@
 
 import keras
 
-from kerastune_lab.config.experiment_config import OPTIMIZERS
+from kerastune_lab.choices import MOMENTUM_OPTIMIZERS, OPTIMIZERS
 
 
 def build_optimizer(
@@ -17,7 +17,7 @@ def build_optimizer(
     """Returns a Keras optimizer.
 
     Args:
-        name: One of `OPTIMIZERS`.
+        name: A key of `choices.OPTIMIZERS`.
         learning_rate: Float or `LearningRateSchedule`.
         weight_decay: Decoupled weight decay (adamw and
             schedule_free_adamw; Keras applies it the same way for the
@@ -28,30 +28,20 @@ def build_optimizer(
         exclude_from_weight_decay: Variable-name fragments that get no decay
             (biases and normalisation scales/offsets, as HF's AdamW setup).
     """
+    if name not in OPTIMIZERS:
+        raise ValueError(
+            f"Unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}."
+        )
     common = {"learning_rate": learning_rate, "global_clipnorm": clipnorm}
     if epsilon is not None and name != "sgd":
         common["epsilon"] = epsilon
-    if weight_decay:
+    if weight_decay or name == "adamw":
         common["weight_decay"] = weight_decay
-    if name == "adam":
-        optimizer = keras.optimizers.Adam(**common)
-    elif name == "adamw":
-        common.setdefault("weight_decay", 0.0)
-        optimizer = keras.optimizers.AdamW(**common)
-    elif name == "rmsprop":
-        optimizer = keras.optimizers.RMSprop(momentum=momentum, **common)
-    elif name == "sgd":
-        optimizer = keras.optimizers.SGD(momentum=momentum, **common)
-    elif name == "adagrad":
-        optimizer = keras.optimizers.Adagrad(**common)
-    elif name == "schedule_free_adamw":
-        # The model trains at the interpolated point y; evaluation belongs
-        # at the averaged point x (callbacks.ScheduleFreeEvaluation).
-        optimizer = keras.optimizers.ScheduleFreeAdamW(**common)
-    else:
-        raise ValueError(
-            f"Unknown optimizer {name!r}; expected one of {OPTIMIZERS}."
-        )
+    if name in MOMENTUM_OPTIMIZERS:
+        common["momentum"] = momentum
+    # ScheduleFreeAdamW trains at an interpolated point y; evaluation
+    # belongs at its average x (callbacks.ScheduleFreeEvaluation).
+    optimizer = getattr(keras.optimizers, OPTIMIZERS[name])(**common)
     if weight_decay and exclude_from_weight_decay:
         optimizer.exclude_from_weight_decay(
             var_names=list(exclude_from_weight_decay)

@@ -6,7 +6,8 @@ import keras
 from keras import ops
 from keras.src.utils import tracking
 
-MODES = ("none", "sd", "sd2")
+from kerastune_lab.choices import LR_ADAPT_MODES
+
 
 # Columns of the per-step ring buffer, in order.
 STEP_LOG_COLUMNS = ("loss", "gamma", "factor", "lr")
@@ -32,9 +33,10 @@ def check_settings(mode, root, min_gamma, max_gamma, min_factor,
     """Raises ValueError, naming the argument and value, on a bad setting
     of SD / SD2 (shared by the optimizer and the LossAdaptiveLR callback).
     """
-    if mode not in MODES:
+    if mode not in LR_ADAPT_MODES:
         raise ValueError(
-            f"`mode` must be one of {MODES}. Received: mode={mode!r}"
+            f"`mode` must be one of {tuple(LR_ADAPT_MODES)}. Received: "
+            f"mode={mode!r}"
         )
     _check_positive("root", root)
     _check_positive("min_gamma", min_gamma)
@@ -320,9 +322,8 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
             safe_gamma = ops.clip(
                 ops.where(finite, gamma, 1.0), self.min_gamma, self.max_gamma
             )
-            factor = ops.power(safe_gamma, 1.0 / self.root)
-            if self.mode == "sd":
-                factor = 1.0 / factor
+            factor = ops.power(safe_gamma,
+                               LR_ADAPT_MODES[self.mode] / self.root)
             if self.min_factor is not None or self.max_factor is not None:
                 factor = ops.clip(
                     factor,

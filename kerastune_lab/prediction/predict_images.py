@@ -1,15 +1,16 @@
 """Top-k classes of new images from an image-classification run."""
 
-import json
 import pathlib
 
 import numpy as np
 
 from kerastune_lab.errors import UserError
+from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.families import FAMILIES
 
 
 def predict_images(run_dir, image_paths, top_k=3):
-    """Classifies image files with the model of a `transfer` run.
+    """Classifies image files with the model of an image-classifier run.
 
     Each image is read, resized and preprocessed exactly as the run's
     training images were (same size, same base model's `preprocess_input`).
@@ -29,22 +30,22 @@ def predict_images(run_dir, image_paths, top_k=3):
     from kerastune_lab.data.image_classification_data import (
         decode_image_file,
     )
-    from kerastune_lab.models.transfer_classifier import BASE_MODELS
+    from kerastune_lab.models.base_models import BASE_MODELS
 
-    run_dir = pathlib.Path(run_dir)
-    record_path = run_dir / "config.json"
-    model_path = run_dir / "model.keras"
-    if not record_path.is_file() or not model_path.is_file():
+    run = RunDirectory(run_dir)
+    if not run.is_run() or not run.model.is_file():
         raise UserError(
             f"{run_dir} is not a finished run directory (it needs "
             "config.json and model.keras). Pass the folder that "
             "finetuning.py or `kerastune-lab run` printed last.")
-    record = json.loads(record_path.read_text())
+    record = run.read_record()
     model_config = record["config"]["model"]
-    if model_config["name"] != "transfer":
+    family = FAMILIES.get(model_config["name"])
+    if family is None or not family.predicts_images:
+        serves = [f.name for f in FAMILIES.values() if f.predicts_images]
         raise UserError(
             f"{run_dir} trained model.name = {model_config['name']!r}; "
-            "predict classifies images with a 'transfer' run.")
+            f"predict classifies images with a run of {serves}.")
     class_names = record["data"]["class_names"]
     size = model_config["image_size"]
     preprocess = BASE_MODELS[model_config["base_model"]].preprocess_input
@@ -58,7 +59,7 @@ def predict_images(run_dir, image_paths, top_k=3):
             raise UserError(
                 f"Could not read {path} as an image ({type(error).__name__}"
                 "). Pass JPEG, PNG, BMP or GIF files.") from None
-    model = keras.models.load_model(model_path, compile=False)
+    model = keras.models.load_model(run.model, compile=False)
     batch = preprocess(np.stack(images).astype("float32"))
     probabilities = keras.ops.convert_to_numpy(model.predict(batch,
                                                              verbose=0))

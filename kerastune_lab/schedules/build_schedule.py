@@ -1,6 +1,6 @@
 """The learning-rate schedule of an experiment, by name."""
 
-from kerastune_lab.config.experiment_config import SCHEDULES
+from kerastune_lab.choices import SCHEDULES
 from kerastune_lab.schedules.warmup_decay import WarmupDecay
 
 

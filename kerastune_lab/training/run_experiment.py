@@ -1,9 +1,7 @@
 """Trains one experiment and writes its run directory."""
 
 import dataclasses
-import json
 import math
-import pathlib
 import shutil
 import time
 
@@ -12,7 +10,6 @@ import numpy as np
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.plot_curves import plot_curves
-from kerastune_lab.analysis.run_files import read_csv_columns
 from kerastune_lab.callbacks.epoch_seeding import EpochSeeding
 from kerastune_lab.callbacks.history_csv import HistoryCSV
 from kerastune_lab.callbacks.loss_adaptive_lr import (
@@ -28,6 +25,7 @@ from kerastune_lab.callbacks.schedule_free_evaluation import (
 )
 from kerastune_lab.callbacks.tensorboard_steps import TensorBoardSteps
 from kerastune_lab.errors import UserError
+from kerastune_lab.families import FAMILIES
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.schedules import build_schedule
 from kerastune_lab.training.data_parallel import (
@@ -35,25 +33,13 @@ from kerastune_lab.training.data_parallel import (
     split_batches_evenly,
 )
 from kerastune_lab.training.determinism import make_deterministic
-from kerastune_lab.training.image_classification_task import (
-    prepare_image_classification,
-)
-from kerastune_lab.training.masked_lm_task import prepare_masked_lm
-from kerastune_lab.training.run_directory import (
+from kerastune_lab.run_directory import (
+    RunDirectory,
     create_run_dir,
     environment_info,
     keep_epochs_before,
     replaced_atomically,
-    write_json_atomic,
 )
-from kerastune_lab.training.text_classification_task import (
-    prepare_text_classification,
-)
-
-TASKS = {"gru": prepare_text_classification, "bert_mlm": prepare_masked_lm,
-         "transfer": prepare_image_classification}
-BACKUP_DIR = "backup"
-TENSORBOARD_DIR = "tensorboard"
 
 
 def flat_hyperparameters(config):
@@ -93,8 +79,8 @@ def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
     adapt = config.lr_adapt
     train = config.train
     keep_before = max(resume_epoch, first_epoch)
-    history_rows = keep_epochs_before(run_dir / "history.csv", keep_before)
-    keep_epochs_before(run_dir / "steps.csv", keep_before)
+    history_rows = keep_epochs_before(run_dir.history, keep_before)
+    keep_epochs_before(run_dir.steps, keep_before)
     callbacks = [
         # Before HistoryCSV: it adds logs["lr"].
         LossAdaptiveLR(
@@ -105,17 +91,17 @@ def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
             max_gamma=adapt.max_gamma,
             min_factor=adapt.min_factor or None,
             max_factor=adapt.max_factor or None,
-            steps_csv=run_dir / "steps.csv",
+            steps_csv=run_dir.steps,
             step_offset=first_epoch * task.steps_per_epoch,
         ),
         *([PerplexityLogger()] if task.perplexity else []),
         *([ScheduleFreeEvaluation()]
           if train.optimizer == "schedule_free_adamw" else []),
-        HistoryCSV(run_dir / "history.csv", history_rows),
+        HistoryCSV(run_dir.history, history_rows),
         EpochSeeding(train.seed),
     ]
     if train.tensorboard:
-        logs = run_dir / TENSORBOARD_DIR
+        logs = run_dir.tensorboard
         callbacks += [
             keras.callbacks.TensorBoard(str(logs), write_graph=False),
             TensorBoardSteps(logs / "steps", callbacks[0],
@@ -125,7 +111,7 @@ def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if train.early_stopping and early_stopping:
         callbacks.append(ResumableEarlyStopping(
-            run_dir / BACKUP_DIR,
+            run_dir.backup,
             resume_epoch if resume_epoch > first_epoch else 0,
             monitor=train.monitor,
             patience=train.patience,
@@ -136,7 +122,7 @@ def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
     # written: weights, optimizer state (its step drives the schedule) and
     # epoch. Data order and dropout depend on (seed, epoch) alone.
     callbacks.append(keras.callbacks.BackupAndRestore(
-        str(run_dir / BACKUP_DIR), double_checkpoint=True))
+        str(run_dir.backup), double_checkpoint=True))
     return callbacks
 
 
@@ -151,14 +137,6 @@ def training_phases(config):
     return [(0, train.head_epochs, train.learning_rate),
             (train.head_epochs, train.epochs,
              train.fine_tune_learning_rate or train.learning_rate / 10)]
-
-
-def backed_up_epoch(run_dir):
-    """Epochs finished and backed up in an interrupted run (0 if none)."""
-    metadata = pathlib.Path(run_dir) / BACKUP_DIR / "training_metadata.json"
-    if not metadata.is_file():
-        return 0
-    return int(json.loads(metadata.read_text())["epoch"])
 
 
 def compile_model(task, config, learning_rate=None, epochs=None):
@@ -198,7 +176,7 @@ def prepare_task(config):
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.train.dtype_policy)
     try:
-        return TASKS[config.model.name](config)
+        return FAMILIES[config.model.name].prepare(config)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
@@ -255,10 +233,10 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         task.model = edit_model(task.model)
     extra_callbacks = callbacks
     if run_dir is None:
-        run_dir = create_run_dir(runs_dir, config.name)
+        run_dir = RunDirectory(create_run_dir(runs_dir, config.name))
     else:
-        run_dir = pathlib.Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = RunDirectory(run_dir)
+        run_dir.path.mkdir(parents=True, exist_ok=True)
     record = {
         "config": config.to_dict(),
         "seed": train.seed,
@@ -268,13 +246,12 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         **({"dropped_for_even_batches": dropped} if dropped else {}),
         **environment_info(),
     }
-    resume_epoch = backed_up_epoch(run_dir) if resume else 0
+    resume_epoch = run_dir.backed_up_epoch() if resume else 0
     if not resume:
         # A fresh start must not pick up an older run's backup.
-        shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
-        write_json_atomic(run_dir / "config.json", record)
-    write_json_atomic(run_dir / "status.json", {
-        "state": "running", "resumed_from_epoch": resume_epoch})
+        shutil.rmtree(run_dir.backup, ignore_errors=True)
+        run_dir.write_record(record)
+    run_dir.write_status("running", resumed_from_epoch=resume_epoch)
     echo("Data: " + ", ".join(f"{k} {v}" for k, v in task.data_summary.items()
                               if isinstance(v, int)))
     if resume_epoch:
@@ -308,7 +285,7 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         )
         if model.stop_training:
             break
-    history = read_csv_columns(run_dir / "history.csv")
+    history = run_dir.read_history()
     history.pop("epoch", None)
     test = model.evaluate(**task.test_data, verbose=0, return_dict=True)
     wall = time.perf_counter() - start
@@ -331,7 +308,7 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         "first_nonfinite_loss_step": adaptive.first_nonfinite_step,
         "wall_seconds": round(wall, 3),
     })
-    write_json_atomic(run_dir / "metrics.json", metrics)
+    run_dir.write_metrics(metrics)
     if adaptive.first_nonfinite_step is not None:
         echo(f"Training diverged: the batch loss became non-finite at "
              f"optimizer step {adaptive.first_nonfinite_step}; updates from "
@@ -343,15 +320,15 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
              "train.learning_rate).")
 
     LossAdaptiveLR.remove(model)
-    with replaced_atomically(run_dir / "model.keras") as tmp:
+    with replaced_atomically(run_dir.model) as tmp:
         (task.export_model or model).save(tmp)
-    steps = read_csv_columns(run_dir / "steps.csv")
+    steps = run_dir.read_steps()
     diagnosis = diagnose_history(history, record["config"],
                                  initial_loss=steps["loss"][0])
-    write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
-    with replaced_atomically(run_dir / "curves.png") as tmp:
+    run_dir.write_diagnosis(diagnosis.to_dict())
+    with replaced_atomically(run_dir.curves) as tmp:
         plot_curves(history, steps, tmp,
                     title=f"{config.name}: {diagnosis.verdict}",
                     no_skill_loss=task.no_skill_eval_loss)
-    write_json_atomic(run_dir / "status.json", {"state": "complete"})
-    return RunResult(run_dir, metrics, diagnosis, history)
+    run_dir.write_status("complete")
+    return RunResult(run_dir.path, metrics, diagnosis, history)

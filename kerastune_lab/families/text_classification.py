@@ -1,24 +1,28 @@
-"""The text-classification task: GRU models on labelled text."""
+"""The text-classification task the text families share (gru,
+transformer): labelled text as padded integer sequences."""
 
 import math
 
-import numpy as np
-
-from kerastune_lab.analysis.no_skill_loss import no_skill_loss
-from kerastune_lab.data import load_text_classification
-from kerastune_lab.data.shuffled_batches import ShuffledBatches
-from kerastune_lab.models import MODEL_BUILDERS
-from kerastune_lab.training.prepared_task import PreparedTask
+# The data.name values of labelled text.
+TEXT_DATA = ("fortunes", "csv", "synthetic")
 
 
-def prepare_text_classification(config):
+def prepare_text_classification(config, build_model):
+    """Loads the data and builds `build_model(vocab_size, num_classes,
+    sequence_length, **model params)`; returns a PreparedTask."""
+    import numpy as np
+
+    from kerastune_lab.analysis.no_skill_loss import no_skill_loss
+    from kerastune_lab.data import load_text_classification
+    from kerastune_lab.data.shuffled_batches import ShuffledBatches
+    from kerastune_lab.training.prepared_task import PreparedTask
+
     train = config.train
     data = load_text_classification(config.data, train.seed)
-    model = MODEL_BUILDERS[config.model.name](
-        vocab_size=data.vocab_size,
-        num_classes=data.num_classes,
-        **config.model.params,
-    )
+    model = build_model(vocab_size=data.vocab_size,
+                        num_classes=data.num_classes,
+                        sequence_length=data.x_train.shape[1],
+                        **config.model.params)
     counts = np.bincount(data.y_train, minlength=data.num_classes)
     return PreparedTask(
         model=model,

@@ -1,0 +1,96 @@
+"""`[model] name = "bert_mlm"`: seed 002's BERT masked LM (keras-hub)."""
+
+import dataclasses
+
+from kerastune_lab.config.fields import option
+from kerastune_lab.errors import ConfigError
+from kerastune_lab.families.model_family import ModelFamily
+from kerastune_lab.models.bert_masked_lm import BERT_SIZES
+
+CORPUS_DATA = ("pydoc", "text")
+
+
+@dataclasses.dataclass
+class BertMLMParams:
+    """A BERT masked LM, seed 002's model."""
+
+    size: str = option("tiny", choices=tuple(BERT_SIZES),
+                       doc="architecture when training from scratch")
+    preset: str = option(
+        "", doc="keras-hub preset name, or a local keras-hub preset or "
+                "Hugging Face BERT directory; '' trains from scratch")
+    vocabulary_size: int = option(
+        8000, minimum=100, doc="WordPiece vocabulary computed from the "
+                               "corpus when there is no preset")
+    max_sequence_length: int = option(512, minimum=8)
+    dropout: float = option(0.1, minimum=0.0, maximum=0.9)
+
+
+def check(config):
+    adapt = config.lr_adapt
+    if (adapt.source == "semantic" and adapt.semantic_model == "encoder"
+            and not config.model.params["preset"]):
+        raise ConfigError(
+            "lr_adapt.semantic_model = 'encoder' needs a pretrained "
+            "model.preset; a model trained from scratch has no meaningful "
+            "token embeddings (use 'minilm').")
+
+
+def prepare(config):
+    """BERT on a text corpus: chunks, 80/10/10 masks, the unigram no-skill
+    loss, and (with source = "semantic") the semantic-differential G."""
+    import keras
+
+    from kerastune_lab.callbacks.semantic_gamma import build_semantic_gamma
+    from kerastune_lab.data.masked_lm_data import load_masked_lm_data
+    from kerastune_lab.models.bert_masked_lm import (
+        build_bert_masked_lm,
+        training_view,
+    )
+    from kerastune_lab.training.prepared_task import PreparedTask
+
+    train = config.train
+    params = config.model.params
+    data = load_masked_lm_data(config.data, params, train.batch_size,
+                               train.seed)
+    masked_lm = build_bert_masked_lm(
+        vocabulary_size=data.vocabulary_size,
+        size=params["size"],
+        preset=params["preset"],
+        max_sequence_length=max(params["max_sequence_length"],
+                                config.data.chunk_size),
+        dropout=params["dropout"],
+    )
+    gamma_source = None
+    if config.lr_adapt.source == "semantic":
+        use_encoder = config.lr_adapt.semantic_model == "encoder" or (
+            config.lr_adapt.semantic_model == "auto" and params["preset"])
+        embeddings = keras.ops.convert_to_numpy(
+            masked_lm.backbone.token_embedding.embeddings
+        ) if use_encoder else None
+        gamma_source = build_semantic_gamma(
+            data.tokenizer.get_vocabulary(), embeddings)
+    return PreparedTask(
+        model=training_view(masked_lm),
+        fit_data={"x": data.train, "validation_data": data.val,
+                  "shuffle": False},
+        test_data={"x": data.test},
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[],
+        weighted_metrics=["sparse_categorical_accuracy"],
+        steps_per_epoch=len(data.train),
+        data_summary=data.summary(),
+        no_skill_eval_loss=data.no_skill_eval_loss(),
+        perplexity=True,
+        gamma_source=gamma_source,
+        export_model=masked_lm,
+    )
+
+
+FAMILY = ModelFamily(
+    name="bert_mlm", params=BertMLMParams, data_names=CORPUS_DATA,
+    prepare=prepare, check=check, semantic_gamma=True,
+    # The original SD study's Hugging Face AdamW set-up (SDTrainer).
+    train_defaults={"optimizer": "adamw", "learning_rate": 2e-5,
+                    "epsilon": 1e-8, "weight_decay": 0.01, "clipnorm": 1.0,
+                    "batch_size": 64, "early_stopping": False})

@@ -1,0 +1,48 @@
+"""What a model family declares about itself."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFamily:
+    """One `[model] name` of experiment files, and everything it brings.
+
+    Nothing outside a family's own module branches on its name: the
+    configuration, the training loop, `predict` and `finetuning.py` read
+    these attributes.
+
+    Attributes:
+        name: The `[model] name`.
+        params: Dataclass of its `[model]` keys (fields made with
+            `config.fields.option`, which carry their checks).
+        data_names: The `data.name` values it reads; the first is its
+            default.
+        prepare: `prepare(config) -> training.prepared_task.PreparedTask`:
+            loads the data, builds the model, and says how to compile,
+            score and export it (the no-skill eval loss included). It
+            imports Keras and friends when called, so a family can be
+            declared, and a configuration checked, without them.
+        train_defaults: `[train]` values that replace the generic defaults
+            (the user's own keys still win).
+        check: Optional `check(config)` raising `ConfigError` for settings
+            that do not fit together in this family.
+        two_phase: Supports `train.head_epochs` (head first, then the
+            trunk).
+        semantic_gamma: Supports `lr_adapt.source = "semantic"`.
+        predicts_images: `kerastune-lab predict` serves its runs.
+    """
+
+    name: str
+    params: type
+    data_names: tuple
+    prepare: object
+    train_defaults: dict = dataclasses.field(default_factory=dict)
+    check: object = None
+    two_phase: bool = False
+    semantic_gamma: bool = False
+    predicts_images: bool = False
+
+    def param_choices(self, key):
+        """The allowed values of one `[model]` key (its field's choices)."""
+        field = {f.name: f for f in dataclasses.fields(self.params)}[key]
+        return tuple(field.metadata["choices"])

@@ -1,0 +1,120 @@
+"""`[model] name = "transfer"`: seed 004's fine-tuned image classifier
+(a keras.applications trunk with a new head; finetuning.py)."""
+
+import dataclasses
+
+from kerastune_lab.config.fields import option
+from kerastune_lab.errors import ConfigError
+from kerastune_lab.families.model_family import ModelFamily
+from kerastune_lab.models.base_models import BASE_MODELS
+
+IMAGE_DATA = ("digits", "images")
+
+
+@dataclasses.dataclass
+class TransferParams:
+    """A keras.applications trunk with a new head, seed 004's
+    finetuning.py."""
+
+    base_model: str = option("mobilenet_v2", choices=tuple(BASE_MODELS))
+    weights: str = option(
+        "imagenet", doc="'imagenet' (Keras's cache or download), 'none' "
+                        "(random: the whole network trains), or a path: a "
+                        ".weights.h5 file of the base, or the model.keras / "
+                        "run directory of an earlier transfer run")
+    image_size: int = option(224, minimum=1,
+                             doc="input height and width in pixels")
+    head: list = option([512], doc="units of each hidden Dense layer")
+    dropout: list = option(
+        [0.25], doc="dropout after each hidden Dense (one rate: all)")
+    unfreeze: int = option(
+        0, minimum=0, doc="train the base's last N layers (0: frozen); "
+                          "with train.head_epochs, the layers unfrozen in "
+                          "the second phase (0: the whole base)")
+    bn_momentum: float = option(
+        0.0, minimum=0.0, maximum=1.0,
+        doc="batch-norm momentum of the base; 0: 0.9 with weights = "
+            "'none', else Keras's")
+
+
+def check(config):
+    params = config.model.params
+    if params["weights"] == "none" and params["unfreeze"]:
+        raise ConfigError(
+            f"model.unfreeze = {params['unfreeze']} with model.weights = "
+            "'none': a base trained from scratch trains all its layers; "
+            "drop unfreeze, or load pretrained weights.")
+    if config.train.head_epochs and params["weights"] == "none":
+        raise ConfigError(
+            "train.head_epochs needs a pretrained base (model.weights "
+            "'imagenet' or a file); with weights = 'none' the whole "
+            "network trains from the start.")
+
+
+def prepare(config):
+    """A pretrained trunk on images; with train.head_epochs the trunk
+    starts frozen and `fine_tune` unfreezes it for the second phase."""
+    import numpy as np
+
+    from kerastune_lab.analysis.no_skill_loss import no_skill_loss
+    from kerastune_lab.data.image_classification_data import (
+        load_image_classification,
+    )
+    from kerastune_lab.models.transfer_classifier import (
+        BASE_LAYER_NAME,
+        build_transfer_classifier,
+        set_trainable_top,
+    )
+    from kerastune_lab.training.prepared_task import PreparedTask
+
+    train = config.train
+    params = config.model.params
+    data = load_image_classification(
+        config.data, params["image_size"],
+        BASE_MODELS[params["base_model"]].preprocess_input,
+        train.batch_size, train.seed)
+    weights = None if params["weights"] == "none" else params["weights"]
+    two_phase = train.head_epochs > 0
+    model = build_transfer_classifier(
+        num_classes=data.num_classes,
+        base_model=params["base_model"],
+        weights=weights,
+        image_size=params["image_size"],
+        head=params["head"],
+        dropout=params["dropout"],
+        # A two-phase run starts with the base frozen.
+        unfreeze=0 if two_phase else params["unfreeze"],
+        bn_momentum=params["bn_momentum"] or None,
+    )
+
+    def fine_tune(model):
+        base = model.get_layer(BASE_LAYER_NAME)
+        set_trainable_top(base, params["unfreeze"] or len(base.layers))
+
+    counts = np.bincount(data.train_labels, minlength=data.num_classes)
+    return PreparedTask(
+        model=model,
+        # The dataset shuffles itself; Keras cannot shuffle a tf.data one.
+        fit_data={"x": data.train, "validation_data": data.val,
+                  "shuffle": False},
+        test_data={"x": data.test},
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=[],
+        steps_per_epoch=-(-data.counts["train"] // train.batch_size),
+        data_summary=data.summary(),
+        reference={"majority_class_accuracy": float(
+            np.mean(data.test_labels == np.argmax(counts)))},
+        no_skill_eval_loss=no_skill_loss(data.train_labels, data.val_labels,
+                                         data.num_classes),
+        fine_tune=fine_tune if two_phase else None,
+    )
+
+
+FAMILY = ModelFamily(
+    name="transfer", params=TransferParams, data_names=IMAGE_DATA,
+    prepare=prepare, check=check, two_phase=True, predicts_images=True,
+    # Seed 004: model.fit(x, y, epochs=10), no early stopping; its
+    # optimizers are Keras's defaults ('RMSprop', SGD()): momentum 0.
+    train_defaults={"epochs": 10, "batch_size": 32, "early_stopping": False,
+                    "momentum": 0.0})

@@ -1,0 +1,284 @@
+"""A run directory: the one place that knows its files.
+
+Every run-file name, the atomic writers, the readers, the completion and
+status checks and the run locks live here, at the bottom of the package
+(it imports nothing of it), so training, `compare`, the Ray engine,
+`report`, `diagnose` and `predict` all read and write runs the same way.
+"""
+
+import contextlib
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import pathlib
+import platform
+import secrets
+import tempfile
+
+_PACKAGES = ("keras", "tensorflow", "jax", "keras_hub", "numpy")
+
+
+class RunDirectory:
+    """The files of one run (see README.md, "Run one experiment").
+
+    Args:
+        path: The run's folder (it need not exist yet).
+
+    Example:
+
+    >>> run = RunDirectory("runs/20261123-101500-approach_a-1f2e")
+    >>> run.is_complete(), run.read_metrics()["test_loss"]
+    """
+
+    CONFIG = "config.json"
+    HISTORY = "history.csv"
+    STEPS = "steps.csv"
+    METRICS = "metrics.json"
+    MODEL = "model.keras"
+    DIAGNOSIS = "diagnosis.json"
+    CURVES = "curves.png"
+    STATUS = "status.json"
+    BACKUP = "backup"
+    TENSORBOARD = "tensorboard"
+    FILES = (CONFIG, HISTORY, STEPS, METRICS, MODEL, DIAGNOSIS, CURVES,
+             STATUS)
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def __fspath__(self):
+        return str(self.path)
+
+    def __str__(self):
+        return str(self.path)
+
+    @property
+    def name(self):
+        return self.path.name
+
+    # -- where ---------------------------------------------------------
+    @property
+    def config(self):
+        return self.path / self.CONFIG
+
+    @property
+    def history(self):
+        return self.path / self.HISTORY
+
+    @property
+    def steps(self):
+        return self.path / self.STEPS
+
+    @property
+    def metrics(self):
+        return self.path / self.METRICS
+
+    @property
+    def model(self):
+        return self.path / self.MODEL
+
+    @property
+    def diagnosis(self):
+        return self.path / self.DIAGNOSIS
+
+    @property
+    def curves(self):
+        return self.path / self.CURVES
+
+    @property
+    def status(self):
+        return self.path / self.STATUS
+
+    @property
+    def backup(self):
+        return self.path / self.BACKUP
+
+    @property
+    def tensorboard(self):
+        return self.path / self.TENSORBOARD
+
+    @property
+    def lock(self):
+        return self.path.with_name(self.path.name + ".lock")
+
+    # -- state ---------------------------------------------------------
+    def is_run(self):
+        """Started by `run` (its config.json exists)."""
+        return self.config.is_file()
+
+    def is_complete(self):
+        """Finished: metrics.json is written after training and testing."""
+        return self.metrics.is_file()
+
+    def backed_up_epoch(self):
+        """Epochs finished and backed up in an interrupted run (0: none)."""
+        metadata = self.backup / "training_metadata.json"
+        if not metadata.is_file():
+            return 0
+        return int(json.loads(metadata.read_text())["epoch"])
+
+    # -- read ----------------------------------------------------------
+    def read_record(self):
+        """config.json: the resolved config, data sizes, versions."""
+        return json.loads(self.config.read_text())
+
+    def read_metrics(self):
+        return json.loads(self.metrics.read_text())
+
+    def read_diagnosis(self):
+        return json.loads(self.diagnosis.read_text())
+
+    def read_history(self):
+        """history.csv as {column: [float, ...]}."""
+        return read_csv_columns(self.history)
+
+    def read_steps(self):
+        """steps.csv as {column: [float, ...]} ({} if there is none)."""
+        return read_csv_columns(self.steps) if self.steps.is_file() else {}
+
+    # -- write ---------------------------------------------------------
+    def write_record(self, record):
+        write_json_atomic(self.config, record)
+
+    def write_metrics(self, metrics):
+        write_json_atomic(self.metrics, metrics)
+
+    def write_diagnosis(self, diagnosis):
+        write_json_atomic(self.diagnosis, diagnosis)
+
+    def write_status(self, state, **details):
+        write_json_atomic(self.status, {"state": state, **details})
+
+    # -- locks ---------------------------------------------------------
+    def claim(self):
+        """Takes <run>.lock for this process; False if another live process
+        holds it (two `compare` commands on one study share the work and
+        never write into the same run)."""
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    os.kill(int(self.lock.read_text() or 0), 0)
+                    return False  # its owner is alive
+                except (ProcessLookupError, ValueError):
+                    self.lock.unlink(missing_ok=True)  # a dead process's
+                    continue
+                except PermissionError:
+                    return False
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return True
+        return False
+
+    def release(self):
+        self.lock.unlink(missing_ok=True)
+
+
+def read_csv_columns(path):
+    """CSV with a header -> {column: [float, ...]} (NaN for empty cells)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {
+        key: [float(row[key]) if row[key] not in ("", None) else math.nan
+              for row in rows]
+        for key in rows[0]
+    }
+
+
+def create_run_dir(runs_dir, name):
+    """Makes runs_dir/<timestamp>-<name>-<random> and returns its path."""
+    runs_dir = pathlib.Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    while True:
+        path = runs_dir / f"{stamp}-{name}-{secrets.token_hex(2)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def write_text_atomic(path, text):
+    """Writes `text` to `path` so readers never see a partial file."""
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def replaced_atomically(path):
+    """Yields a temporary path beside `path` (same extension, which Keras
+    and matplotlib read the format from); renames it to `path` on
+    success, removes it on failure."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.stem}-{secrets.token_hex(3)}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path, data):
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def environment_info():
+    """Library versions, backend and platform, for config.json."""
+    import sys
+
+    import keras
+
+    versions = {"python": platform.python_version()}
+    # Only what this process uses: importing a backend just to report its
+    # version would cost seconds and could clash with the one in use.
+    for module in _PACKAGES:
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", "")
+    from kerastune_lab import __version__
+
+    versions["kerastune_lab"] = __version__
+    return {
+        "versions": versions,
+        "backend": keras.backend.backend(),
+        "platform": platform.platform(),
+    }
+
+
+def read_rows(path):
+    """A CSV file's rows as dicts (empty if the file does not exist)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def keep_epochs_before(path, epoch):
+    """Rewrites a per-epoch or per-step CSV without rows of `epoch` or later
+    (and any torn last line); returns the rows kept."""
+    rows = [r for r in read_rows(path)
+            if r.get("epoch") not in (None, "") and None not in r.values()
+            and int(float(r["epoch"])) < epoch]
+    if pathlib.Path(path).is_file():
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(path, out.getvalue())
+    return rows
