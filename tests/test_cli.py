@@ -348,3 +348,32 @@ def test_same_file_and_seed_give_the_same_history(tmp_path):
     assert a == b
     assert read_csv_columns(runs[0] / "steps.csv") == read_csv_columns(
         runs[1] / "steps.csv")
+
+
+def test_no_native_log_spam_and_epoch_lines_in_a_log(tmp_path):
+    """TensorFlow's C++ start-up lines are silenced; piped to a file, the
+    progress display is one line per epoch, not a carriage-return bar."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "kerastune_lab", "run", *FAST[:-2],
+         "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for noise in ("oneDNN custom operations", "cudart_stub",
+                  "absl::InitializeLog", "cpu_feature_guard"):
+        assert noise not in out.stderr + out.stdout, noise
+    assert "\r" not in out.stdout and "\x08" not in out.stdout
+    assert sum(line.startswith("Epoch ") for line in
+               out.stdout.splitlines()) == 2
+
+
+def test_progress_bar_in_a_terminal_lines_elsewhere(monkeypatch):
+    from kerastune_lab.cli.options import keras_verbose
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert keras_verbose("auto") == 1
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    assert keras_verbose("auto") == 2
+    assert keras_verbose("0") == 0

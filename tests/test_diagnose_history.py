@@ -78,8 +78,11 @@ def test_divergence_ratio_threshold(ratio, expected):
 
 
 def test_advice_values_come_from_the_config():
-    config = {"model": {"dropout_rate": 0.3, "gru_units": 64, "l2": 0.0},
-              "train": {"learning_rate": 1e-4}}
+    from kerastune_lab.config import load_experiment
+
+    config = load_experiment(None, [
+        "model.dropout_rate=0.3", "model.gru_units=64",
+        "train.learning_rate=1e-4"]).to_dict()
     advice = {a["key"]: a["value"] for a in dh.diagnose_history(
         CASES["overfitting"], config).advice}
     assert advice["model.dropout_rate"] == 0.5
@@ -93,3 +96,39 @@ def test_advice_values_come_from_the_config():
 def test_empty_history_is_an_error():
     with pytest.raises(ValueError, match="no 'loss'"):
         dh.diagnose_history({})
+
+
+ADVICE_CASES = [
+    ['model.name="gru"'],
+    ['model.name="gru"', 'data.name="synthetic"', "model.l2=1e-3"],
+    ['model.name="transformer"'],
+    ['model.name="bert_mlm"'],
+    ['model.name="transfer"'],
+    ['model.name="transfer"', 'model.weights="none"', "data.augment=true"],
+]
+
+
+@pytest.mark.parametrize("overrides", ADVICE_CASES)
+@pytest.mark.parametrize("verdict", ["overfitting", "underfitting",
+                                     "unstable", "diverged"])
+def test_every_advised_set_passes_check(overrides, verdict):
+    """Each family's advice names keys of its own configuration with
+    values `kerastune-lab check` accepts, one --set at a time."""
+    from click.testing import CliRunner
+
+    from kerastune_lab.analysis.diagnose_history import _advice
+    from kerastune_lab.cli.main import cli
+    from kerastune_lab.config import load_experiment
+
+    config = load_experiment(None, overrides).to_dict()
+    advice = _advice(verdict, config)
+    assert advice, (verdict, overrides)
+    sets = [a for item in advice
+            for a in ("--set", f"{item['key']}={item['value']}")]
+    base = [a for o in overrides for a in ("--set", o)]
+    for i in range(0, len(sets), 2):
+        result = CliRunner().invoke(cli, ["check", *base, *sets[i:i + 2]])
+        assert result.exit_code == 0, (sets[i + 1], result.output)
+    if verdict in ("overfitting", "underfitting"):
+        # The family's own knobs, not only the generic train keys.
+        assert any(item["key"].startswith("model.") for item in advice)

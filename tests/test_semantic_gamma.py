@@ -4,6 +4,7 @@ import pytest
 
 from kerastune_lab.callbacks.semantic_gamma import (
     POLE_WORDS,
+    POLES,
     SemanticGamma,
     build_semantic_gamma,
     semantic_profiles,
@@ -81,3 +82,10 @@ def test_minilm_profiles_put_words_near_their_poles():
 def test_bad_table_shape():
     with pytest.raises(ValueError, match="shape"):
         SemanticGamma(np.ones((5, 4)))
+
+
+def test_poles_are_the_ones_the_sdtrainer_document_names():
+    # "positive-negative, strong-weak, active-passive" (seed 002, 2.3.1).
+    assert POLES == (("evaluation", "positive", "negative"),
+                     ("potency", "strong", "weak"),
+                     ("activity", "active", "passive"))

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from kerastune_lab.cli.main import cli
 from kerastune_lab.families import FAMILIES
-from kerastune_lab.models import build_transformer_classifier
+from kerastune_lab.families.transformer import build_transformer_classifier
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SMALL = ["--set", 'model.name="transformer"', "--set",

@@ -112,59 +112,71 @@ def _get(config, section, key, default):
     return (config or {}).get(section, {}).get(key, default)
 
 
+def _knob_advice(config, roles):
+    """Advice from the run's model family's knobs: for each (role,
+    direction), the knobs of that role moved one step that way."""
+    from kerastune_lab.families.registry import FAMILIES
+
+    family = FAMILIES.get(_get(config, "model", "name", None))
+    if family is None:
+        return []
+    items = []
+    for role, direction in roles:
+        for knob in family.knobs:
+            if knob.role != role or (knob.applies is not None
+                                     and not knob.applies(config)):
+                continue
+            value = getattr(knob, direction)(knob.value(config))
+            if value is not None:
+                items.append({"key": knob.key, "value": value,
+                              "why": f"{'more' if direction == 'up' else 'less'}"
+                                     f" {knob.why}"})
+    return items
+
+
 def _advice(verdict, config):
+    """Ready `--set` changes for a verdict; every one of them is a valid
+    value of a key of this run's configuration (`kerastune-lab check`)."""
     lr = _get(config, "train", "learning_rate", 1e-3)
-    dropout = _get(config, "model", "dropout_rate", 0.2)
-    l2 = _get(config, "model", "l2", 0.0)
-    units = _get(config, "model", "gru_units", 64)
     epochs = _get(config, "train", "epochs", 20)
     batch = _get(config, "train", "batch_size", 64)
+    clipnorm = _get(config, "train", "clipnorm", 0.0)
 
     def item(key, value, why):
         return {"key": key, "value": value, "why": why}
 
+    clip = [] if clipnorm else [item("train.clipnorm", 1.0,
+                                     "clip the gradient norm")]
     if verdict == "overfitting":
         early = [] if _get(config, "train", "early_stopping", False) else [
             item("train.early_stopping", "true",
                  "keep the best validation epoch (seeds 000, 001)")]
-        return early + [
-            item("model.l2", 1e-4 if not l2 else l2 * 10,
-                 "L2 penalty on kernels (seed 003)"),
-            item("model.dropout_rate", round(min(0.7, dropout + 0.2), 2),
-                 "more dropout (seed 003: regularisation)"),
-            item("model.gru_units", max(4, units // 2),
-                 "a smaller model overfits less (seed 000, approach A)"),
-            item("data.num_samples", "<3x more>",
-                 "more data (seed 000, approach B)"),
-        ]
+        return early + _knob_advice(config, [
+            ("regularisation", "up"), ("capacity", "down"), ("data", "up")])
     if verdict == "underfitting":
         return [
             item("train.epochs", epochs * 2,
                  "train longer: the loss was still falling (seed 000)"),
             item("train.learning_rate", f"{lr * 3:.3g}",
                  "a higher rate learns faster (seed 001)"),
-            item("model.gru_units", units * 2,
-                 "a larger model (seed 000, approach B)"),
-            item("model.dropout_rate", round(max(0.0, dropout - 0.1), 2),
-                 "less regularisation (seed 003)"),
-        ]
+        ] + _knob_advice(config, [("capacity", "up"),
+                                  ("regularisation", "down")])
     if verdict == "unstable":
         return [
             item("train.learning_rate", f"{lr / 3:.3g}",
                  "a lower rate steadies training (seeds 000, 001)"),
             item("train.batch_size", batch * 2,
                  "larger batches give smoother gradients (seed 001)"),
-            item("train.schedule", '"cosine"',
-                 "a decaying rate (seed 001: decay)"),
-            item("train.clipnorm", 1.0, "clip the gradient norm"),
+            *([] if _get(config, "train", "schedule", "") == "cosine" else [
+                item("train.schedule", '"cosine"',
+                     "a decaying rate (seed 001: decay)")]),
+            *clip,
         ]
     if verdict == "diverged":
         return [
             item("train.learning_rate", f"{lr / 10:.3g}",
                  "the rate is too high for this model"),
-            item("train.clipnorm", 1.0, "clip the gradient norm"),
-            item("data.path", "<check>",
-                 "look for NaN, empty or mislabelled rows in the data"),
+            *clip,
         ]
     return []
 

@@ -1,7 +1,6 @@
 """Experiment configuration: TOML files validated into dataclasses.
 
-Loaded on first use (PEP 562): the model families import
-`config.fields` while `experiment_config` imports the families.
+Loaded on first use (PEP 562), so importing a submodule stays light.
 """
 
 import importlib

@@ -6,7 +6,7 @@ import pathlib
 import tomllib
 from typing import Any, Optional
 
-from kerastune_lab.config.fields import build_dataclass, option
+from kerastune_lab.fields import build_dataclass, option
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.run_directory import RunDirectory
 from kerastune_lab.families.registry import FAMILIES

@@ -138,7 +138,7 @@ class MaskedLMData:
     def no_skill_eval_loss(self):
         """Cross-entropy of the training chunks' unigram distribution (of
         maskable tokens) at the evaluation split's masked positions."""
-        from kerastune_lab.analysis.no_skill_loss import no_skill_loss
+        from kerastune_lab.data.no_skill_loss import no_skill_loss
 
         tokens = self.train.chunks.ravel()
         tokens = tokens[~np.isin(tokens, sorted(self.train.mask[

@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from kerastune_lab.config.fields import option
+from kerastune_lab.fields import option
 from kerastune_lab.errors import ConfigError
-from kerastune_lab.families.model_family import ModelFamily
+from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 
 CORPUS_DATA = ("pydoc", "text")
@@ -47,7 +47,7 @@ def prepare(config):
         build_bert_masked_lm,
         training_view,
     )
-    from kerastune_lab.training.prepared_task import PreparedTask
+    from kerastune_lab.families.prepared_task import PreparedTask
 
     train = config.train
     params = config.model.params
@@ -87,8 +87,32 @@ def prepare(config):
     )
 
 
+SIZES = tuple(BERT_SIZES)
+
+
+def _size(step):
+    def next_size(size):
+        i = SIZES.index(size) + step
+        return f'"{SIZES[i]}"' if 0 <= i < len(SIZES) else None
+    return next_size
+
+
+KNOBS = (
+    Knob("model.dropout", "regularisation",
+         lambda r: round(min(0.9, r + 0.1), 2) if r < 0.9 else None,
+         lambda r: round(max(0.0, r - 0.05), 2) if r > 0 else None,
+         "dropout (seed 003: regularisation)"),
+    Knob("train.weight_decay", "regularisation",
+         lambda w: w * 5 if w else 0.01, lambda w: w / 5 if w else None,
+         "decoupled weight decay (seed 003)"),
+    # A preset fixes the architecture: size applies from scratch only.
+    Knob("model.size", "capacity", _size(1), _size(-1),
+         "model size (seed 000: approach B)",
+         applies=lambda config: not config["model"]["preset"]),
+)
+
 FAMILY = ModelFamily(
-    name="bert_mlm", params=BertMLMParams, data_names=CORPUS_DATA,
+    name="bert_mlm", knobs=KNOBS, params=BertMLMParams, data_names=CORPUS_DATA,
     prepare=prepare, check=check, semantic_gamma=True,
     # The original SD study's Hugging Face AdamW set-up (SDTrainer).
     train_defaults={"optimizer": "adamw", "learning_rate": 2e-5,

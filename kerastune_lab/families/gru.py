@@ -2,11 +2,14 @@
 
 import dataclasses
 
-from kerastune_lab.config.fields import option
-from kerastune_lab.families.model_family import ModelFamily
+from kerastune_lab.fields import option
+from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.families.text_classification import (
+    MORE_DATA,
     TEXT_DATA,
     prepare_text_classification,
+    rate_down,
+    rate_up,
 )
 
 ACTIVATIONS = ("relu", "gelu", "elu", "selu", "tanh", "sigmoid", "swish",
@@ -50,5 +53,17 @@ def prepare(config):
     return prepare_text_classification(config, build)
 
 
+KNOBS = (
+    Knob("model.l2", "regularisation",
+         lambda v: v * 10 if v else 1e-4, lambda v: v / 10 if v else None,
+         "L2 penalty on kernels (seed 003)"),
+    Knob("model.dropout_rate", "regularisation", rate_up, rate_down,
+         "dropout (seed 003: regularisation)"),
+    Knob("model.gru_units", "capacity", lambda n: n * 2,
+         lambda n: n // 2 if n >= 8 else None,
+         "model size (seed 000: approach A smaller, B larger)"),
+    MORE_DATA,
+)
+
 FAMILY = ModelFamily(name="gru", params=GRUParams, data_names=TEXT_DATA,
-                     prepare=prepare)
+                     prepare=prepare, knobs=KNOBS)

@@ -2,6 +2,35 @@
 
 import dataclasses
 
+ROLES = ("capacity", "regularisation", "data")
+
+
+@dataclasses.dataclass(frozen=True)
+class Knob:
+    """A key the diagnosis may advise changing, and the next value each way.
+
+    Attributes:
+        key: "section.name", e.g. "model.dropout_rate".
+        role: "capacity", "regularisation" or "data" (more data).
+        up, down: `value -> next value` in that direction, or None at the
+            end of the key's valid range (the advice then leaves it out).
+            Only values that `kerastune-lab check` accepts.
+        why: Where the advice comes from, for the user.
+        applies: Optional `config dict -> bool` (e.g. only for synthetic
+            data, whose size is a key).
+    """
+
+    key: str
+    role: str
+    up: object
+    down: object
+    why: str
+    applies: object = None
+
+    def value(self, config):
+        section, name = self.key.split(".")
+        return config[section][name]
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelFamily:
@@ -14,10 +43,10 @@ class ModelFamily:
     Attributes:
         name: The `[model] name`.
         params: Dataclass of its `[model]` keys (fields made with
-            `config.fields.option`, which carry their checks).
+            `fields.option`, which carry their checks).
         data_names: The `data.name` values it reads; the first is its
             default.
-        prepare: `prepare(config) -> training.prepared_task.PreparedTask`:
+        prepare: `prepare(config) -> families.prepared_task.PreparedTask`:
             loads the data, builds the model, and says how to compile,
             score and export it (the no-skill eval loss included). It
             imports Keras and friends when called, so a family can be
@@ -30,6 +59,8 @@ class ModelFamily:
             trunk).
         semantic_gamma: Supports `lr_adapt.source = "semantic"`.
         predicts_images: `kerastune-lab predict` serves its runs.
+        knobs: `Knob`s of capacity, regularisation and data amount, which
+            the diagnosis advises from (analysis.diagnose_history).
     """
 
     name: str
@@ -41,6 +72,7 @@ class ModelFamily:
     two_phase: bool = False
     semantic_gamma: bool = False
     predicts_images: bool = False
+    knobs: tuple = ()
 
     def param_choices(self, key):
         """The allowed values of one `[model]` key (its field's choices)."""

@@ -3,8 +3,26 @@ transformer): labelled text as padded integer sequences."""
 
 import math
 
+from kerastune_lab.families.model_family import Knob
+
 # The data.name values of labelled text.
 TEXT_DATA = ("fortunes", "csv", "synthetic")
+
+# More data is a key only for the synthetic task (seed 000, approach B:
+# 3,000 -> 100,000 samples); for files the advice names no key.
+MORE_DATA = Knob(
+    "data.num_samples", "data", lambda n: n * 3, lambda n: None,
+    "more data (seed 000, approach B)",
+    applies=lambda config: config["data"]["name"] == "synthetic")
+
+
+def rate_up(rate, limit=0.95, step=0.2):
+    """A dropout rate raised by `step`, or None at the limit."""
+    return round(min(limit, rate + step), 2) if rate < limit else None
+
+
+def rate_down(rate, step=0.1):
+    return round(max(0.0, rate - step), 2) if rate > 0 else None
 
 
 def prepare_text_classification(config, build_model):
@@ -12,10 +30,10 @@ def prepare_text_classification(config, build_model):
     sequence_length, **model params)`; returns a PreparedTask."""
     import numpy as np
 
-    from kerastune_lab.analysis.no_skill_loss import no_skill_loss
+    from kerastune_lab.data.no_skill_loss import no_skill_loss
     from kerastune_lab.data import load_text_classification
     from kerastune_lab.data.shuffled_batches import ShuffledBatches
-    from kerastune_lab.training.prepared_task import PreparedTask
+    from kerastune_lab.families.prepared_task import PreparedTask
 
     train = config.train
     data = load_text_classification(config.data, train.seed)

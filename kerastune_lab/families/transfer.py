@@ -3,9 +3,9 @@
 
 import dataclasses
 
-from kerastune_lab.config.fields import option
+from kerastune_lab.fields import option
 from kerastune_lab.errors import ConfigError
-from kerastune_lab.families.model_family import ModelFamily
+from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.models.base_models import BASE_MODELS
 
 IMAGE_DATA = ("digits", "images")
@@ -56,7 +56,7 @@ def prepare(config):
     starts frozen and `fine_tune` unfreezes it for the second phase."""
     import numpy as np
 
-    from kerastune_lab.analysis.no_skill_loss import no_skill_loss
+    from kerastune_lab.data.no_skill_loss import no_skill_loss
     from kerastune_lab.data.image_classification_data import (
         load_image_classification,
     )
@@ -65,7 +65,7 @@ def prepare(config):
         build_transfer_classifier,
         set_trainable_top,
     )
-    from kerastune_lab.training.prepared_task import PreparedTask
+    from kerastune_lab.families.prepared_task import PreparedTask
 
     train = config.train
     params = config.model.params
@@ -111,8 +111,25 @@ def prepare(config):
     )
 
 
+KNOBS = (
+    Knob("model.dropout", "regularisation",
+         lambda rates: [round(min(0.9, r + 0.2), 2) for r in rates]
+         if min(rates) < 0.9 else None,
+         lambda rates: [round(max(0.0, r - 0.1), 2) for r in rates]
+         if max(rates) > 0 else None,
+         "dropout of the head (seed 004: ドロップアウト率の変更)"),
+    Knob("data.augment", "regularisation",
+         lambda on: None if on else "true", lambda on: "false" if on else None,
+         "random flips, rotations and zooms of the training images"),
+    # Capacity of a pretrained trunk: how many of its layers train.
+    Knob("model.unfreeze", "capacity",
+         lambda n: n * 2 if n else 20, lambda n: n // 2 if n else None,
+         "train more (or fewer) of the trunk's top layers (seed 004)",
+         applies=lambda config: config["model"]["weights"] != "none"),
+)
+
 FAMILY = ModelFamily(
-    name="transfer", params=TransferParams, data_names=IMAGE_DATA,
+    name="transfer", knobs=KNOBS, params=TransferParams, data_names=IMAGE_DATA,
     prepare=prepare, check=check, two_phase=True, predicts_images=True,
     # Seed 004: model.fit(x, y, epochs=10), no early stopping; its
     # optimizers are Keras's defaults ('RMSprop', SGD()): momentum 0.

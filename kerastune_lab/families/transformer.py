@@ -3,12 +3,15 @@
 
 import dataclasses
 
-from kerastune_lab.config.fields import option
+from kerastune_lab.fields import option
 from kerastune_lab.errors import ConfigError
-from kerastune_lab.families.model_family import ModelFamily
+from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.families.text_classification import (
+    MORE_DATA,
     TEXT_DATA,
     prepare_text_classification,
+    rate_down,
+    rate_up,
 )
 
 
@@ -43,13 +46,77 @@ def _divisor(width):
     return next(h for h in (8, 4, 2, 1) if width % h == 0)
 
 
-def prepare(config):
-    from kerastune_lab.models.transformer_classifier import (
-        build_transformer_classifier,
-    )
+def build_transformer_classifier(
+    vocab_size,
+    num_classes,
+    sequence_length,
+    embedding_dim=64,
+    num_layers=2,
+    num_heads=2,
+    intermediate_dim=128,
+    dropout=0.1,
+):
+    """TokenAndPositionEmbedding -> TransformerEncoder x num_layers ->
+    masked mean over tokens -> Dropout -> softmax.
 
+    Token id 0 is padding: the embedding masks it, the encoders attend only
+    to real tokens, and the pooling averages real tokens only, so padding
+    never changes the prediction. An ordinary functional `keras.Model`
+    whose layers can be edited as any other.
+
+    Args:
+        vocab_size: Number of token ids (including 0 for padding).
+        num_classes: Output classes (softmax).
+        sequence_length: Tokens per input (position embeddings).
+        embedding_dim: Width of the token and position embeddings and of
+            every encoder.
+        num_layers: Stacked `keras_hub.layers.TransformerEncoder` blocks.
+        num_heads: Attention heads per block (must divide embedding_dim).
+        intermediate_dim: Width of each block's feed-forward layer.
+        dropout: Dropout inside the blocks and before the classifier.
+
+    Example:
+
+    >>> model = build_transformer_classifier(20000, 4, sequence_length=64)
+    """
+    import keras
+    import keras_hub
+
+    if embedding_dim % num_heads:
+        raise ValueError(
+            f"embedding_dim ({embedding_dim}) must be divisible by num_heads "
+            f"({num_heads}): each head gets embedding_dim / num_heads "
+            "dimensions.")
+    tokens = keras.Input((sequence_length,), dtype="int32", name="tokens")
+    x = keras_hub.layers.TokenAndPositionEmbedding(
+        vocabulary_size=vocab_size, sequence_length=sequence_length,
+        embedding_dim=embedding_dim, mask_zero=True, name="embedding",
+    )(tokens)
+    for i in range(num_layers):
+        x = keras_hub.layers.TransformerEncoder(
+            intermediate_dim=intermediate_dim, num_heads=num_heads,
+            dropout=dropout, name=f"encoder_{i}",
+        )(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pooling")(x)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax",
+                                 name="classifier")(x)
+    return keras.Model(tokens, outputs, name="transformer_classifier")
+
+
+def prepare(config):
     return prepare_text_classification(config, build_transformer_classifier)
 
 
+KNOBS = (
+    Knob("model.dropout", "regularisation", rate_up, rate_down,
+         "dropout (seed 003: regularisation)"),
+    Knob("model.num_layers", "capacity", lambda n: n + 1,
+         lambda n: n - 1 if n > 1 else None,
+         "model depth (seed 000: approach A smaller, B larger)"),
+    MORE_DATA,
+)
+
 FAMILY = ModelFamily(name="transformer", params=TransformerParams,
-                     data_names=TEXT_DATA, prepare=prepare, check=check)
+                     data_names=TEXT_DATA, prepare=prepare, check=check,
+                     knobs=KNOBS)

@@ -11,7 +11,6 @@ _BUILDERS = {
     "build_gru_classifier": "gru_classifier",
     "build_transfer_classifier": "transfer_classifier",
     "set_trainable_top": "transfer_classifier",
-    "build_transformer_classifier": "transformer_classifier",
 }
 
 __all__ = list(_BUILDERS)
