@@ -33,11 +33,12 @@ VARIANTS = {
 def child(config_path, overrides, out):
     """Runs in the timed process: one run, its phases timed."""
     started = float(os.environ["RUN_COST_START"])
-    marks = {"process start and imports": time.time() - started}
     import keras
 
     from kerastune_lab.config import load_experiment
     from kerastune_lab.training import run_experiment as module
+
+    marks = {"process start and imports": time.time() - started}
 
     config = load_experiment(config_path, overrides)
     epoch_times = []

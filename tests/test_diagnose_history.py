@@ -22,8 +22,6 @@ CASES = {
                                     np.linspace(0.7, 0.22, 12)),
     "underfitting_flat": curves(np.linspace(1.0, 0.95, 12),
                                 np.linspace(1.0, 0.96, 12)),
-    "underfitting_still_falling": curves(np.linspace(2.0, 0.8, 12),
-                                         np.linspace(2.1, 0.9, 12)),
     "unstable_train": curves([1.0, 0.8, 1.0, 0.7, 0.95, 0.6, 0.9, 0.6, 0.85,
                               0.55, 0.8, 0.5], falling + 0.1),
     "unstable_val": curves(falling + 0.15, [0.9, 0.5, 0.9, 0.45, 0.85, 0.4,
@@ -42,6 +40,78 @@ def test_crafted_curves(case):
     if expected != "good_fit":
         assert diagnosis.advice and all(
             "." in a["key"] for a in diagnosis.advice)
+
+
+# (verdict, flags, history, no-skill loss): the misfires a user met, and
+# cases on either side of the new thresholds.
+GROUNDED = {
+    # A zigzag that ends on a high epoch is unstable, not diverged (the
+    # old rule compared the last epoch with the first).
+    "zigzag_ending_high": ("unstable", [], curves(
+        [1.0, 1.6, 0.9, 1.7, 1.0, 1.8], [1.0, 1.5, 1.0, 1.6, 1.0, 1.7]),
+        None),
+    "zigzag_ending_low": ("unstable", [], curves(
+        [1.0, 1.6, 0.9, 1.7, 1.0, 1.8, 1.0], [1.0, 1.5, 1.0, 1.6, 1.0, 1.7,
+                                              1.0]), None),
+    # 91% validation accuracy, a small gap, the loss still easing down:
+    # good, and still improving (the old rule said underfitting).
+    "good_and_still_improving": ("good_fit", ["still improving"], curves(
+        np.linspace(0.6, 0.25, 10), np.linspace(0.62, 0.3, 10)),
+        math.log(2)),
+    # A 3-epoch classifier far below the class prior, still falling.
+    "three_epochs_still_improving": ("good_fit", ["still improving"],
+                                     curves([0.9, 0.45, 0.3],
+                                            [0.6, 0.4, 0.33]),
+                                     math.log(4)),
+    # The old default SD study: a masked LM barely below the unigram loss
+    # (it was called good_fit).
+    "mlm_near_no_skill": ("underfitting", ["still improving"], curves(
+        np.linspace(6.8, 5.15, 10), np.linspace(5.9, 5.12, 10)), 5.36),
+    # Thresholds relative to the no-skill loss: the overfitting curves on
+    # an MLM's scale (x 8) read the same.
+    "overfitting_on_a_larger_scale": ("overfitting", [], curves(
+        8 * np.asarray(CASES["overfitting"]["loss"]),
+        8 * np.asarray(CASES["overfitting"]["val_loss"])), 8.0),
+    # A single late spike is not a sustained explosion.
+    "one_late_spike": ("unstable", [], curves(
+        [1.0, 0.7, 0.6, 0.55, 0.52, 1.2], [1.0, 0.72, 0.63, 0.6, 0.58, 1.1]),
+        None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GROUNDED))
+def test_grounded_verdicts(case):
+    verdict, flags, history, no_skill = GROUNDED[case]
+    diagnosis = dh.diagnose_history(history, no_skill_loss=no_skill)
+    assert (diagnosis.verdict, diagnosis.flags) == (verdict, flags), \
+        diagnosis.reasons
+    assert diagnosis.headline == ", ".join([verdict, *flags])
+
+
+@pytest.mark.parametrize("final, expected", [
+    (dh.UNDERFIT_SKILL * 0.97, "good_fit"),
+    (dh.UNDERFIT_SKILL * 1.03, "underfitting"),
+])
+def test_underfit_threshold_is_relative_to_the_no_skill_loss(final, expected):
+    # Flat at the end: no "still improving" flag in the way.
+    loss = [2.0, 1.4] + [final * 1.5] * 8
+    diagnosis = dh.diagnose_history(curves(loss, np.asarray(loss) + 0.01),
+                                    no_skill_loss=1.5)
+    assert diagnosis.verdict == expected, diagnosis.reasons
+
+
+def test_spiky_steps_are_unstable_and_noisy_ones_are_not():
+    rng = np.random.default_rng(0)
+    smooth = np.linspace(2.0, 1.0, 200) * rng.uniform(0.8, 1.2, 200)
+    spiky = smooth.copy()
+    spiky[rng.choice(np.arange(20, 200), 12, replace=False)] *= 4
+    history = curves(np.linspace(1.8, 1.05, 6), np.linspace(1.85, 1.1, 6))
+    calm = dh.diagnose_history(history, no_skill_loss=2.0,
+                               step_losses=list(smooth))
+    assert calm.verdict != "unstable", calm.reasons
+    wild = dh.diagnose_history(history, no_skill_loss=2.0,
+                               step_losses=list(spiky))
+    assert wild.verdict == "unstable", wild.reasons
 
 
 def test_overfitting_cites_best_epoch_and_values():
@@ -64,7 +134,9 @@ def test_overfit_rise_threshold(rise, expected):
     val = list(loss[:6] + 0.05)
     best = val[-1]
     val += list(np.linspace(best, best * (1 + rise), 5)[1:])
-    assert dh.diagnose_history(curves(loss, val)).verdict == expected
+    # A large no-skill loss keeps the gap rule out: the rise decides.
+    assert dh.diagnose_history(curves(loss, val),
+                               no_skill_loss=3.0).verdict == expected
 
 
 @pytest.mark.parametrize("ratio, expected", [
@@ -82,7 +154,7 @@ def test_advice_values_come_from_the_config():
 
     config = load_experiment(None, [
         "model.dropout_rate=0.3", "model.gru_units=64",
-        "train.learning_rate=1e-4"]).to_dict()
+        "train.learning_rate=1e-4", "train.early_stopping=false"]).to_dict()
     advice = {a["key"]: a["value"] for a in dh.diagnose_history(
         CASES["overfitting"], config).advice}
     assert advice["model.dropout_rate"] == 0.5
@@ -132,3 +204,18 @@ def test_every_advised_set_passes_check(overrides, verdict):
     if verdict in ("overfitting", "underfitting"):
         # The family's own knobs, not only the generic train keys.
         assert any(item["key"].startswith("model.") for item in advice)
+
+
+def test_early_stopping_judges_the_epoch_it_kept():
+    """With restore_best_weights the patience epochs after the best one
+    are not the result: the same curves are overfitting without early
+    stopping and good_fit with it."""
+    from kerastune_lab.config import load_experiment
+
+    curves_ = CASES["overfitting"]
+    kept = load_experiment(None, []).to_dict()
+    off = load_experiment(None, ["train.early_stopping=false"]).to_dict()
+    assert dh.diagnose_history(curves_, off).verdict == "overfitting"
+    diagnosis = dh.diagnose_history(curves_, kept)
+    assert diagnosis.verdict == "good_fit", diagnosis.reasons
+    assert "early stopping kept epoch 3" in diagnosis.reasons[0]

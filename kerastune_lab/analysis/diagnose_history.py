@@ -1,34 +1,53 @@
 """A verdict on a training run from its curves, with evidence and advice.
 
-The rules are deterministic and checked in this order (the first that
-fires wins); epochs are 0-based, as in history.csv:
+Every loss is read against S, the loss of a model that learned nothing:
+the run's `no_skill_eval_loss` (class prior or unigram cross-entropy,
+config.json) when known, else its first step's batch loss, else its
+first epoch's. The rules are checked in this order (the first that fires
+wins); epochs are 0-based, as in history.csv:
 
-1. diverged: a non-finite train or validation loss, or a final train loss
-   above DIVERGE_RATIO times the initial loss (the first step's batch loss
-   when steps.csv is known, else the first epoch's).
-2. unstable (needs MIN_EPOCHS epochs): the train loss goes up from one
-   epoch to the next in at least UNSTABLE_UP_FRACTION of the epochs, by
-   more than UNSTABLE_JUMP of its value on average.
-3. overfitting: validation loss ended at least OVERFIT_RISE above its best
-   epoch while the train loss kept falling after that epoch; or the final
-   validation loss exceeds the train loss by OVERFIT_GAP (relative) and the
-   gap grew since the best epoch; or the final validation loss is over
-   OVERFIT_RATIO times the train loss (and above it by OVERFIT_MIN_GAP):
-   the model has memorised its training set even if validation still
-   improves.
+1. diverged: a non-finite train or validation loss; or a sustained
+   explosion: the train loss of the last epochs (the last one for runs of
+   2 epochs or fewer, else the last 2) all above DIVERGE_RATIO times the
+   run's lowest train loss and above where it started. A zigzag that ends
+   on a high epoch is not sustained.
+2. unstable: the train loss goes up from one epoch to the next in at least
+   UNSTABLE_UP_FRACTION of the epochs, by more than UNSTABLE_JUMP of its
+   value and UNSTABLE_MIN_RISE x S on average (needs MIN_EPOCHS); or the
+   last epoch's train loss jumped above DIVERGE_RATIO times its lowest, by
+   more than SPIKE_MIN_RISE x S, without staying there (a spike, not yet
+   an explosion); or, from steps.csv (at least
+   MIN_STEPS steps), at least SPIKE_FRACTION of the steps spike: their
+   batch loss exceeds SPIKE_RATIO times the median of the SPIKE_WINDOW
+   steps before it, and by more than SPIKE_MIN_RISE x S.
+   With early stopping that restores the best weights, rules 3 to 5
+   judge the kept model: the curves up to the best validation epoch (the
+   epochs after it are the patience window); a model kept at its best
+   validation epoch is not called memorised.
+3. overfitting: the validation loss ended at least OVERFIT_RISE above its
+   best epoch while the train loss kept falling after it; or the final
+   validation loss exceeds the train loss by more than OVERFIT_GAP x S and
+   that gap grew since the best epoch; or the train loss fell below
+   MEMORISED x S while the validation loss stays more than OVERFIT_GAP x S
+   above it (the training set is memorised).
 4. unstable: the validation loss zigzags (direction flips in at least
    UNSTABLE_FLIP_FRACTION of the epochs, moving more than
    UNSTABLE_VAL_SWING per epoch on average; needs MIN_EPOCHS epochs).
-5. underfitting: the train loss fell by less than UNDERFIT_MIN_DROP over
-   the run (the model does not learn), or it was still falling by more than
-   UNDERFIT_TAIL_SLOPE per epoch over the last third together with the
-   validation loss (training stopped too early, rate too low, model small).
+5. underfitting: the final train loss is still above UNDERFIT_SKILL x S
+   (the model has learned little of what there is to learn; seed 001's
+   "large error overall").
 6. good_fit otherwise.
 
-Advice is drawn from seeds 000, 001, 003 and 004 (dropout, L2 / weight
-decay, early stopping, model size, data size, epochs, learning rate,
-schedules, batch size, clipping) and names the experiment-file key and a
-value to try, computed from the run's own configuration when known.
+The flag "still improving" joins any verdict but diverged when the
+validation loss (the train loss without one) still fell by more than
+STILL_IMPROVING_SLOPE per epoch over the last third: train longer.
+
+Advice names experiment-file keys and values computed from the run's own
+configuration: generic training keys (early stopping, epochs, rate,
+schedule, batch size, clipping; seeds 000, 001, 003) and the run's model
+family's knobs of capacity, regularisation and data amount
+(`families.model_family.Knob`), each a value `kerastune-lab check`
+accepts.
 """
 
 import dataclasses
@@ -42,14 +61,20 @@ MIN_EPOCHS = 4
 DIVERGE_RATIO = 1.5
 UNSTABLE_UP_FRACTION = 0.4
 UNSTABLE_JUMP = 0.05
+UNSTABLE_MIN_RISE = 0.02
+MIN_STEPS = 50
+SPIKE_WINDOW = 20
+SPIKE_RATIO = 2.0
+SPIKE_MIN_RISE = 0.1
+SPIKE_FRACTION = 0.03
 UNSTABLE_FLIP_FRACTION = 0.5
 UNSTABLE_VAL_SWING = 0.10
 OVERFIT_RISE = 0.05
-OVERFIT_GAP = 0.25
-OVERFIT_RATIO = 3.0
-OVERFIT_MIN_GAP = 0.05
-UNDERFIT_MIN_DROP = 0.10
-UNDERFIT_TAIL_SLOPE = 0.02
+OVERFIT_GAP = 0.1
+MEMORISED = 0.05
+UNDERFIT_SKILL = 0.9
+STILL_IMPROVING_SLOPE = 0.01
+STILL_IMPROVING = "still improving"
 
 
 @dataclasses.dataclass
@@ -58,12 +83,18 @@ class Diagnosis:
     reasons: list
     advice: list
     evidence: dict
+    flags: list = dataclasses.field(default_factory=list)
+
+    @property
+    def headline(self):
+        """"good_fit" or "good_fit, still improving": the first line."""
+        return ", ".join([self.verdict, *self.flags])
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
     def to_text(self):
-        lines = [self.verdict]
+        lines = [self.headline]
         lines += [f"- {reason}" for reason in self.reasons]
         if self.advice:
             lines.append("Advice:")
@@ -134,7 +165,7 @@ def _knob_advice(config, roles):
     return items
 
 
-def _advice(verdict, config):
+def _advice(verdict, config, flags=()):
     """Ready `--set` changes for a verdict; every one of them is a valid
     value of a key of this run's configuration (`kerastune-lab check`)."""
     lr = _get(config, "train", "learning_rate", 1e-3)
@@ -153,10 +184,11 @@ def _advice(verdict, config):
                  "keep the best validation epoch (seeds 000, 001)")]
         return early + _knob_advice(config, [
             ("regularisation", "up"), ("capacity", "down"), ("data", "up")])
+    longer = [item("train.epochs", epochs * 2,
+                   "train longer: the loss was still falling (seed 000)")
+              ] if STILL_IMPROVING in flags else []
     if verdict == "underfitting":
-        return [
-            item("train.epochs", epochs * 2,
-                 "train longer: the loss was still falling (seed 000)"),
+        return longer + [
             item("train.learning_rate", f"{lr * 3:.3g}",
                  "a higher rate learns faster (seed 001)"),
         ] + _knob_advice(config, [("capacity", "up"),
@@ -178,10 +210,31 @@ def _advice(verdict, config):
                  "the rate is too high for this model"),
             *clip,
         ]
-    return []
+    return longer
 
 
-def diagnose_history(history, config=None, initial_loss=None):
+def _restored_best(config):
+    train = (config or {}).get("train", {})
+    return bool(train.get("early_stopping")) and bool(
+        train.get("restore_best_weights", True))
+
+
+def _spike_fraction(steps, scale):
+    """Share of steps whose batch loss spikes above its recent median."""
+    v = np.asarray(steps, dtype=float)
+    if len(v) < MIN_STEPS:
+        return None
+    spikes = 0
+    for i in range(SPIKE_WINDOW, len(v)):
+        median = np.median(v[i - SPIKE_WINDOW:i])
+        if v[i] > SPIKE_RATIO * median and v[i] - median > \
+                SPIKE_MIN_RISE * scale:
+            spikes += 1
+    return spikes / (len(v) - SPIKE_WINDOW)
+
+
+def diagnose_history(history, config=None, initial_loss=None,
+                     no_skill_loss=None, step_losses=None):
     """Diagnoses a run from its per-epoch history.
 
     Args:
@@ -193,6 +246,9 @@ def diagnose_history(history, config=None, initial_loss=None):
         initial_loss: The first optimizer step's batch loss, if known (a
             run that blows up within its first epoch has a huge epoch-0
             mean already).
+        no_skill_loss: The eval loss of a model that learned nothing
+            (config.json "no_skill_eval_loss"), if known.
+        step_losses: Every step's batch loss (steps.csv), if known.
 
     Returns:
         A `Diagnosis`.
@@ -202,11 +258,36 @@ def diagnose_history(history, config=None, initial_loss=None):
     if not loss:
         raise ValueError("The history has no 'loss' values to diagnose.")
     n = len(loss)
-    evidence = {"epochs": n, "first_loss": loss[0], "final_loss": loss[-1]}
-    reasons = []
+    start, where = loss[0], "epoch 0"
+    if initial_loss is not None and math.isfinite(initial_loss) \
+            and initial_loss < start:
+        start, where = initial_loss, "the first step"
+    scale, scale_name = start, f"the starting loss ({start:.4g})"
+    if no_skill_loss is not None and math.isfinite(no_skill_loss) \
+            and no_skill_loss > 0:
+        scale = no_skill_loss
+        scale_name = f"the no-skill loss ({no_skill_loss:.4g})"
+    evidence = {"epochs": n, "first_loss": loss[0], "final_loss": loss[-1],
+                "reference_loss": scale}
+    reasons, flags = [], []
+    history_loss, history_val = loss, val
 
     def verdict(name):
-        return Diagnosis(name, reasons, _advice(name, config), evidence)
+        # The flag reads the whole run, patience epochs included.
+        if name != "diverged" and len(history_loss) >= 3:
+            curve = (history_val if len(history_val) == len(history_loss)
+                     else history_loss)
+            slope = _tail_slope(curve)
+            evidence["tail_slope"] = slope
+            if slope > STILL_IMPROVING_SLOPE:
+                flags.append(STILL_IMPROVING)
+                reasons.append(
+                    f"the {'validation' if curve is history_val else 'train'}"
+                    " loss "
+                    f"was still falling {slope:.1%} per epoch over the last "
+                    "third")
+        return Diagnosis(name, reasons, _advice(name, config, flags),
+                         evidence, flags)
 
     if not _finite(loss) or (val and not _finite(val)):
         bad = next(
@@ -217,14 +298,13 @@ def diagnose_history(history, config=None, initial_loss=None):
         evidence["first_nonfinite_epoch"] = bad
         reasons.append(f"the loss became non-finite at epoch {bad}")
         return verdict("diverged")
-    start, where = loss[0], "epoch 0"
-    if initial_loss is not None and math.isfinite(initial_loss) \
-            and initial_loss < start:
-        start, where = initial_loss, "the first step"
-    if loss[-1] > DIVERGE_RATIO * start:
+    last = loss[-(1 if n <= 2 else 2):]
+    low = min(min(loss), start)
+    if all(v > DIVERGE_RATIO * low and v > start for v in last):
         reasons.append(
             f"train loss rose from {start:.4g} ({where}) to "
-            f"{loss[-1]:.4g} (epoch {n - 1})"
+            f"{loss[-1]:.4g} (epoch {n - 1}) and stayed above "
+            f"{DIVERGE_RATIO:g} times its lowest ({low:.4g})"
         )
         return verdict("diverged")
 
@@ -237,19 +317,48 @@ def diagnose_history(history, config=None, initial_loss=None):
     if n >= MIN_EPOCHS:
         up_fraction, jump = _up_moves(loss)
         evidence["train_up_fraction"] = up_fraction
-        if up_fraction >= UNSTABLE_UP_FRACTION and jump > UNSTABLE_JUMP:
+        rises = np.diff(loss)[np.diff(loss) > 0]
+        if (up_fraction >= UNSTABLE_UP_FRACTION and jump > UNSTABLE_JUMP
+                and rises.mean() > UNSTABLE_MIN_RISE * scale):
             reasons.append(
                 f"train loss went up in {up_fraction:.0%} of epochs, by "
                 f"{jump:.1%} on average"
             )
             return verdict("unstable")
+    if n > 2 and loss[-1] > DIVERGE_RATIO * low and \
+            loss[-1] - low > SPIKE_MIN_RISE * scale:
+        reasons.append(
+            f"train loss jumped to {loss[-1]:.4g} at the last epoch, over "
+            f"{DIVERGE_RATIO:g} times its lowest ({low:.4g}), without "
+            "staying there")
+        return verdict("unstable")
+    if step_losses is not None:
+        spikes = _spike_fraction(step_losses, scale)
+        if spikes is not None:
+            evidence["step_spike_fraction"] = spikes
+            if spikes >= SPIKE_FRACTION:
+                reasons.append(
+                    f"{spikes:.1%} of the steps' batch losses spiked above "
+                    f"{SPIKE_RATIO:g} times the median of the "
+                    f"{SPIKE_WINDOW} steps before them")
+                return verdict("unstable")
 
+    if val and _restored_best(config) and best < n - 1:
+        # The model that was kept is the best epoch's: the epochs after it
+        # are early stopping's patience, not the result.
+        reasons.append(
+            f"early stopping kept epoch {best} (validation loss "
+            f"{val[best]:.4g}); the {n - 1 - best} epoch(s) after it are "
+            "its patience window")
+        evidence["restored_epoch"] = best
+        loss, val, n = loss[:best + 1], val[:best + 1], best + 1
     if val and n >= 3:
         rise = val[-1] / max(val[best], 1e-12) - 1
         train_fell = loss[-1] < loss[best]
-        gap_end = (val[-1] - loss[-1]) / max(abs(loss[-1]), 1e-12)
-        gap_best = (val[best] - loss[best]) / max(abs(loss[best]), 1e-12)
-        evidence.update(val_rise_from_best=rise, relative_gap=gap_end)
+        gap_end = val[-1] - loss[-1]
+        gap_best = val[best] - loss[best]
+        evidence.update(val_rise_from_best=rise,
+                        gap_over_reference=gap_end / scale)
         if best < n - 1 and rise >= OVERFIT_RISE and train_fell:
             reasons.append(
                 f"validation loss was lowest at epoch {best} ({val[best]:.4g})"
@@ -257,19 +366,21 @@ def diagnose_history(history, config=None, initial_loss=None):
                 f"loss kept falling ({loss[best]:.4g} -> {loss[-1]:.4g})"
             )
             return verdict("overfitting")
-        if gap_end > OVERFIT_GAP and gap_end > gap_best:
+        if gap_end > OVERFIT_GAP * scale and gap_end > gap_best:
             reasons.append(
-                f"validation loss ends {gap_end:.0%} above the train loss "
-                f"({val[-1]:.4g} vs {loss[-1]:.4g}), a gap that grew from "
-                f"{gap_best:.0%} at the best epoch {best}"
+                f"validation loss ends {gap_end:.4g} above the train loss "
+                f"({val[-1]:.4g} vs {loss[-1]:.4g}), {gap_end / scale:.0%} of "
+                f"{scale_name}, a gap that grew from {gap_best:.4g} at the "
+                f"best epoch {best}"
             )
             return verdict("overfitting")
-        if (val[-1] > OVERFIT_RATIO * loss[-1]
-                and val[-1] - loss[-1] > OVERFIT_MIN_GAP):
+        if loss[-1] < MEMORISED * scale and gap_end > OVERFIT_GAP * \
+                scale and "restored_epoch" not in evidence:
             reasons.append(
-                f"validation loss ends {val[-1] / max(loss[-1], 1e-12):.3g}"
-                f" times the train loss ({val[-1]:.4g} vs {loss[-1]:.4g} at "
-                f"epoch {n - 1}): the training set is memorised"
+                f"train loss is down to {loss[-1]:.4g}, under "
+                f"{MEMORISED:.0%} of {scale_name}, while the validation loss "
+                f"stays at {val[-1]:.4g} (epoch {n - 1}): the training set "
+                "is memorised"
             )
             return verdict("overfitting")
 
@@ -283,27 +394,17 @@ def diagnose_history(history, config=None, initial_loss=None):
             )
             return verdict("unstable")
 
-    drop = 1 - loss[-1] / max(loss[0], 1e-12)
-    evidence["train_loss_drop"] = drop
-    if drop < UNDERFIT_MIN_DROP and n >= 2:
+    evidence["final_over_reference"] = loss[-1] / scale
+    if loss[-1] > UNDERFIT_SKILL * scale:
         reasons.append(
-            f"train loss fell only {drop:.0%} over {n} epochs "
-            f"({loss[0]:.4g} -> {loss[-1]:.4g})"
+            f"the final train loss {loss[-1]:.4g} is still "
+            f"{loss[-1] / scale:.0%} of {scale_name}: the model has learned "
+            "little even on its training data"
         )
         return verdict("underfitting")
-    if n >= 3:
-        slope = _tail_slope(loss)
-        val_slope = _tail_slope(val) if len(val) >= 3 else slope
-        evidence.update(train_tail_slope=slope, val_tail_slope=val_slope)
-        if slope > UNDERFIT_TAIL_SLOPE and val_slope > 0:
-            reasons.append(
-                f"train and validation loss were still falling at the end "
-                f"({slope:.1%} and {val_slope:.1%} per epoch over the last "
-                "third)"
-            )
-            return verdict("underfitting")
     reasons.append(
-        "the loss settled without a growing generalisation gap"
+        f"the train loss ended at {loss[-1] / scale:.0%} of {scale_name} "
+        "without a growing generalisation gap"
         + (f"; best validation epoch {best}" if val else "")
     )
     return verdict("good_fit")

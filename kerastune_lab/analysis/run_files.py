@@ -8,8 +8,9 @@ from kerastune_lab.run_directory import RunDirectory, read_csv_columns
 
 
 def read_run_history(path):
-    """(history, config or None, first batch loss or None) from a run
-    directory or a history.csv."""
+    """What the diagnosis reads from a run directory or a history.csv:
+    (history, config or None, {"initial_loss", "no_skill_loss",
+    "step_losses"}, each None where unknown)."""
     run = RunDirectory(path if path.is_dir() else path.parent)
     history_path = run.history if path.is_dir() else path
     config_path = run.config
@@ -29,12 +30,11 @@ def read_run_history(path):
             f"{history_path} has no 'loss' column; expected the history.csv "
             "of a run (epoch, loss, val_loss, ...)."
         )
-    config = None
+    config, no_skill = None, None
     if config_path.is_file():
-        config = json.loads(config_path.read_text()).get("config")
-    first = None
-    if run.steps.is_file():
-        with open(run.steps, newline="") as f:
-            row = next(csv.DictReader(f), None)
-        first = float(row["loss"]) if row else None
-    return history, config, first
+        record = json.loads(config_path.read_text())
+        config, no_skill = record.get("config"), record.get(
+            "no_skill_eval_loss")
+    steps = run.read_steps().get("loss") or None
+    return history, config, {"initial_loss": steps[0] if steps else None,
+                             "no_skill_loss": no_skill, "step_losses": steps}

@@ -18,6 +18,7 @@ from scipy import stats
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.html_page import render_html
+from kerastune_lab.analysis.run_files import read_run_history
 from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory
 
@@ -134,10 +135,9 @@ def write_run_report(paths, out):
         history = run.read_history()
         config = run.read_record()["config"] if run.is_run() else {}
         metrics = run.read_metrics() if run.is_complete() else {}
-        steps = run.read_steps()
-        first = steps["loss"][0] if steps.get("loss") else None
+        _, _, known = read_run_history(run.path)
         records.append((run, history, config, metrics,
-                        diagnose_history(history, config, first)))
+                        diagnose_history(history, config, **known)))
 
     lines = ["# Training report", "",
              f"{len(records)} run(s): " + ", ".join(
@@ -186,7 +186,7 @@ def write_run_report(paths, out):
 
     for i, (run, history, config, metrics, diagnosis) in enumerate(records):
         lines += [f"## {run.name}", "",
-                  f"Verdict: **{diagnosis.verdict}**", ""]
+                  f"Verdict: **{diagnosis.headline}**", ""]
         lines += [f"- {reason}" for reason in diagnosis.reasons]
         if diagnosis.advice:
             lines += ["", "Advice:", ""]

@@ -275,14 +275,15 @@ def diagnose(path):
     """Diagnose a run directory or a history.csv.
 
     The first line is the verdict: good_fit, overfitting, underfitting,
-    unstable or diverged; then the reasons and advice.
+    unstable or diverged, with ", still improving" when the loss was still
+    falling; then the reasons and advice.
     """
     from kerastune_lab.analysis.run_files import read_run_history
 
-    history, config, first = read_run_history(pathlib.Path(path))
+    history, config, known = read_run_history(pathlib.Path(path))
     from kerastune_lab.analysis.diagnose_history import diagnose_history
 
-    click.echo(diagnose_history(history, config, first).to_text())
+    click.echo(diagnose_history(history, config, **known).to_text())
 
 
 @cli.command()

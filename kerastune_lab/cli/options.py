@@ -43,7 +43,7 @@ def echo_run_result(result):
                        if k.startswith("test_") or k.endswith("_accuracy"))
     click.echo(f"{scores}; best epoch {m['best_epoch']}, {m['epochs_run']} "
                f"epochs, {m['wall_seconds']:.1f} s")
-    click.echo(f"diagnosis: {result.diagnosis.verdict}")
+    click.echo(f"diagnosis: {result.diagnosis.headline}")
     click.echo(str(result.run_dir))
 
 

@@ -159,7 +159,8 @@ def echo_outcome(echo, prefix, run_dir, seconds, extra=""):
     """One line per finished run: its test loss and verdict."""
     run = RunDirectory(run_dir)
     metrics = run.read_metrics()
-    verdict = run.read_diagnosis()["verdict"]
+    diagnosis = run.read_diagnosis()
+    verdict = ", ".join([diagnosis["verdict"], *diagnosis.get("flags", [])])
     echo(f"{prefix}: test_loss {metrics['test_loss']:.4f}, {verdict}, "
          f"{seconds:.0f} s{extra}")
 

@@ -19,7 +19,7 @@ def read_run(run_dir):
     history = run.read_history()
     metrics = run.read_metrics()
     record = run.read_record()
-    verdict = run.read_diagnosis()["verdict"]
+    diagnosis = run.read_diagnosis()
     val = history.get("val_loss") or history["loss"]
     figures = {
         "final_eval_loss": val[-1],
@@ -35,7 +35,8 @@ def read_run(run_dir):
         "figures": figures,
         "history": history,
         "steps": run.read_steps(),
-        "verdict": verdict,
+        "verdict": diagnosis["verdict"],
+        "flags": diagnosis.get("flags", []),
         "learning_rate": record["config"]["train"]["learning_rate"],
         "no_skill_eval_loss": record.get("no_skill_eval_loss", math.nan),
     }
@@ -74,8 +75,12 @@ def write_summary(runs, path):
         row["learning_rate"] = next(iter(seeds.values()))["learning_rate"]
         row["no_skill_eval_loss"] = float(np.mean(
             [r["no_skill_eval_loss"] for r in seeds.values()]))
-        row["overfitting_seeds"] = sum(r["verdict"] == "overfitting"
-                                       for r in seeds.values())
+        for verdict in ("overfitting", "underfitting", "unstable",
+                        "diverged"):
+            row[f"{verdict}_seeds"] = sum(r["verdict"] == verdict
+                                          for r in seeds.values())
+        row["still_improving_seeds"] = sum(
+            "still improving" in r["flags"] for r in seeds.values())
         for name in names:
             mean, low, high = mean_ci([r["figures"][name]
                                        for r in seeds.values()])

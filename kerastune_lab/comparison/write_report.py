@@ -125,18 +125,30 @@ def _sentences(axes, comparisons):
     return lines
 
 
+def _verdicts(row):
+    """"2 overfitting, 1 underfitting; 3 still improving" (good_fit left
+    out), the same diagnosis as each run's diagnosis.json."""
+    parts = [f"{row[f'{v}_seeds']} {v}" for v in (
+        "overfitting", "underfitting", "unstable", "diverged")
+        if row[f"{v}_seeds"]]
+    text = ", ".join(parts) or "good_fit"
+    if row["still_improving_seeds"]:
+        text += f"; {row['still_improving_seeds']} still improving"
+    return text
+
+
 def _table(rows, grid_keys):
     figures = list(FIGURES)
     if "test_accuracy_mean" in rows[0]:
         figures.append(("test_accuracy", "test accuracy"))
     header = [_short(k) for k in grid_keys] + ["seeds", "rate"] + \
-        [label for _, label in figures] + ["overfitting seeds"]
+        [label for _, label in figures] + ["verdicts of the seeds"]
     body = []
     for row in rows:
         body.append([str(row[k]) for k in grid_keys] + [
             str(row["seeds"]), f"{row['learning_rate']:.3g}"] + [
             _fmt(row[f"{f}_mean"], row[f"{f}_ci_low"], row[f"{f}_ci_high"])
-            for f, _ in figures] + [str(row["overfitting_seeds"])])
+            for f, _ in figures] + [_verdicts(row)])
     return header, body
 
 
@@ -180,7 +192,10 @@ def write_report(out, title, study, axes, rows, comparisons, images):
     """Writes out/report.md and out/report.html; returns both paths."""
     grid_keys = list(axes)
     header, body = _table(rows, grid_keys)
-    overfit = [r for r in rows if r["overfitting_seeds"] * 2 > r["seeds"]]
+    flagged = {verdict: [r for r in rows if r[f"{verdict}_seeds"] * 2 >
+                         r["seeds"]]
+               for verdict in ("overfitting", "underfitting", "unstable",
+                               "diverged")}
     lines = [f"# {title}", ""]
     lines += _protocol(study, axes, rows, comparisons)
     lines += ["", f"## At a glance: {PRIMARY_FIGURE}, mean [95% CI]", "",
@@ -203,16 +218,22 @@ def write_report(out, title, study, axes, rows, comparisons, images):
                                                      c.p_adjusted) else 2))
     lines += [f"- {'**' if c.real else ''}{c.sentence()}"
               f"{'**' if c.real else ''}" for c in ordered]
-    lines += ["", "## Overfitting", ""]
-    if overfit:
+    lines += ["", "## Diagnosis of the cells", "",
+              "Each run's own diagnosis (`kerastune-lab diagnose`, the "
+              "rules of analysis/diagnose_history.py); a cell is listed "
+              "where most of its seeds share the verdict.", ""]
+    for verdict, cells in flagged.items():
         lines += [
-            f"- {', '.join(f'{k}={r[k]}' for k in grid_keys)}: "
-            f"{r['overfitting_seeds']}/{r['seeds']} seeds diagnosed "
-            f"overfitting; eval - train gap {r['train_eval_gap_mean']:.4g}"
-            for r in overfit]
-    else:
-        lines.append("- No cell has a majority of seeds diagnosed "
-                     "overfitting.")
+            f"- {verdict}: {', '.join(f'{k}={r[k]}' for k in grid_keys)} "
+            f"({r[f'{verdict}_seeds']}/{r['seeds']} seeds; eval - train gap "
+            f"{r['train_eval_gap_mean']:.4g})" for r in cells]
+    if not any(flagged.values()):
+        lines.append("- Every cell's seeds are mostly good_fit.")
+    improving = [r for r in rows if r["still_improving_seeds"] * 2 >
+                 r["seeds"]]
+    if improving:
+        lines.append(f"- Still improving at the end (train longer): "
+                     f"{len(improving)} of {len(rows)} cells.")
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in images]
     markdown = "\n".join(lines) + "\n"

@@ -324,11 +324,13 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         (task.export_model or model).save(tmp)
     steps = run_dir.read_steps()
     diagnosis = diagnose_history(history, record["config"],
-                                 initial_loss=steps["loss"][0])
+                                 initial_loss=steps["loss"][0],
+                                 no_skill_loss=task.no_skill_eval_loss,
+                                 step_losses=steps["loss"])
     run_dir.write_diagnosis(diagnosis.to_dict())
     with replaced_atomically(run_dir.curves) as tmp:
         plot_curves(history, steps, tmp,
-                    title=f"{config.name}: {diagnosis.verdict}",
+                    title=f"{config.name}: {diagnosis.headline}",
                     no_skill_loss=task.no_skill_eval_loss)
     run_dir.write_status("complete")
     return RunResult(run_dir.path, metrics, diagnosis, history)
