@@ -100,7 +100,7 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="local: runs trained at once, each with an equal share "
                    "of the CPU threads [default: 2 on a machine with 2 or "
-                   "more CPUs and no GPU, else 1].")
+                   "more CPUs, else 1].")
 @runs_dir_option
 @click.option("--engine", type=click.Choice(["local", "ray"]),
               default="local", show_default=True,
