@@ -61,13 +61,14 @@ SCENARIOS = [
     ("unstable", "gru-adam-0.1", GRU + ["train.learning_rate=0.1",
                                         "train.early_stopping=false",
                                         "train.epochs=10"]),
-    ("unstable", "gru-adam-0.1-seed2", GRU + ["train.learning_rate=0.1",
-                                              "train.early_stopping=false",
-                                              "train.epochs=10",
-                                              "train.seed=2"]),
-    ("unstable", "transformer-adam-0.2", TRANSFORMER + [
-        "train.learning_rate=0.2", "train.early_stopping=false",
-        "train.epochs=10"]),
+    ("unstable", "gru-sgd-1.5-batch16", GRU + [
+        'train.optimizer="sgd"', "train.momentum=0.0",
+        "train.learning_rate=1.5", "train.batch_size=16",
+        "train.early_stopping=false", "train.epochs=10"]),
+    ("unstable", "gru-sgd-1.5-batch16-seed2", GRU + [
+        'train.optimizer="sgd"', "train.momentum=0.0",
+        "train.learning_rate=1.5", "train.batch_size=16",
+        "train.early_stopping=false", "train.epochs=10", "train.seed=2"]),
     ("good_fit", "gru-fortunes-early-stopping", GRU + ["train.epochs=30"]),
     ("good_fit", "transformer-fortunes-early-stopping",
      TRANSFORMER + ["train.epochs=30", "model.dropout=0.2"]),
@@ -101,7 +102,7 @@ TARGETS = {
 }
 ADVICE_SCENARIOS = ("gru-tiny-data-large", "transformer-tiny-data",
                     "gru-2-units", "transformer-rate-1e-7", "gru-adam-0.1",
-                    "transformer-adam-0.2")
+                    "gru-sgd-1.5-batch16")
 
 
 def advice_effects(runs):

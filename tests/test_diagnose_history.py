@@ -219,3 +219,4 @@ def test_early_stopping_judges_the_epoch_it_kept():
     diagnosis = dh.diagnose_history(curves_, kept)
     assert diagnosis.verdict == "good_fit", diagnosis.reasons
     assert "early stopping kept epoch 3" in diagnosis.reasons[0]
+    assert diagnosis.flags == []  # its patience ran out: not improving

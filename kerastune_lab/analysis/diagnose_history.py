@@ -40,7 +40,8 @@ wins); epochs are 0-based, as in history.csv:
 
 The flag "still improving" joins any verdict but diverged when the
 validation loss (the train loss without one) still fell by more than
-STILL_IMPROVING_SLOPE per epoch over the last third: train longer.
+STILL_IMPROVING_SLOPE per epoch over the last third (train longer), unless
+early stopping ended the run.
 
 Advice names experiment-file keys and values computed from the run's own
 configuration: generic training keys (early stopping, epochs, rate,
@@ -273,8 +274,10 @@ def diagnose_history(history, config=None, initial_loss=None,
     history_loss, history_val = loss, val
 
     def verdict(name):
-        # The flag reads the whole run, patience epochs included.
-        if name != "diverged" and len(history_loss) >= 3:
+        # The flag reads the whole run; a run early stopping ended is
+        # not still improving (its patience ran out).
+        if name != "diverged" and len(history_loss) >= 3 and \
+                "restored_epoch" not in evidence:
             curve = (history_val if len(history_val) == len(history_loss)
                      else history_loss)
             slope = _tail_slope(curve)
