@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from kerastune_lab.analysis.diagnose_history import VERDICTS
+from kerastune_lab.analysis.diagnose_history import VERDICTS, _spike_fraction
 from kerastune_lab.run_directory import RunDirectory
 
 SMALL_DATA = ['data.name="synthetic"', "data.num_samples=300",
@@ -96,21 +96,25 @@ TARGETS = {
                     lambda run: run.read_metrics()["test_loss"]),
     "underfitting": ("final train loss", "lower",
                      lambda run: run.read_history()["loss"][-1]),
-    "unstable": ("share of epochs whose train loss rose", "lower",
+    # Both signs of instability the rules read: epochs whose train loss
+    # rose, and steps whose batch loss spiked (summed shares).
+    "unstable": ("share of rising epochs + share of spiking steps", "lower",
                  lambda run: float(np.mean(
-                     np.diff(run.read_history()["loss"]) > 0))),
+                     np.diff(run.read_history()["loss"]) > 0))
+                 + _spike_fraction(run.read_steps()["loss"],
+                                   run.read_record()["no_skill_eval_loss"])),
 }
 ADVICE_SCENARIOS = ("gru-tiny-data-large", "transformer-tiny-data",
                     "gru-2-units", "transformer-rate-1e-7", "gru-adam-0.1",
                     "gru-sgd-1.5-batch16")
 
 
-def advice_effects(runs):
+def advice_effects(runs, names=()):
     """Applies the first advised --set to real runs; prints the targeted
     figure before and after."""
     print("\nthe first advice, applied:")
     for condition, name, overrides in SCENARIOS:
-        if name not in ADVICE_SCENARIOS:
+        if name not in (names or ADVICE_SCENARIOS):
             continue
         diagnosis, before = train(overrides, runs)
         if diagnosis["verdict"] not in TARGETS or not diagnosis["advice"]:
@@ -133,10 +137,13 @@ def main():
                         help="comma-separated conditions to run")
     parser.add_argument("--advice", action="store_true",
                         help="only apply the first advice to real runs")
+    parser.add_argument("--scenarios", default="",
+                        help="with --advice: comma-separated scenario names")
     args = parser.parse_args()
     if args.advice:
         return advice_effects(pathlib.Path(tempfile.mkdtemp(
-            prefix="diagnosis_advice_")))
+            prefix="diagnosis_advice_")), set(filter(None, args.scenarios
+                                                     .split(","))))
     only = set(filter(None, args.only.split(",")))
     runs = pathlib.Path(tempfile.mkdtemp(prefix="diagnosis_accuracy_"))
     matrix = {c: {v: 0 for v in VERDICTS} for c in VERDICTS}
