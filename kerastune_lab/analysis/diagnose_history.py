@@ -57,6 +57,8 @@ import math
 import numpy as np
 
 VERDICTS = ("good_fit", "overfitting", "underfitting", "unstable", "diverged")
+# The verdicts that name a problem (a study counts them per cell).
+PROBLEMS = VERDICTS[1:]
 
 MIN_EPOCHS = 4
 DIVERGE_RATIO = 1.5

@@ -7,6 +7,7 @@ import math
 import numpy as np
 from scipy import stats
 
+from kerastune_lab.analysis.diagnose_history import PROBLEMS, STILL_IMPROVING
 from kerastune_lab.run_directory import RunDirectory
 
 FIGURES = ("final_eval_loss", "best_eval_loss", "final_eval_perplexity",
@@ -75,12 +76,11 @@ def write_summary(runs, path):
         row["learning_rate"] = next(iter(seeds.values()))["learning_rate"]
         row["no_skill_eval_loss"] = float(np.mean(
             [r["no_skill_eval_loss"] for r in seeds.values()]))
-        for verdict in ("overfitting", "underfitting", "unstable",
-                        "diverged"):
+        for verdict in PROBLEMS:
             row[f"{verdict}_seeds"] = sum(r["verdict"] == verdict
                                           for r in seeds.values())
         row["still_improving_seeds"] = sum(
-            "still improving" in r["flags"] for r in seeds.values())
+            STILL_IMPROVING in r["flags"] for r in seeds.values())
         for name in names:
             mean, low, high = mean_ci([r["figures"][name]
                                        for r in seeds.values()])

@@ -8,6 +8,7 @@ few sentences, then the details.
 import itertools
 import math
 
+from kerastune_lab.analysis.diagnose_history import PROBLEMS
 from kerastune_lab.analysis.html_page import render_html
 from kerastune_lab.comparison.paired_tests import (
     ALPHA,
@@ -128,9 +129,8 @@ def _sentences(axes, comparisons):
 def _verdicts(row):
     """"2 overfitting, 1 underfitting; 3 still improving" (good_fit left
     out), the same diagnosis as each run's diagnosis.json."""
-    parts = [f"{row[f'{v}_seeds']} {v}" for v in (
-        "overfitting", "underfitting", "unstable", "diverged")
-        if row[f"{v}_seeds"]]
+    parts = [f"{row[f'{v}_seeds']} {v}" for v in PROBLEMS
+             if row[f"{v}_seeds"]]
     text = ", ".join(parts) or "good_fit"
     if row["still_improving_seeds"]:
         text += f"; {row['still_improving_seeds']} still improving"
@@ -194,8 +194,7 @@ def write_report(out, title, study, axes, rows, comparisons, images):
     header, body = _table(rows, grid_keys)
     flagged = {verdict: [r for r in rows if r[f"{verdict}_seeds"] * 2 >
                          r["seeds"]]
-               for verdict in ("overfitting", "underfitting", "unstable",
-                               "diverged")}
+               for verdict in PROBLEMS}
     lines = [f"# {title}", ""]
     lines += _protocol(study, axes, rows, comparisons)
     lines += ["", f"## At a glance: {PRIMARY_FIGURE}, mean [95% CI]", "",
