@@ -61,13 +61,17 @@ def main():
 
     run_comparison(config, study, [], 1, folder / "runs", echo=echo)
     third = max(1, len(children) // 3)
-    for name, values in (("compare process RSS", parent),
-                         ("run process peak RSS", children)):
+    for name, values in (
+        ("compare process RSS", parent),
+        ("run process peak RSS", children),
+    ):
         first = statistics.median(values[:third])
         last = statistics.median(values[-third:])
-        print(f"{name}: first third {first:.0f} MiB, last third {last:.0f} "
-              f"MiB, change {last - first:+.0f} MiB "
-              f"({(last / first - 1) * 100:+.1f}%)")
+        print(
+            f"{name}: first third {first:.0f} MiB, last third {last:.0f} "
+            f"MiB, change {last - first:+.0f} MiB "
+            f"({(last / first - 1) * 100:+.1f}%)"
+        )
 
 
 if __name__ == "__main__":

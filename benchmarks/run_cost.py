@@ -25,7 +25,10 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = {
     "tf": {"KERAS_BACKEND": "tensorflow"},
-    "tf-nojit": {"KERAS_BACKEND": "tensorflow", "SET": "train.jit_compile=false"},
+    "tf-nojit": {
+        "KERAS_BACKEND": "tensorflow",
+        "SET": "train.jit_compile=false",
+    },
     "jax": {"KERAS_BACKEND": "jax"},
 }
 
@@ -61,16 +64,22 @@ def child(config_path, overrides, out):
 
     module.prepare_task = timed_prepare
     start = time.perf_counter()
-    result = module.run_experiment(config, run_dir=out / "run", verbose=0,
-                                   echo=lambda *a: None, callbacks=[Timer()])
+    result = module.run_experiment(
+        config,
+        run_dir=out / "run",
+        verbose=0,
+        echo=lambda *a: None,
+        callbacks=[Timer()],
+    )
     total_run = time.perf_counter() - start
-    steps = sum(1 for _ in open(result.run_dir / "steps.csv")) - 1
+    steps = len((result.run_dir / "steps.csv").read_text().splitlines()) - 1
     per_step = statistics.median(epoch_times[1:]) / (steps / len(epoch_times))
     marks.update(phase)
     marks["first epoch (compiles)"] = epoch_times[0]
     marks["steady epochs"] = sum(epoch_times[1:])
-    marks["test, save, plots"] = (total_run - phase["data and model build"]
-                                  - sum(epoch_times))
+    marks["test, save, plots"] = (
+        total_run - phase["data and model build"] - sum(epoch_times)
+    )
     marks["steps"] = steps
     marks["seconds per steady step"] = per_step
     marks["total"] = time.time() - started
@@ -79,18 +88,30 @@ def child(config_path, overrides, out):
 
 
 def one(variant, config, overrides, cache_dir):
-    env = dict(os.environ, RUN_COST_START=repr(time.time()),
-               TF_CPP_MIN_LOG_LEVEL="3", **{k: v for k, v in
-                                            VARIANTS[variant].items()
-                                            if k != "SET"})
+    env = dict(
+        os.environ,
+        RUN_COST_START=repr(time.time()),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        **{k: v for k, v in VARIANTS[variant].items() if k != "SET"},
+    )
     if cache_dir:
         env["KERASTUNE_LAB_CACHE_DIR"] = str(cache_dir)
     extra = [VARIANTS[variant]["SET"]] if "SET" in VARIANTS[variant] else []
     with tempfile.TemporaryDirectory() as out:
         result = subprocess.run(
-            [sys.executable, __file__, "--child", out, "--config", config,
-             *sum((["--set", o] for o in overrides + extra), [])],
-            env=env, capture_output=True, text=True)
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                out,
+                "--config",
+                config,
+                *[arg for o in overrides + extra for arg in ("--set", o)],
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -98,10 +119,10 @@ def one(variant, config, overrides, cache_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(REPO / "experiments"
-                                                / "sd_study.toml"))
-    parser.add_argument("--set", dest="overrides", action="append",
-                        default=[])
+    parser.add_argument(
+        "--config", default=str(REPO / "experiments" / "sd_study.toml")
+    )
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variants", default="tf,tf-nojit,jax")
     parser.add_argument("--child")
@@ -110,25 +131,37 @@ def main():
         return child(args.config, args.overrides, pathlib.Path(args.child))
     cache = pathlib.Path(tempfile.mkdtemp(prefix="run_cost_cache_"))
     one("tf", args.config, args.overrides, cache)  # fills the corpus cache
-    variants = [(v, c) for v in args.variants.split(",")
-                for c in ("cache", "no cache")]
+    variants = [
+        (v, c) for v in args.variants.split(",") for c in ("cache", "no cache")
+    ]
     results = {key: [] for key in variants}
     for r in range(args.repeats):
         order = variants if r % 2 == 0 else variants[::-1]
         for variant, cached in order:
-            marks = one(variant, args.config, args.overrides,
-                        cache if cached == "cache" else None)
+            marks = one(
+                variant,
+                args.config,
+                args.overrides,
+                cache if cached == "cache" else None,
+            )
             results[(variant, cached)].append(marks)
-            print(f"round {r + 1} {variant} ({cached}): total "
-                  f"{marks['total']:.1f} s, fixed {marks['fixed cost']:.1f} s,"
-                  f" {marks['steps']} steps x "
-                  f"{marks['seconds per steady step'] * 1000:.1f} ms",
-                  flush=True)
+            print(
+                f"round {r + 1} {variant} ({cached}): total "
+                f"{marks['total']:.1f} s, fixed {marks['fixed cost']:.1f} s,"
+                f" {marks['steps']} steps x "
+                f"{marks['seconds per steady step'] * 1000:.1f} ms",
+                flush=True,
+            )
     print("\nmedians (seconds):")
     for (variant, cached), runs in results.items():
         keys = [k for k in runs[0] if k != "steps"]
-        print(f"{variant}, {cached}: " + ", ".join(
-            f"{k} {statistics.median(r[k] for r in runs):.3g}" for k in keys))
+        print(
+            f"{variant}, {cached}: "
+            + ", ".join(
+                f"{k} {statistics.median(r[k] for r in runs):.3g}"
+                for k in keys
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ import tempfile
 import keras
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from timing import interleaved  # noqa: E402
+from timing import interleaved
 
-from kerastune_lab.config import load_experiment  # noqa: E402
-from kerastune_lab.data import load_text_classification  # noqa: E402
-from kerastune_lab.training.run_experiment import run_experiment  # noqa: E402
+from kerastune_lab.config import load_experiment
+from kerastune_lab.data import load_text_classification
+from kerastune_lab.training.run_experiment import run_experiment
 
 
 def main():
@@ -31,19 +31,32 @@ def main():
     parser.add_argument("--samples", type=int, default=4000)
     args = parser.parse_args()
 
-    config = load_experiment(None, [
-        'data.name="synthetic"', f"data.num_samples={args.samples}",
-        "model.embedding_dim=32", "model.gru_units=64",
-        "model.dropout_rate=0.2", "model.recurrent_dropout_rate=0.2",
-        "train.batch_size=64", "train.learning_rate=1e-3",
-        f"train.epochs={args.epochs}", "train.patience=100",
-    ])
+    config = load_experiment(
+        None,
+        [
+            'data.name="synthetic"',
+            f"data.num_samples={args.samples}",
+            "model.embedding_dim=32",
+            "model.gru_units=64",
+            "model.dropout_rate=0.2",
+            "model.recurrent_dropout_rate=0.2",
+            "train.batch_size=64",
+            "train.learning_rate=1e-3",
+            f"train.epochs={args.epochs}",
+            "train.patience=100",
+        ],
+    )
     data = load_text_classification(config.data, config.train.seed)
     runs_dir = tempfile.mkdtemp(prefix="run_overhead_")
 
     def lab(timer):
-        run_experiment(config, runs_dir, verbose=0, echo=lambda *a: None,
-                       callbacks=[timer])
+        run_experiment(
+            config,
+            runs_dir,
+            verbose=0,
+            echo=lambda *a: None,
+            callbacks=[timer],
+        )
 
     def plain(timer):
         keras.utils.set_random_seed(config.train.seed)
@@ -52,18 +65,29 @@ def main():
         x = keras.layers.GRU(64, dropout=0.2, recurrent_dropout=0.2)(x)
         outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
         model = keras.Model(inputs, outputs)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        model.fit(data.x_train, data.y_train,
-                  validation_data=(data.x_val, data.y_val),
-                  epochs=args.epochs, batch_size=64, verbose=0,
-                  callbacks=[timer])
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        model.fit(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=args.epochs,
+            batch_size=64,
+            verbose=0,
+            callbacks=[timer],
+        )
 
-    print(f"backend {keras.backend.backend()}, {len(data.y_train)} train "
-          f"samples, {args.epochs} epochs x {args.repeats} rounds", flush=True)
-    medians, _ = interleaved({"plain": plain, "kerastune-lab run": lab},
-                             args.repeats)
+    print(
+        f"backend {keras.backend.backend()}, {len(data.y_train)} train "
+        f"samples, {args.epochs} epochs x {args.repeats} rounds",
+        flush=True,
+    )
+    medians, _ = interleaved(
+        {"plain": plain, "kerastune-lab run": lab}, args.repeats
+    )
     ratio = medians["kerastune-lab run"] / medians["plain"]
     for name, value in medians.items():
         print(f"{name}: median {value:.4f} s/epoch")

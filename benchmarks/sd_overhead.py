@@ -31,14 +31,15 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from timing import interleaved_epochs  # noqa: E402
+from timing import interleaved_epochs
 
-from kerastune_lab.callbacks import LossAdaptiveLR  # noqa: E402
-from kerastune_lab.models.bert_masked_lm import (  # noqa: E402
+from kerastune_lab.callbacks import LossAdaptiveLR
+from kerastune_lab.models.bert_masked_lm import (
     BERT_SIZES,
     build_bert_masked_lm,
     training_view,
 )
+
 
 class NaiveBatchLR(keras.callbacks.Callback):
     """The host-side way: rate = base * cbrt(logs["loss"]) after each batch."""
@@ -49,7 +50,8 @@ class NaiveBatchLR(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.model.optimizer.learning_rate.assign(
-            self.base * float(logs["loss"]) ** (1 / 3))
+            self.base * float(logs["loss"]) ** (1 / 3)
+        )
 
 
 def gru_task(args):
@@ -63,8 +65,10 @@ def gru_task(args):
         h = keras.layers.GRU(64, dropout=0.2, recurrent_dropout=0.2)(h)
         outputs = keras.layers.Dense(4, activation="softmax")(h)
         model = keras.Model(inputs, outputs)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss="sparse_categorical_crossentropy")
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss="sparse_categorical_crossentropy",
+        )
         return model
 
     return build, (x, y), {}, 1e-3, None
@@ -74,26 +78,36 @@ def bert_task(args):
     vocab, seq, masked = args.vocab, args.seq, 20
     rng = np.random.default_rng(0)
     tokens = rng.integers(5, vocab, size=(args.samples, seq)).astype("int32")
-    positions = np.stack([
-        np.sort(rng.choice(np.arange(1, seq), masked, replace=False))
-        for _ in range(args.samples)]).astype("int32")
+    positions = np.stack(
+        [
+            np.sort(rng.choice(np.arange(1, seq), masked, replace=False))
+            for _ in range(args.samples)
+        ]
+    ).astype("int32")
     labels = np.take_along_axis(tokens, positions, axis=1)
     inputs_np = {
-        "token_ids": tokens.copy(), "segment_ids": np.zeros_like(tokens),
-        "padding_mask": np.ones_like(tokens), "mask_positions": positions}
+        "token_ids": tokens.copy(),
+        "segment_ids": np.zeros_like(tokens),
+        "padding_mask": np.ones_like(tokens),
+        "mask_positions": positions,
+    }
     np.put_along_axis(inputs_np["token_ids"], positions, 4, axis=1)
 
     def build():
         keras.config.set_dtype_policy(args.policy)
         try:
-            model = training_view(build_bert_masked_lm(
-                vocab, size=args.size, max_sequence_length=seq))
+            model = training_view(
+                build_bert_masked_lm(
+                    vocab, size=args.size, max_sequence_length=seq
+                )
+            )
         finally:
             keras.config.set_dtype_policy("float32")
         model.compile(
             optimizer=keras.optimizers.AdamW(2e-5, global_clipnorm=1.0),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            jit_compile=True)
+            jit_compile=True,
+        )
         return model
 
     params = None
@@ -104,8 +118,13 @@ def bert_task(args):
             params = build().count_params()
         return params
 
-    return build, (inputs_np, labels), {"tokens": args.samples * seq}, \
-        2e-5, count_params
+    return (
+        build,
+        (inputs_np, labels),
+        {"tokens": args.samples * seq},
+        2e-5,
+        count_params,
+    )
 
 
 def main():
@@ -125,7 +144,7 @@ def main():
     task = gru_task if args.model == "gru" else bert_task
     build, (x, y), extra, rate, count_params = task(args)
     callbacks = {
-        "plain": lambda: [],
+        "plain": list,
         "none": lambda: [LossAdaptiveLR(mode="none")],
         "sd2": lambda: [LossAdaptiveLR(mode="sd2")],
         "naive": lambda: [NaiveBatchLR(rate)],
@@ -137,21 +156,38 @@ def main():
         fixed = callbacks[name]()
 
         def train_one_epoch(timer):
-            model.fit(x, y, batch_size=args.batch, epochs=1, verbose=0,
-                      callbacks=fixed + [timer])
+            model.fit(
+                x,
+                y,
+                batch_size=args.batch,
+                epochs=1,
+                verbose=0,
+                callbacks=fixed + [timer],
+            )
+
         return train_one_epoch
 
     names = args.variants.split(",")
     steps = -(-args.samples // args.batch)
-    print(f"{args.model} ({args.size if args.model == 'bert' else ''} "
-          f"{args.policy}), backend {keras.backend.backend()}, "
-          f"{steps} steps/epoch, {args.rounds} rounds", flush=True)
-    medians, rounds = interleaved_epochs({n: variant(n) for n in names},
-                                         args.rounds)
-    result = {"model": args.model, "size": args.size, "policy": args.policy,
-              "backend": keras.backend.backend(), "batch": args.batch,
-              "steps_per_epoch": steps, "seconds_per_epoch": medians,
-              "rounds": rounds}
+    print(
+        f"{args.model} ({args.size if args.model == 'bert' else ''} "
+        f"{args.policy}), backend {keras.backend.backend()}, "
+        f"{steps} steps/epoch, {args.rounds} rounds",
+        flush=True,
+    )
+    medians, rounds = interleaved_epochs(
+        {n: variant(n) for n in names}, args.rounds
+    )
+    result = {
+        "model": args.model,
+        "size": args.size,
+        "policy": args.policy,
+        "backend": keras.backend.backend(),
+        "batch": args.batch,
+        "steps_per_epoch": steps,
+        "seconds_per_epoch": medians,
+        "rounds": rounds,
+    }
     for name in names:
         line = f"{name:6s} {medians[name] / steps * 1e3:8.3f} ms/step"
         if "tokens" in extra:
@@ -168,11 +204,14 @@ def main():
                 # Each round's two epochs ran back to back: their ratio
                 # cancels the machine's slow drifts.
                 paired = statistics.median(
-                    a / b for a, b in zip(rounds[name], rounds["none"]))
+                    a / b for a, b in zip(rounds[name], rounds["none"])
+                )
                 result[f"ratio_{name}_vs_none"] = ratio
                 result[f"paired_ratio_{name}_vs_none"] = paired
-                print(f"ratio {name}/none: {ratio:.3f} (median of per-round "
-                      f"ratios {paired:.3f})")
+                print(
+                    f"ratio {name}/none: {ratio:.3f} (median of per-round "
+                    f"ratios {paired:.3f})"
+                )
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=1))
 

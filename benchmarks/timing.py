@@ -41,8 +41,10 @@ def interleaved(variants, repeats, skip_first=1):
             variants[name](timer)
             kept = timer.seconds[skip_first:]
             rounds[name].append(statistics.median(kept))
-            print(f"  round {r + 1} {name}: {rounds[name][-1]:.4f} s/epoch",
-                  flush=True)
+            print(
+                f"  round {r + 1} {name}: {rounds[name][-1]:.4f} s/epoch",
+                flush=True,
+            )
     return {n: statistics.median(v) for n, v in rounds.items()}, rounds
 
 
@@ -71,6 +73,9 @@ def interleaved_epochs(trainers, rounds, warmup=1):
             timer = EpochTimer()
             trainers[name](timer)
             times[name].extend(timer.seconds)
-        print(f"  round {r + 1}: " + ", ".join(
-            f"{n} {times[n][-1]:.4f} s" for n in trainers), flush=True)
+        print(
+            f"  round {r + 1}: "
+            + ", ".join(f"{n} {times[n][-1]:.4f} s" for n in trainers),
+            flush=True,
+        )
     return {n: statistics.median(v) for n, v in times.items()}, times

@@ -8,8 +8,15 @@ import typing
 from kerastune_lab.errors import ConfigError
 
 
-def option(default, *, choices=None, minimum=None, maximum=None,
-           exclusive_minimum=False, doc=""):
+def option(
+    default,
+    *,
+    choices=None,
+    minimum=None,
+    maximum=None,
+    exclusive_minimum=False,
+    doc="",
+):
     """A dataclass field with the checks `validate_dataclass` applies."""
     metadata = {
         "choices": choices,
@@ -41,20 +48,29 @@ def _allowed(field, kind):
 def _coerce(where, field, value):
     annotation = field.type
     optional = False
-    if isinstance(annotation, types.UnionType) or typing.get_origin(
-        annotation
-    ) is typing.Union:
+    if (
+        isinstance(annotation, types.UnionType)
+        or typing.get_origin(annotation) is typing.Union
+    ):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = True
         annotation = args[0]
-    names = {bool: "true or false", int: "an integer", float: "a number",
-             str: "a string", list: "a list", dict: "a table"}
+    names = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
     kind = names.get(annotation, str(annotation))
     if optional and value is None:
         return None
     ok = isinstance(value, annotation)
-    if annotation is float and isinstance(value, int) and not isinstance(
-        value, bool
+    if (
+        annotation is float
+        and isinstance(value, int)
+        and not isinstance(value, bool)
     ):
         value, ok = float(value), True
     if annotation in (int, float) and isinstance(value, bool):
@@ -103,4 +119,3 @@ def build_dataclass(cls, values, section, extra_keys=()):
         for name, value in values.items()
     }
     return cls(**checked)
-

@@ -43,8 +43,7 @@ class RunDirectory:
     STATUS = "status.json"
     BACKUP = "backup"
     TENSORBOARD = "tensorboard"
-    FILES = (CONFIG, HISTORY, STEPS, METRICS, MODEL, DIAGNOSIS, CURVES,
-             STATUS)
+    FILES = (CONFIG, HISTORY, STEPS, METRICS, MODEL, DIAGNOSIS, CURVES, STATUS)
 
     def __init__(self, path):
         self.path = pathlib.Path(path)
@@ -185,8 +184,10 @@ def read_csv_columns(path):
     if not rows:
         return {}
     return {
-        key: [float(row[key]) if row[key] not in ("", None) else math.nan
-              for row in rows]
+        key: [
+            float(row[key]) if row[key] not in ("", None) else math.nan
+            for row in rows
+        ]
         for key in rows[0]
     }
 
@@ -270,9 +271,13 @@ def read_rows(path):
 def keep_epochs_before(path, epoch):
     """Rewrites a per-epoch or per-step CSV without rows of `epoch` or later
     (and any torn last line); returns the rows kept."""
-    rows = [r for r in read_rows(path)
-            if r.get("epoch") not in (None, "") and None not in r.values()
-            and int(float(r["epoch"])) < epoch]
+    rows = [
+        r
+        for r in read_rows(path)
+        if r.get("epoch") not in (None, "")
+        and None not in r.values()
+        and int(float(r["epoch"])) < epoch
+    ]
     if pathlib.Path(path).is_file():
         with open(path, newline="") as f:
             header = next(csv.reader(f), [])

@@ -9,11 +9,12 @@ import sys
 
 os.environ["KERAS_BACKEND"] = "tensorflow"
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -35,27 +36,43 @@ def train(strategy, nan_row=None):
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([
-            keras.Input((4,)),
-            keras.layers.Dense(8, activation="relu",
-                               kernel_regularizer=keras.regularizers.L2(0.1)),
-            keras.layers.Dense(3, activation="softmax"),
-        ])
-        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                      loss="sparse_categorical_crossentropy")
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(
+                    8,
+                    activation="relu",
+                    kernel_regularizer=keras.regularizers.L2(0.1),
+                ),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+            loss="sparse_categorical_crossentropy",
+        )
     callback = LossAdaptiveLR(mode="sd2")
     x, y, weight = data(nan_row)
-    model.fit(x, y, sample_weight=weight, batch_size=16, epochs=3,
-              shuffle=False, verbose=0, callbacks=[callback])
+    model.fit(
+        x,
+        y,
+        sample_weight=weight,
+        batch_size=16,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback],
+    )
     optimizer = model.optimizer.inner_optimizer
     slots = [v for v in optimizer.variables if v is not optimizer.iterations]
     weights = model.get_weights()
     assert all(np.isfinite(w).all() for w in weights)
-    return {"weights": weights,
-            "slots": [np.asarray(keras.ops.convert_to_numpy(v))
-                      for v in slots],
-            "steps": callback.steps,
-            "first_nonfinite": callback.first_nonfinite_step}
+    return {
+        "weights": weights,
+        "slots": [np.asarray(keras.ops.convert_to_numpy(v)) for v in slots],
+        "steps": callback.steps,
+        "first_nonfinite": callback.first_nonfinite_step,
+    }
 
 
 def largest_difference(a, b):
@@ -78,15 +95,19 @@ def main():
         one = train(None, nan_row)
         two = train(mirrored, nan_row)
         results[name] = {
-            "weight_diff": largest_difference(one["weights"],
-                                              two["weights"]),
+            "weight_diff": largest_difference(one["weights"], two["weights"]),
             "slot_diff": largest_difference(one["slots"], two["slots"]),
-            **{f"{column}_diff": largest_difference(
-                [one["steps"][column]], [two["steps"][column]])
-               for column in ("loss", "gamma", "factor", "lr")},
+            **{
+                f"{column}_diff": largest_difference(
+                    [one["steps"][column]], [two["steps"][column]]
+                )
+                for column in ("loss", "gamma", "factor", "lr")
+            },
             "steps": [len(one["steps"]["step"]), len(two["steps"]["step"])],
-            "first_nonfinite": [one["first_nonfinite"],
-                                two["first_nonfinite"]],
+            "first_nonfinite": [
+                one["first_nonfinite"],
+                two["first_nonfinite"],
+            ],
         }
     json.dump(results, sys.stdout)
 

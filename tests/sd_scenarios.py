@@ -25,8 +25,9 @@ def regression_data():
     return x, y
 
 
-def sgd_replay(mode="sd2", root=3.0, jit=True, steps_per_execution=1,
-               epochs=3, rate=0.05):
+def sgd_replay(
+    mode="sd2", root=3.0, jit=True, steps_per_execution=1, epochs=3, rate=0.05
+):
     """Trains a linear model with plain SGD under SD/SD2 and replays it.
 
     Returns the largest differences between Keras and the NumPy replay
@@ -36,21 +37,31 @@ def sgd_replay(mode="sd2", root=3.0, jit=True, steps_per_execution=1,
     x, y = regression_data()
     model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(1)])
     w, b = (v.astype("float64") for v in model.get_weights())
-    model.compile(optimizer=keras.optimizers.SGD(rate), loss="mse",
-                  jit_compile="auto" if jit else False,
-                  steps_per_execution=steps_per_execution)
+    model.compile(
+        optimizer=keras.optimizers.SGD(rate),
+        loss="mse",
+        jit_compile="auto" if jit else False,
+        steps_per_execution=steps_per_execution,
+    )
     callback = LossAdaptiveLR(mode=mode, root=root)
-    model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False,
-              verbose=0, callbacks=[callback])
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback],
+    )
     sign = {"sd2": 1.0, "sd": -1.0, "none": 0.0}[mode]
     loss_err = rate_err = 0.0
     for step, (logged_loss, logged_rate) in enumerate(
         zip(callback.steps["loss"], callback.steps["lr"])
     ):
         i = step % (N // BATCH)
-        xb, yb = x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
+        xb, yb = x[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH]
         err = xb @ w + b - yb
-        loss = float(np.mean(err ** 2))
+        loss = float(np.mean(err**2))
         used = rate * loss ** (sign / root)
         loss_err = max(loss_err, abs(logged_loss - loss) / loss)
         rate_err = max(rate_err, abs(logged_rate - used) / used)
@@ -60,7 +71,8 @@ def sgd_replay(mode="sd2", root=3.0, jit=True, steps_per_execution=1,
     kw, kb = model.layers[0].get_weights()
     return {
         "steps": len(callback.steps["step"]),
-        "step_ids_ok": callback.steps["step"] == list(range(epochs * N // BATCH)),
+        "step_ids_ok": callback.steps["step"]
+        == list(range(epochs * N // BATCH)),
         "weight_err": float(max(np.abs(kw - w).max(), np.abs(kb - b).max())),
         "loss_rel_err": loss_err,
         "rate_rel_err": rate_err,
@@ -77,9 +89,13 @@ class WeightsPerStep(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         # The layers' weights only (the model's own list holds the probe).
-        self.weights.append([np.asarray(w, "float64")
-                             for layer in self.model.layers
-                             for w in layer.get_weights()])
+        self.weights.append(
+            [
+                np.asarray(w, "float64")
+                for layer in self.model.layers
+                for w in layer.get_weights()
+            ]
+        )
 
 
 def numpy_cross_entropy(weights, x, y):
@@ -109,45 +125,69 @@ def formula_check(mode, root, policy="float32", jit=True, l2=0.0):
         rng = np.random.default_rng(1)
         x = rng.normal(size=(96, 6)).astype("float32")
         y = (x[:, 0] + x[:, 1] > 0).astype("int32")
-        model = keras.Sequential([
-            keras.Input((6,)),
-            keras.layers.Dense(
-                8, activation="relu",
-                kernel_regularizer=keras.regularizers.L2(l2) if l2 else None),
-            keras.layers.Dense(2, activation="softmax", dtype="float32"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(
+                    8,
+                    activation="relu",
+                    kernel_regularizer=keras.regularizers.L2(l2)
+                    if l2
+                    else None,
+                ),
+                keras.layers.Dense(2, activation="softmax", dtype="float32"),
+            ]
+        )
     finally:
         keras.config.set_dtype_policy("float32")
-    schedule = WarmupDecay(1e-2, warmup_steps=3, decay_steps=30,
-                           decay="cosine")
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="sparse_categorical_crossentropy",
-                  jit_compile="auto" if jit else False)
+    schedule = WarmupDecay(
+        1e-2, warmup_steps=3, decay_steps=30, decay="cosine"
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        jit_compile="auto" if jit else False,
+    )
     callback = LossAdaptiveLR(mode=mode, root=root)
     weights = WeightsPerStep()
-    model.fit(x, y, batch_size=16, epochs=5, verbose=0, shuffle=False,
-              callbacks=[callback, weights])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=5,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callback, weights],
+    )
     sign = {"sd2": 1.0, "sd": -1.0, "none": 0.0}[mode]
     worst = {"gamma_rel_err": 0.0, "loss_rel_err": 0.0, "rate_rel_err": 0.0}
     for step, loss, gamma, rate in zip(
-            callback.steps["step"], callback.steps["loss"],
-            callback.steps["gamma"], callback.steps["lr"]):
+        callback.steps["step"],
+        callback.steps["loss"],
+        callback.steps["gamma"],
+        callback.steps["lr"],
+    ):
         i = step % 6
-        xb, yb = x[i * 16:(i + 1) * 16], y[i * 16:(i + 1) * 16]
+        xb, yb = x[i * 16 : (i + 1) * 16], y[i * 16 : (i + 1) * 16]
         expected_gamma = numpy_cross_entropy(weights.weights[step], xb, yb)
         penalty = l2 * float(np.sum(weights.weights[step][0] ** 2))
-        worst["gamma_rel_err"] = max(worst["gamma_rel_err"], abs(
-            gamma - expected_gamma) / expected_gamma)
-        worst["loss_rel_err"] = max(worst["loss_rel_err"], abs(
-            loss - expected_gamma - penalty) / (expected_gamma + penalty))
+        worst["gamma_rel_err"] = max(
+            worst["gamma_rel_err"],
+            abs(gamma - expected_gamma) / expected_gamma,
+        )
+        worst["loss_rel_err"] = max(
+            worst["loss_rel_err"],
+            abs(loss - expected_gamma - penalty) / (expected_gamma + penalty),
+        )
         scheduled = float(np.asarray(schedule(step)))
         if scheduled == 0.0:
             assert rate == 0.0
             continue
         clamped = min(max(expected_gamma, 1e-3), 1e3)
         expected = scheduled * clamped ** (sign / root)
-        worst["rate_rel_err"] = max(worst["rate_rel_err"],
-                                    abs(rate - expected) / expected)
+        worst["rate_rel_err"] = max(
+            worst["rate_rel_err"], abs(rate - expected) / expected
+        )
     return {
         "steps": len(callback.steps["step"]),
         "losses_finite": all(math.isfinite(v) for v in callback.steps["loss"]),

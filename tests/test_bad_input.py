@@ -23,8 +23,7 @@ def files(tmp_path):
     write("empty.csv", "")
     write("nolabel.csv", "text,category\nhello,a\nbye,b\n")
     write("oneclass.csv", "text,label\nhello,a\nbye,a\n")
-    write("latin1.csv", "text,label\n".encode() + b"caf\xe9,a\nbye,b\n",
-          "wb")
+    write("latin1.csv", b"text,label\n" + b"caf\xe9,a\nbye,b\n", "wb")
     write("noloss.csv", "epoch,accuracy\n0,0.5\n")
     (tmp_path / "empty_folder").mkdir()
     made["empty_folder"] = str(tmp_path / "empty_folder")
@@ -54,17 +53,27 @@ CASES = [
     (["run", "missing.toml"], "does not exist"),
     (["run", "{malformed.toml}"], "not valid TOML"),
     (["run", *CSV, "--set", 'data.path="{empty.csv}"'], "no column"),
-    (["run", *CSV, "--set", 'data.path="{nolabel.csv}"'],
-     "no column 'label'"),
+    (["run", *CSV, "--set", 'data.path="{nolabel.csv}"'], "no column 'label'"),
     (["run", *CSV, "--set", 'data.path="{oneclass.csv}"'], "single class"),
     (["run", *CSV, "--set", 'data.path="{latin1.csv}"'], "UTF-8"),
     (["run", *CSV, "--set", 'data.path="{empty_folder}"'], "does not exist"),
     (["run", *CSV], "needs data.path"),
     (["run", *MLM, "--set", 'data.name="text"'], "needs data.path"),
-    (["run", *MLM, "--set", 'data.name="text"', "--set",
-      'data.path="{empty_folder}"'], "no .txt files"),
-    (["run", *MLM, "--set", 'model.preset="{empty_folder}"'],
-     "Could not load preset"),
+    (
+        [
+            "run",
+            *MLM,
+            "--set",
+            'data.name="text"',
+            "--set",
+            'data.path="{empty_folder}"',
+        ],
+        "no .txt files",
+    ),
+    (
+        ["run", *MLM, "--set", 'model.preset="{empty_folder}"'],
+        "Could not load preset",
+    ),
     (["run", "--resume", "{tmp}"], "not a run directory"),
     (["run", "x.toml", "--resume", "{tmp}"], "run directory alone"),
     (["diagnose", "{tmp}"], "not a run directory"),
@@ -77,8 +86,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("args, fragment", CASES,
-                         ids=[" ".join(a)[:60] for a, _ in CASES])
+@pytest.mark.parametrize(
+    "args, fragment", CASES, ids=[" ".join(a)[:60] for a, _ in CASES]
+)
 def test_bad_input_exits_2_with_a_message(files, args, fragment):
     for name, path in files.items():
         args = [a.replace("{" + name + "}", path) for a in args]
@@ -86,6 +96,4 @@ def test_bad_input_exits_2_with_a_message(files, args, fragment):
     assert result.exit_code == 2, result.output
     assert fragment in result.output
     assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception,
-                                                  SystemExit)
-
+    assert result.exception is None or isinstance(result.exception, SystemExit)

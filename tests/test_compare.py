@@ -6,39 +6,55 @@ import math
 import pathlib
 
 import numpy as np
-
 import pytest
 from click.testing import CliRunner
 from scipy import stats
+from tiny_study import CONTROLS, TINY_GRU
 
-from kerastune_lab.run_directory import read_csv_columns
 from kerastune_lab.cli.main import cli
 from kerastune_lab.comparison.paired_tests import CSV_COLUMNS
 from kerastune_lab.comparison.summarize import mean_ci
-from tiny_study import CONTROLS, TINY_GRU
+from kerastune_lab.run_directory import read_csv_columns
+
 
 def test_compare_runs_the_grid_then_resumes(tiny_local_study):
     study, runs_dir, out = tiny_local_study
 
     def compare():
-        result = CliRunner().invoke(cli, [
-            "compare", str(study), "--seeds", "2", "--runs-dir",
-            str(runs_dir)])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "compare",
+                str(study),
+                "--seeds",
+                "2",
+                "--runs-dir",
+                str(runs_dir),
+            ],
+        )
         return result, result.output.strip().splitlines()
 
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    assert runs == [f"{mode}-{schedule}-seed{seed}" for mode in
-                    ("none", "sd2") for schedule in ("constant", "cosine")
-                    for seed in (42, 43)]
+    assert runs == [
+        f"{mode}-{schedule}-seed{seed}"
+        for mode in ("none", "sd2")
+        for schedule in ("constant", "cosine")
+        for seed in (42, 43)
+    ]
     with open(out / "summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["lr_adapt.mode"], r["train.schedule"]) for r in rows] == [
-        ("none", "constant"), ("none", "cosine"), ("sd2", "constant"),
-        ("sd2", "cosine")]
+        ("none", "constant"),
+        ("none", "cosine"),
+        ("sd2", "constant"),
+        ("sd2", "cosine"),
+    ]
     for row in rows:
         assert row["seeds"] == "2"
-        low, mean, high = (float(row[f"final_eval_loss_{k}"])
-                           for k in ("ci_low", "mean", "ci_high"))
+        low, mean, high = (
+            float(row[f"final_eval_loss_{k}"])
+            for k in ("ci_low", "mean", "ci_high")
+        )
         assert low <= mean <= high
     for name in ("report.md", "report.html", "curves.png", "rates.png"):
         assert (out / name).stat().st_size > 500, name
@@ -54,7 +70,9 @@ def test_compare_runs_the_grid_then_resumes(tiny_local_study):
     assert "data:image/png;base64," in (out / "report.html").read_text()
 
     # Same command again: nothing is retrained.
-    stamps = {p: p.stat().st_mtime for p in (out / "runs").glob("*/metrics.json")}
+    stamps = {
+        p: p.stat().st_mtime for p in (out / "runs").glob("*/metrics.json")
+    }
     result, lines = compare()
     assert result.exit_code == 0 and lines[-1] == str(out)
     assert sum("complete, skipped" in line for line in lines) == 8
@@ -82,22 +100,40 @@ def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
     steps.csv, and every comparison is tested."""
     study = tmp_path / "study.toml"
     study.write_text(TINY_GRU + CONTROLS)
-    result = CliRunner().invoke(cli, ["compare", str(study), "--seeds", "3",
-                                      "--runs-dir", str(tmp_path / "runs")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            str(study),
+            "--seeds",
+            "3",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = pathlib.Path(result.output.strip().splitlines()[-1])
-    assert "tested comparisons of final_eval_loss are real" in (
-        result.output.splitlines()[-2])
+    assert (
+        "tested comparisons of final_eval_loss are real"
+        in (result.output.splitlines()[-2])
+    )
     runs = out / "runs"
     assert sorted(p.name for p in runs.iterdir()) == sorted(
-        f"{cell}-seed{seed}" for cell in (
-            "constant-none", "constant-sd2", "schedule_free-none",
-            "constant-none_at_sd2_rate") for seed in (42, 43, 44))
+        f"{cell}-seed{seed}"
+        for cell in (
+            "constant-none",
+            "constant-sd2",
+            "schedule_free-none",
+            "constant-none_at_sd2_rate",
+        )
+        for seed in (42, 43, 44)
+    )
 
     factors = []
     for seed in (42, 43, 44):
-        steps = read_csv_columns(runs / f"constant-sd2-seed{seed}"
-                                 / "steps.csv")
+        steps = read_csv_columns(
+            runs / f"constant-sd2-seed{seed}" / "steps.csv"
+        )
         used, factor = np.array(steps["lr"]), np.array(steps["factor"])
         assert not np.allclose(factor, 1.0)  # SD2 adapted the rate
         factors.append(used.sum() / (used / factor).sum())
@@ -107,20 +143,27 @@ def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
         record = json.loads((control / "config.json").read_text())
         assert record["config"]["lr_adapt"]["mode"] == "none"
         assert record["config"]["train"]["learning_rate"] == pytest.approx(
-            expected, rel=1e-9)
+            expected, rel=1e-9
+        )
         rates = read_csv_columns(control / "steps.csv")["lr"]
         np.testing.assert_allclose(rates, expected, rtol=1e-6)
-        free = json.loads((runs / f"schedule_free-none-seed{seed}"
-                           / "config.json").read_text())["config"]["train"]
+        free = json.loads(
+            (
+                runs / f"schedule_free-none-seed{seed}" / "config.json"
+            ).read_text()
+        )["config"]["train"]
         assert (free["optimizer"], free["schedule"]) == (
-            "schedule_free_adamw", "constant")
+            "schedule_free_adamw",
+            "constant",
+        )
 
     with open(out / "summary.csv") as f:
         rows = list(csv.DictReader(f))
     # Two balanced classes: the class prior costs about ln 2.
     for row in rows:
         assert float(row["no_skill_eval_loss"]) == pytest.approx(
-            math.log(2), abs=0.02)
+            math.log(2), abs=0.02
+        )
     with open(out / "comparisons.csv") as f:
         comparisons = list(csv.DictReader(f))
     pairs = {(c["axis"], c["baseline"], c["level"]) for c in comparisons}
@@ -128,7 +171,8 @@ def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
         ("lr_adapt.mode", "none", "sd2"),
         ("lr_adapt.mode", "none", "none_at_sd2_rate"),
         ("lr_adapt.mode", "sd2", "none_at_sd2_rate"),
-        ("train.schedule", "constant", "schedule_free")}
+        ("train.schedule", "constant", "schedule_free"),
+    }
     assert {c["n"] for c in comparisons} == {"3"}
     assert {c["verdict"] for c in comparisons} <= {"real", "not_real"}
     report = (out / "report.md").read_text()

@@ -17,21 +17,29 @@ def test_defaults_resolve_everything():
     assert resolved["model"]["name"] == "gru"
     assert resolved["train"]["schedule"] == "constant"
     assert resolved["lr_adapt"] == {
-        "mode": "none", "source": "loss", "root": 3.0, "min_gamma": 1e-3,
-        "max_gamma": 1e3, "min_factor": 0.0, "max_factor": 0.0,
+        "mode": "none",
+        "source": "loss",
+        "root": 3.0,
+        "min_gamma": 1e-3,
+        "max_gamma": 1e3,
+        "min_factor": 0.0,
+        "max_factor": 0.0,
         "semantic_model": "auto",
     }
 
 
 def test_overrides_parse_values_as_toml():
-    config = load_experiment(None, [
-        "train.early_stopping=false",
-        "train.learning_rate=1e-4",
-        'data.path="/x/y.csv"',
-        "data.text_column=body",  # quotes eaten by the shell
-        "model.gru_units=8",
-        "train.epochs=3",
-    ])
+    config = load_experiment(
+        None,
+        [
+            "train.early_stopping=false",
+            "train.learning_rate=1e-4",
+            'data.path="/x/y.csv"',
+            "data.text_column=body",  # quotes eaten by the shell
+            "model.gru_units=8",
+            "train.epochs=3",
+        ],
+    )
     assert config.train.early_stopping is False
     assert config.train.learning_rate == 1e-4
     assert config.data.path == "/x/y.csv"
@@ -43,32 +51,37 @@ def test_overrides_parse_values_as_toml():
 
 
 def test_int_is_accepted_for_float_keys():
-    assert load_experiment(None, ["train.learning_rate=1"]).train \
-        .learning_rate == 1.0
+    assert (
+        load_experiment(None, ["train.learning_rate=1"]).train.learning_rate
+        == 1.0
+    )
 
 
-@pytest.mark.parametrize("override, fragments", [
-    ("train.lr=0.1", ["train.lr", "0.1", "learning_rate"]),
-    ("train.learning_rate=-1", ["train.learning_rate", "-1", "> 0"]),
-    ("train.learning_rate=0", ["train.learning_rate", "> 0"]),
-    ('train.epochs="ten"', ["train.epochs", "'ten'", "integer"]),
-    ("train.epochs=2.5", ["train.epochs", "2.5", "integer"]),
-    ("train.early_stopping=1", ["train.early_stopping", "true or false"]),
-    ('train.optimizer="adamax"', ["train.optimizer", "adamax", "'adamw'"]),
-    ('train.schedule="step"', ["train.schedule", "'cosine'"]),
-    ('lr_adapt.mode="sd3"', ["lr_adapt.mode", "'sd2'"]),
-    ("lr_adapt.root=0", ["lr_adapt.root", "> 0"]),
-    ("model.dropout_rate=1.5", ["model.dropout_rate", "<= 0.95"]),
-    ("model.units=3", ["model.units", "gru_units"]),
-    ('model.name="resnet"', ["model.name", "'gru'"]),
-    ('data.name="imagenet"', ["data.name", "'fortunes'"]),
-    ("data.val_split=0", ["data.val_split", "> 0.0"]),
-    ('data.name="csv"', ["data.path", "--set"]),
-    ("optim.lr=1", ["[optim]", "train"]),
-    ("learning_rate=1", ["SECTION.KEY=VALUE"]),
-    ("grid.train.seed=3", ["grid.train.seed", "non-empty list"]),
-    ("lr_adapt.min_gamma=5000", ["min_gamma", "max_gamma"]),
-])
+@pytest.mark.parametrize(
+    "override, fragments",
+    [
+        ("train.lr=0.1", ["train.lr", "0.1", "learning_rate"]),
+        ("train.learning_rate=-1", ["train.learning_rate", "-1", "> 0"]),
+        ("train.learning_rate=0", ["train.learning_rate", "> 0"]),
+        ('train.epochs="ten"', ["train.epochs", "'ten'", "integer"]),
+        ("train.epochs=2.5", ["train.epochs", "2.5", "integer"]),
+        ("train.early_stopping=1", ["train.early_stopping", "true or false"]),
+        ('train.optimizer="adamax"', ["train.optimizer", "adamax", "'adamw'"]),
+        ('train.schedule="step"', ["train.schedule", "'cosine'"]),
+        ('lr_adapt.mode="sd3"', ["lr_adapt.mode", "'sd2'"]),
+        ("lr_adapt.root=0", ["lr_adapt.root", "> 0"]),
+        ("model.dropout_rate=1.5", ["model.dropout_rate", "<= 0.95"]),
+        ("model.units=3", ["model.units", "gru_units"]),
+        ('model.name="resnet"', ["model.name", "'gru'"]),
+        ('data.name="imagenet"', ["data.name", "'fortunes'"]),
+        ("data.val_split=0", ["data.val_split", "> 0.0"]),
+        ('data.name="csv"', ["data.path", "--set"]),
+        ("optim.lr=1", ["[optim]", "train"]),
+        ("learning_rate=1", ["SECTION.KEY=VALUE"]),
+        ("grid.train.seed=3", ["grid.train.seed", "non-empty list"]),
+        ("lr_adapt.min_gamma=5000", ["min_gamma", "max_gamma"]),
+    ],
+)
 def test_bad_values_name_key_value_and_allowed(override, fragments):
     with pytest.raises(ConfigError) as info:
         load_experiment(None, [override])
@@ -118,48 +131,87 @@ def test_shipped_experiments_validate(path):
 def test_seed_000_hyperparameters_are_exact():
     by_name = {p.stem: load_experiment(p) for p in EXPERIMENTS}
     a = by_name["approach_a"]
-    assert (a.data.num_samples, a.train.batch_size, a.train.learning_rate,
-            a.train.epochs, a.train.early_stopping) == (3000, 64, 1e-4, 1000,
-                                                        True)
-    assert {k: a.model.params[k] for k in (
-        "embedding_dim", "gru_units", "dropout_rate",
-        "recurrent_dropout_rate")} == {
-        "embedding_dim": 32, "gru_units": 64, "dropout_rate": 0.2,
-        "recurrent_dropout_rate": 0.2}
+    assert (
+        a.data.num_samples,
+        a.train.batch_size,
+        a.train.learning_rate,
+        a.train.epochs,
+        a.train.early_stopping,
+    ) == (3000, 64, 1e-4, 1000, True)
+    assert {
+        k: a.model.params[k]
+        for k in (
+            "embedding_dim",
+            "gru_units",
+            "dropout_rate",
+            "recurrent_dropout_rate",
+        )
+    } == {
+        "embedding_dim": 32,
+        "gru_units": 64,
+        "dropout_rate": 0.2,
+        "recurrent_dropout_rate": 0.2,
+    }
     small = by_name["approach_a_smaller"]
-    assert (small.train.batch_size, small.train.learning_rate,
-            small.model.params["embedding_dim"],
-            small.model.params["gru_units"], small.model.params["dropout_rate"],
-            small.model.params["recurrent_dropout_rate"]) == (
-        32, 1e-5, 16, 32, 0.3, 0.3)
+    assert (
+        small.train.batch_size,
+        small.train.learning_rate,
+        small.model.params["embedding_dim"],
+        small.model.params["gru_units"],
+        small.model.params["dropout_rate"],
+        small.model.params["recurrent_dropout_rate"],
+    ) == (32, 1e-5, 16, 32, 0.3, 0.3)
     assert by_name["approach_a_no_early_stop"].train.early_stopping is False
     b = by_name["approach_b"]
-    assert (b.data.num_samples, b.model.params["embedding_dim"],
-            b.model.params["gru_units"], b.train.learning_rate) == (
-        100000, 128, 256, 1e-4)
+    assert (
+        b.data.num_samples,
+        b.model.params["embedding_dim"],
+        b.model.params["gru_units"],
+        b.train.learning_rate,
+    ) == (100000, 128, 256, 1e-4)
 
 
 def test_bert_mlm_gets_the_original_training_setup_by_default():
     config = load_experiment(None, ['model.name="bert_mlm"'])
     train = config.train
-    assert (train.optimizer, train.learning_rate, train.epsilon,
-            train.weight_decay, train.clipnorm, train.batch_size) == (
-        "adamw", 2e-5, 1e-8, 0.01, 1.0, 64)
+    assert (
+        train.optimizer,
+        train.learning_rate,
+        train.epsilon,
+        train.weight_decay,
+        train.clipnorm,
+        train.batch_size,
+    ) == ("adamw", 2e-5, 1e-8, 0.01, 1.0, 64)
     assert config.data.name == "pydoc"
     # The user's own keys still win.
-    assert load_experiment(None, ['model.name="bert_mlm"',
-                                  "train.learning_rate=1e-4"]) \
-        .train.learning_rate == 1e-4
+    assert (
+        load_experiment(
+            None, ['model.name="bert_mlm"', "train.learning_rate=1e-4"]
+        ).train.learning_rate
+        == 1e-4
+    )
 
 
-@pytest.mark.parametrize("overrides, match", [
-    (['model.name="bert_mlm"', 'data.name="fortunes"'], "does not fit"),
-    (['data.name="pydoc"'], "does not fit"),
-    (['lr_adapt.source="semantic"'], "needs model.name among \\['bert_mlm'\\]"),
-    (['model.name="bert_mlm"', 'lr_adapt.source="semantic"',
-      'lr_adapt.semantic_model="encoder"'], "pretrained model.preset"),
-    (['model.name="bert_mlm"', 'model.size="huge"'], "'tiny'"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (['model.name="bert_mlm"', 'data.name="fortunes"'], "does not fit"),
+        (['data.name="pydoc"'], "does not fit"),
+        (
+            ['lr_adapt.source="semantic"'],
+            "needs model.name among \\['bert_mlm'\\]",
+        ),
+        (
+            [
+                'model.name="bert_mlm"',
+                'lr_adapt.source="semantic"',
+                'lr_adapt.semantic_model="encoder"',
+            ],
+            "pretrained model.preset",
+        ),
+        (['model.name="bert_mlm"', 'model.size="huge"'], "'tiny'"),
+    ],
+)
 def test_model_data_and_source_must_fit(overrides, match):
     with pytest.raises(ConfigError, match=match):
         load_experiment(None, overrides)
@@ -167,14 +219,22 @@ def test_model_data_and_source_must_fit(overrides, match):
 
 def test_sd_study_files_hold_the_grid_and_the_original_setup(repo):
     study = load_experiment(repo / "experiments" / "sd_study.toml")
-    assert study.grid == {"train.schedule": ["constant", "linear", "cosine"],
-                          "lr_adapt.mode": ["none", "sd", "sd2"]}
-    original = load_experiment(repo / "experiments" /
-                               "sd_study_original.toml")
+    assert study.grid == {
+        "train.schedule": ["constant", "linear", "cosine"],
+        "lr_adapt.mode": ["none", "sd", "sd2"],
+    }
+    original = load_experiment(repo / "experiments" / "sd_study_original.toml")
     assert original.model.params["preset"] == "bert_base_en"
     t = original.train
-    assert (t.optimizer, t.learning_rate, t.epsilon, t.weight_decay,
-            t.clipnorm, t.batch_size, t.epochs, t.seed) == (
-        "adamw", 2e-5, 1e-8, 0.01, 1.0, 64, 100, 42)
+    assert (
+        t.optimizer,
+        t.learning_rate,
+        t.epsilon,
+        t.weight_decay,
+        t.clipnorm,
+        t.batch_size,
+        t.epochs,
+        t.seed,
+    ) == ("adamw", 2e-5, 1e-8, 0.01, 1.0, 64, 100, 42)
     assert original.lr_adapt.root == 3.0
     assert original.data.max_chunks == 120

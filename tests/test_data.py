@@ -26,20 +26,25 @@ def test_fortunes_is_a_real_four_class_set():
 
 
 def test_csv_loader_reads_named_columns(tmp_path):
-    path = write_csv(tmp_path / "d.csv", [
-        '"good, very good",pos', "bad,neg", "fine,pos", '"",neg'],
-        header="body,sentiment")
+    path = write_csv(
+        tmp_path / "d.csv",
+        ['"good, very good",pos', "bad,neg", "fine,pos", '"",neg'],
+        header="body,sentiment",
+    )
     texts, labels, names = load_csv_texts(path, "body", "sentiment")
     assert names == ["neg", "pos"]
     assert texts == ["good, very good", "bad", "fine"]  # empty row dropped
     assert labels == [1, 0, 1]
 
 
-@pytest.mark.parametrize("rows, header, match", [
-    (["a,x", "b,y"], "text,category", "no column 'label'"),
-    (["a,x", "b,x"], "text,label", "single class"),
-    ([], "text,label", "no rows"),
-])
+@pytest.mark.parametrize(
+    "rows, header, match",
+    [
+        (["a,x", "b,y"], "text,category", "no column 'label'"),
+        (["a,x", "b,x"], "text,label", "single class"),
+        ([], "text,label", "no rows"),
+    ],
+)
 def test_csv_loader_errors_say_what_to_fix(tmp_path, rows, header, match):
     path = write_csv(tmp_path / "d.csv", rows, header)
     with pytest.raises(UserError, match=match):
@@ -73,8 +78,9 @@ def test_tiny_class_cannot_be_split():
 
 def motif_oracle_accuracy(difficulty):
     """Accuracy of counting each class's motifs (the task's own signal)."""
-    x, y = make_synthetic_sequences(2000, difficulty, num_classes=2,
-                                    vocab_size=1000, seed=0)
+    x, y = make_synthetic_sequences(
+        2000, difficulty, num_classes=2, vocab_size=1000, seed=0
+    )
     rng = np.random.default_rng(0)
     motifs = rng.integers(2, 1000, size=(2, 4, 2))  # same draw as the task
     scores = np.zeros((len(x), 2))
@@ -92,8 +98,9 @@ def test_synthetic_difficulty_controls_how_separable_the_task_is():
 
 
 def test_synthetic_size_lengths_and_padding():
-    x, y = make_synthetic_sequences(500, 0.3, num_classes=3,
-                                    sequence_length=40, seed=1)
+    x, y = make_synthetic_sequences(
+        500, 0.3, num_classes=3, sequence_length=40, seed=1
+    )
     assert x.shape == (500, 40) and y.shape == (500,)
     assert set(np.unique(y)) == {0, 1, 2}
     lengths = np.sum(x != 0, axis=1)
@@ -107,8 +114,10 @@ def test_vocabulary_is_fitted_on_the_training_split_only(tmp_path):
     rows = [f"common{i % 3} word{i},{'ab'[i % 2]}" for i in range(60)]
     rows += ["onlyintest zzz,a", "onlyintest yyy,b"]
     path = write_csv(tmp_path / "d.csv", rows)
-    config = load_experiment(None, [f'data.path="{path}"', 'data.name="csv"',
-                                    "data.sequence_length=4"])
+    config = load_experiment(
+        None,
+        [f'data.path="{path}"', 'data.name="csv"', "data.sequence_length=4"],
+    )
     data = load_text_classification(config.data, seed=0)
     assert data.x_train.shape[1] == 4
     assert data.vocab_size < 2 + 3 + 60  # pad, OOV, common*, words seen

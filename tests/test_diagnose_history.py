@@ -16,16 +16,24 @@ falling = np.exp(-0.6 * np.arange(12)) + 0.2
 
 CASES = {
     "good_fit": curves(falling, falling + 0.05),
-    "overfitting": curves(falling, [0.9, 0.7, 0.6, 0.55, 0.57, 0.6, 0.64,
-                                    0.7, 0.75, 0.8, 0.86, 0.9]),
-    "overfitting_memorised": curves(np.geomspace(0.7, 3e-5, 12),
-                                    np.linspace(0.7, 0.22, 12)),
-    "underfitting_flat": curves(np.linspace(1.0, 0.95, 12),
-                                np.linspace(1.0, 0.96, 12)),
-    "unstable_train": curves([1.0, 0.8, 1.0, 0.7, 0.95, 0.6, 0.9, 0.6, 0.85,
-                              0.55, 0.8, 0.5], falling + 0.1),
-    "unstable_val": curves(falling + 0.15, [0.9, 0.5, 0.9, 0.45, 0.85, 0.4,
-                                            0.8, 0.45, 0.85, 0.4, 0.8, 0.41]),
+    "overfitting": curves(
+        falling,
+        [0.9, 0.7, 0.6, 0.55, 0.57, 0.6, 0.64, 0.7, 0.75, 0.8, 0.86, 0.9],
+    ),
+    "overfitting_memorised": curves(
+        np.geomspace(0.7, 3e-5, 12), np.linspace(0.7, 0.22, 12)
+    ),
+    "underfitting_flat": curves(
+        np.linspace(1.0, 0.95, 12), np.linspace(1.0, 0.96, 12)
+    ),
+    "unstable_train": curves(
+        [1.0, 0.8, 1.0, 0.7, 0.95, 0.6, 0.9, 0.6, 0.85, 0.55, 0.8, 0.5],
+        falling + 0.1,
+    ),
+    "unstable_val": curves(
+        falling + 0.15,
+        [0.9, 0.5, 0.9, 0.45, 0.85, 0.4, 0.8, 0.45, 0.85, 0.4, 0.8, 0.41],
+    ),
     "diverged_nan": curves([1.0, 0.8, math.nan], [1.0, 0.9, math.nan]),
     "diverged_rising": curves([1.0, 1.4, 2.5, 4.0], [1.0, 1.5, 2.6, 4.2]),
 }
@@ -39,7 +47,8 @@ def test_crafted_curves(case):
     assert diagnosis.reasons
     if expected != "good_fit":
         assert diagnosis.advice and all(
-            "." in a["key"] for a in diagnosis.advice)
+            "." in a["key"] for a in diagnosis.advice
+        )
 
 
 # (verdict, flags, history, no-skill loss): the misfires a user met, and
@@ -47,35 +56,64 @@ def test_crafted_curves(case):
 GROUNDED = {
     # A zigzag that ends on a high epoch is unstable, not diverged (the
     # old rule compared the last epoch with the first).
-    "zigzag_ending_high": ("unstable", [], curves(
-        [1.0, 1.6, 0.9, 1.7, 1.0, 1.8], [1.0, 1.5, 1.0, 1.6, 1.0, 1.7]),
-        None),
-    "zigzag_ending_low": ("unstable", [], curves(
-        [1.0, 1.6, 0.9, 1.7, 1.0, 1.8, 1.0], [1.0, 1.5, 1.0, 1.6, 1.0, 1.7,
-                                              1.0]), None),
+    "zigzag_ending_high": (
+        "unstable",
+        [],
+        curves([1.0, 1.6, 0.9, 1.7, 1.0, 1.8], [1.0, 1.5, 1.0, 1.6, 1.0, 1.7]),
+        None,
+    ),
+    "zigzag_ending_low": (
+        "unstable",
+        [],
+        curves(
+            [1.0, 1.6, 0.9, 1.7, 1.0, 1.8, 1.0],
+            [1.0, 1.5, 1.0, 1.6, 1.0, 1.7, 1.0],
+        ),
+        None,
+    ),
     # 91% validation accuracy, a small gap, the loss still easing down:
     # good, and still improving (the old rule said underfitting).
-    "good_and_still_improving": ("good_fit", ["still improving"], curves(
-        np.linspace(0.6, 0.25, 10), np.linspace(0.62, 0.3, 10)),
-        math.log(2)),
+    "good_and_still_improving": (
+        "good_fit",
+        ["still improving"],
+        curves(np.linspace(0.6, 0.25, 10), np.linspace(0.62, 0.3, 10)),
+        math.log(2),
+    ),
     # A 3-epoch classifier far below the class prior, still falling.
-    "three_epochs_still_improving": ("good_fit", ["still improving"],
-                                     curves([0.9, 0.45, 0.3],
-                                            [0.6, 0.4, 0.33]),
-                                     math.log(4)),
+    "three_epochs_still_improving": (
+        "good_fit",
+        ["still improving"],
+        curves([0.9, 0.45, 0.3], [0.6, 0.4, 0.33]),
+        math.log(4),
+    ),
     # The old default SD study: a masked LM barely below the unigram loss
     # (it was called good_fit).
-    "mlm_near_no_skill": ("underfitting", ["still improving"], curves(
-        np.linspace(6.8, 5.15, 10), np.linspace(5.9, 5.12, 10)), 5.36),
+    "mlm_near_no_skill": (
+        "underfitting",
+        ["still improving"],
+        curves(np.linspace(6.8, 5.15, 10), np.linspace(5.9, 5.12, 10)),
+        5.36,
+    ),
     # Thresholds relative to the no-skill loss: the overfitting curves on
     # an MLM's scale (x 8) read the same.
-    "overfitting_on_a_larger_scale": ("overfitting", [], curves(
-        8 * np.asarray(CASES["overfitting"]["loss"]),
-        8 * np.asarray(CASES["overfitting"]["val_loss"])), 8.0),
+    "overfitting_on_a_larger_scale": (
+        "overfitting",
+        [],
+        curves(
+            8 * np.asarray(CASES["overfitting"]["loss"]),
+            8 * np.asarray(CASES["overfitting"]["val_loss"]),
+        ),
+        8.0,
+    ),
     # A single late spike is not a sustained explosion.
-    "one_late_spike": ("unstable", [], curves(
-        [1.0, 0.7, 0.6, 0.55, 0.52, 1.2], [1.0, 0.72, 0.63, 0.6, 0.58, 1.1]),
-        None),
+    "one_late_spike": (
+        "unstable",
+        [],
+        curves(
+            [1.0, 0.7, 0.6, 0.55, 0.52, 1.2], [1.0, 0.72, 0.63, 0.6, 0.58, 1.1]
+        ),
+        None,
+    ),
 }
 
 
@@ -83,20 +121,25 @@ GROUNDED = {
 def test_grounded_verdicts(case):
     verdict, flags, history, no_skill = GROUNDED[case]
     diagnosis = dh.diagnose_history(history, no_skill_loss=no_skill)
-    assert (diagnosis.verdict, diagnosis.flags) == (verdict, flags), \
+    assert (diagnosis.verdict, diagnosis.flags) == (verdict, flags), (
         diagnosis.reasons
+    )
     assert diagnosis.headline == ", ".join([verdict, *flags])
 
 
-@pytest.mark.parametrize("final, expected", [
-    (dh.UNDERFIT_SKILL * 0.97, "good_fit"),
-    (dh.UNDERFIT_SKILL * 1.03, "underfitting"),
-])
+@pytest.mark.parametrize(
+    "final, expected",
+    [
+        (dh.UNDERFIT_SKILL * 0.97, "good_fit"),
+        (dh.UNDERFIT_SKILL * 1.03, "underfitting"),
+    ],
+)
 def test_underfit_threshold_is_relative_to_the_no_skill_loss(final, expected):
     # Flat at the end: no "still improving" flag in the way.
     loss = [2.0, 1.4] + [final * 1.5] * 8
-    diagnosis = dh.diagnose_history(curves(loss, np.asarray(loss) + 0.01),
-                                    no_skill_loss=1.5)
+    diagnosis = dh.diagnose_history(
+        curves(loss, np.asarray(loss) + 0.01), no_skill_loss=1.5
+    )
     assert diagnosis.verdict == expected, diagnosis.reasons
 
 
@@ -106,11 +149,13 @@ def test_spiky_steps_are_unstable_and_noisy_ones_are_not():
     spiky = smooth.copy()
     spiky[rng.choice(np.arange(20, 200), 12, replace=False)] *= 4
     history = curves(np.linspace(1.8, 1.05, 6), np.linspace(1.85, 1.1, 6))
-    calm = dh.diagnose_history(history, no_skill_loss=2.0,
-                               step_losses=list(smooth))
+    calm = dh.diagnose_history(
+        history, no_skill_loss=2.0, step_losses=list(smooth)
+    )
     assert calm.verdict != "unstable", calm.reasons
-    wild = dh.diagnose_history(history, no_skill_loss=2.0,
-                               step_losses=list(spiky))
+    wild = dh.diagnose_history(
+        history, no_skill_loss=2.0, step_losses=list(spiky)
+    )
     assert wild.verdict == "unstable", wild.reasons
 
 
@@ -125,24 +170,32 @@ def test_nonfinite_epoch_is_reported():
     assert diagnosis.evidence["first_nonfinite_epoch"] == 2
 
 
-@pytest.mark.parametrize("rise, expected", [
-    (dh.OVERFIT_RISE * 0.8, "good_fit"),
-    (dh.OVERFIT_RISE * 1.2, "overfitting"),
-])
+@pytest.mark.parametrize(
+    "rise, expected",
+    [
+        (dh.OVERFIT_RISE * 0.8, "good_fit"),
+        (dh.OVERFIT_RISE * 1.2, "overfitting"),
+    ],
+)
 def test_overfit_rise_threshold(rise, expected):
     loss = np.linspace(1.0, 0.5, 10) ** 0.2
     val = list(loss[:6] + 0.05)
     best = val[-1]
     val += list(np.linspace(best, best * (1 + rise), 5)[1:])
     # A large no-skill loss keeps the gap rule out: the rise decides.
-    assert dh.diagnose_history(curves(loss, val),
-                               no_skill_loss=3.0).verdict == expected
+    assert (
+        dh.diagnose_history(curves(loss, val), no_skill_loss=3.0).verdict
+        == expected
+    )
 
 
-@pytest.mark.parametrize("ratio, expected", [
-    (dh.DIVERGE_RATIO * 0.95, "not diverged"),
-    (dh.DIVERGE_RATIO * 1.05, "diverged"),
-])
+@pytest.mark.parametrize(
+    "ratio, expected",
+    [
+        (dh.DIVERGE_RATIO * 0.95, "not diverged"),
+        (dh.DIVERGE_RATIO * 1.05, "diverged"),
+    ],
+)
 def test_divergence_ratio_threshold(ratio, expected):
     loss = [1.0, 1.0 * ratio]
     verdict = dh.diagnose_history({"loss": loss}).verdict
@@ -152,17 +205,28 @@ def test_divergence_ratio_threshold(ratio, expected):
 def test_advice_values_come_from_the_config():
     from kerastune_lab.config import load_experiment
 
-    config = load_experiment(None, [
-        "model.dropout_rate=0.3", "model.gru_units=64",
-        "train.learning_rate=1e-4", "train.early_stopping=false"]).to_dict()
-    advice = {a["key"]: a["value"] for a in dh.diagnose_history(
-        CASES["overfitting"], config).advice}
+    config = load_experiment(
+        None,
+        [
+            "model.dropout_rate=0.3",
+            "model.gru_units=64",
+            "train.learning_rate=1e-4",
+            "train.early_stopping=false",
+        ],
+    ).to_dict()
+    advice = {
+        a["key"]: a["value"]
+        for a in dh.diagnose_history(CASES["overfitting"], config).advice
+    }
     assert advice["model.dropout_rate"] == 0.5
     assert advice["model.gru_units"] == 32
-    unstable = {a["key"]: a["value"] for a in dh.diagnose_history(
-        CASES["unstable_train"], config).advice}
-    assert float(unstable["train.learning_rate"]) == pytest.approx(1e-4 / 3,
-                                                                   rel=1e-2)
+    unstable = {
+        a["key"]: a["value"]
+        for a in dh.diagnose_history(CASES["unstable_train"], config).advice
+    }
+    assert float(unstable["train.learning_rate"]) == pytest.approx(
+        1e-4 / 3, rel=1e-2
+    )
 
 
 def test_empty_history_is_an_error():
@@ -181,8 +245,9 @@ ADVICE_CASES = [
 
 
 @pytest.mark.parametrize("overrides", ADVICE_CASES)
-@pytest.mark.parametrize("verdict", ["overfitting", "underfitting",
-                                     "unstable", "diverged"])
+@pytest.mark.parametrize(
+    "verdict", ["overfitting", "underfitting", "unstable", "diverged"]
+)
 def test_every_advised_set_passes_check(overrides, verdict):
     """Each family's advice names keys of its own configuration with
     values `kerastune-lab check` accepts, one --set at a time."""
@@ -195,11 +260,14 @@ def test_every_advised_set_passes_check(overrides, verdict):
     config = load_experiment(None, overrides).to_dict()
     advice = _advice(verdict, config)
     assert advice, (verdict, overrides)
-    sets = [a for item in advice
-            for a in ("--set", f"{item['key']}={item['value']}")]
+    sets = [
+        a
+        for item in advice
+        for a in ("--set", f"{item['key']}={item['value']}")
+    ]
     base = [a for o in overrides for a in ("--set", o)]
     for i in range(0, len(sets), 2):
-        result = CliRunner().invoke(cli, ["check", *base, *sets[i:i + 2]])
+        result = CliRunner().invoke(cli, ["check", *base, *sets[i : i + 2]])
         assert result.exit_code == 0, (sets[i + 1], result.output)
     if verdict in ("overfitting", "underfitting"):
         # The family's own knobs, not only the generic train keys.

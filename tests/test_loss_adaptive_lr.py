@@ -6,8 +6,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-
 import sd_scenarios  # tests/ is on sys.path (rootdir conftest)
+
 from kerastune_lab.callbacks import LossAdaptiveLR, LossProbe
 from kerastune_lab.optimizers import LossAdaptiveOptimizer
 
@@ -19,10 +19,16 @@ def check_replay(result, epochs=3):
     assert result["rate_rel_err"] < 1e-5
 
 
-@pytest.mark.parametrize("kwargs", [
-    {}, {"jit": False}, {"steps_per_execution": 3},
-    {"mode": "sd", "root": 4.0}, {"mode": "none"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"jit": False},
+        {"steps_per_execution": 3},
+        {"mode": "sd", "root": 4.0},
+        {"mode": "none"},
+    ],
+)
 def test_sgd_matches_numpy_replay(kwargs):
     check_replay(sd_scenarios.sgd_replay(**kwargs))
 
@@ -36,10 +42,16 @@ def check_formula(result, policy="float32"):
         assert result[key] < tolerance, (key, result)
 
 
-@pytest.mark.parametrize("mode, root, policy", [
-    ("sd2", 3.0, "float32"), ("sd", 3.0, "float32"), ("sd2", 4.0, "float32"),
-    ("sd", 4.0, "float32"), ("sd2", 3.0, "mixed_bfloat16"),
-])
+@pytest.mark.parametrize(
+    "mode, root, policy",
+    [
+        ("sd2", 3.0, "float32"),
+        ("sd", 3.0, "float32"),
+        ("sd2", 4.0, "float32"),
+        ("sd", 4.0, "float32"),
+        ("sd2", 3.0, "mixed_bfloat16"),
+    ],
+)
 def test_rates_follow_the_formula(mode, root, policy):
     check_formula(sd_scenarios.formula_check(mode, root, policy), policy)
 
@@ -53,17 +65,27 @@ def test_gamma_is_the_data_loss_under_l2():
 
 def test_jax_backend_matches_numpy(repo):
     pytest.importorskip("jax")
-    env = dict(os.environ, KERAS_BACKEND="jax",
-               PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")]))
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")]),
+    )
     out = subprocess.run(
         [sys.executable, str(repo / "tests" / "sd_scenarios.py")],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads(out.stdout)
     assert results["backend"] == "jax"
-    for name in ("replay_jit", "replay_no_jit", "replay_spe3",
-                 "replay_sd_root4"):
+    for name in (
+        "replay_jit",
+        "replay_no_jit",
+        "replay_spe3",
+        "replay_sd_root4",
+    ):
         check_replay(results[name])
     for name in ("formula_sd2", "formula_sd_root4", "formula_l2"):
         check_formula(results[name])
@@ -72,17 +94,21 @@ def test_jax_backend_matches_numpy(repo):
 
 def small_classifier(seed=0):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input((4,)),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def sgd_classifier():
     model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss="sparse_categorical_crossentropy",
+    )
     return model
 
 
@@ -100,12 +126,20 @@ def test_mode_none_trains_exactly_like_plain_keras_with_clip_and_decay():
     for callbacks in ([], [LossAdaptiveLR(mode="none")]):
         model = small_classifier()
         model.compile(
-            optimizer=keras.optimizers.AdamW(1e-2, weight_decay=0.1,
-                                             global_clipnorm=0.5),
+            optimizer=keras.optimizers.AdamW(
+                1e-2, weight_decay=0.1, global_clipnorm=0.5
+            ),
             loss="sparse_categorical_crossentropy",
         )
-        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-                  callbacks=callbacks)
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=callbacks,
+        )
         LossAdaptiveLR.remove(model)
         weights.append(model.get_weights())
     for a, b in zip(*weights):
@@ -116,15 +150,24 @@ def test_sd2_changes_training_and_logs_running_mean_free_losses():
     x, y = classification_data()
     model = sgd_classifier()
     callback = LossAdaptiveLR(mode="sd2")
-    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False,
-                        verbose=0, callbacks=[callback])
+    history = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback],
+    )
     losses = callback.steps["loss"]
     # logs["loss"] is the running mean; the epoch value is the mean of the
     # batch losses, and the factors follow the batches, not the mean.
-    assert history.history["loss"][0] == pytest.approx(np.mean(losses),
-                                                       rel=1e-5)
-    np.testing.assert_allclose(callback.steps["factor"],
-                               np.cbrt(losses), rtol=1e-5)
+    assert history.history["loss"][0] == pytest.approx(
+        np.mean(losses), rel=1e-5
+    )
+    np.testing.assert_allclose(
+        callback.steps["factor"], np.cbrt(losses), rtol=1e-5
+    )
 
 
 def test_gamma_clamp_and_factor_cap():
@@ -149,32 +192,43 @@ def test_nonfinite_gamma_keeps_the_scheduled_rate_and_is_counted():
         return keras.ops.where(first == 0.0, float("nan"), loss)
 
     callback = LossAdaptiveLR(mode="sd2", source=every_other_nan)
-    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-              callbacks=[callback])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback],
+    )
     gammas = np.array(callback.steps["gamma"])
     bad = ~np.isfinite(gammas)
     assert 0 < bad.sum() < len(gammas)
     np.testing.assert_array_equal(np.array(callback.steps["factor"])[bad], 1.0)
     np.testing.assert_allclose(np.array(callback.steps["lr"])[bad], 0.1)
     assert callback.nonfinite_steps == bad.sum()
-    assert np.all(np.isfinite(np.concatenate(
-        [w.ravel() for w in model.get_weights()])))
+    assert np.all(
+        np.isfinite(np.concatenate([w.ravel() for w in model.get_weights()]))
+    )
 
 
 def test_reduce_lr_on_plateau_scales_the_base_rate():
     x, y = classification_data()
     model = sgd_classifier()
-    reduce = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5,
-                                               patience=0, min_delta=10.0)
+    reduce = keras.callbacks.ReduceLROnPlateau(
+        monitor="loss", factor=0.5, patience=0, min_delta=10.0
+    )
     callback = LossAdaptiveLR(mode="sd2")
-    model.fit(x, y, batch_size=16, epochs=4, verbose=0,
-              callbacks=[callback, reduce])
+    model.fit(
+        x, y, batch_size=16, epochs=4, verbose=0, callbacks=[callback, reduce]
+    )
     steps = callback.steps
     scheduled = np.array(steps["lr"]) / np.array(steps["factor"])
     # min_delta=10: epoch 0 sets the best, then every epoch halves the base
     # rate, and the SD2 factor still applies on top of each.
     np.testing.assert_allclose(
-        scheduled, np.repeat([0.1, 0.1, 0.05, 0.025], 4), rtol=1e-5)
+        scheduled, np.repeat([0.1, 0.1, 0.05, 0.025], 4), rtol=1e-5
+    )
     assert not np.allclose(steps["factor"], 1.0)
 
 
@@ -183,47 +237,80 @@ def test_schedule_with_reduce_lr_on_plateau_is_refused_clearly():
     model = small_classifier()
     model.compile(
         optimizer=keras.optimizers.SGD(
-            keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
-        loss="sparse_categorical_crossentropy")
-    reduce = keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0,
-                                               min_delta=10.0)
+            keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)
+        ),
+        loss="sparse_categorical_crossentropy",
+    )
+    reduce = keras.callbacks.ReduceLROnPlateau(
+        monitor="loss", patience=0, min_delta=10.0
+    )
     with pytest.raises(TypeError, match="ReduceLROnPlateau"):
-        model.fit(x, y, batch_size=16, epochs=2, verbose=0,
-                  callbacks=[LossAdaptiveLR(), reduce])
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=2,
+            verbose=0,
+            callbacks=[LossAdaptiveLR(), reduce],
+        )
 
 
 def test_early_stopping_restores_best_weights_with_the_probe_attached():
     x, y = classification_data()
     model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(0.5),
-                  loss="sparse_categorical_crossentropy")
-    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=0,
-                                         min_delta=10.0,
-                                         restore_best_weights=True)
-    history = model.fit(x, y, batch_size=16, epochs=5, verbose=0,
-                        callbacks=[LossAdaptiveLR(mode="sd2"), stop])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.5),
+        loss="sparse_categorical_crossentropy",
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor="loss", patience=0, min_delta=10.0, restore_best_weights=True
+    )
+    history = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=5,
+        verbose=0,
+        callbacks=[LossAdaptiveLR(mode="sd2"), stop],
+    )
     assert len(history.history["loss"]) == 2  # stopped after epoch 1
 
 
 def test_save_and_load_model_round_trip(tmp_path):
     x, y = classification_data()
     model = small_classifier()
-    model.compile(optimizer=keras.optimizers.Adam(1e-2),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
-              callbacks=[LossAdaptiveLR(mode="sd2")])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        verbose=0,
+        callbacks=[LossAdaptiveLR(mode="sd2")],
+    )
     assert LossProbe.get(model) is not None
     assert isinstance(model.optimizer, LossAdaptiveOptimizer)
     path = tmp_path / "m.keras"
     model.save(path)  # with the probe and wrapper still in place
     loaded = keras.models.load_model(path)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0),
-                               model.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
+    )
     # The reloaded optimizer is the compiled Adam, with its moments.
     assert type(loaded.optimizer) is keras.optimizers.Adam
     assert int(loaded.optimizer.iterations.numpy()) == 4
-    loaded.fit(x, y, batch_size=16, epochs=1, verbose=0,
-               callbacks=[LossAdaptiveLR(mode="sd")])
+    loaded.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        verbose=0,
+        callbacks=[LossAdaptiveLR(mode="sd")],
+    )
     # Removing restores the model exactly.
     LossAdaptiveLR.remove(model)
     assert LossProbe.get(model) is None
@@ -235,23 +322,28 @@ def test_callback_and_optimizer_serialize():
     callback = LossAdaptiveLR(mode="sd", root=4, max_factor=3.0)
     again = LossAdaptiveLR(**callback.get_config())
     assert again.get_config() == callback.get_config()
-    optimizer = LossAdaptiveOptimizer(keras.optimizers.AdamW(1e-3), mode="sd",
-                                      root=4)
+    optimizer = LossAdaptiveOptimizer(
+        keras.optimizers.AdamW(1e-3), mode="sd", root=4
+    )
     restored = keras.optimizers.deserialize(
-        keras.optimizers.serialize(optimizer))
+        keras.optimizers.serialize(optimizer)
+    )
     assert isinstance(restored, LossAdaptiveOptimizer)
     assert restored.get_config()["inner_optimizer"]["class_name"] == "AdamW"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"mode": "sd3"}, "mode"),
-    ({"root": 0}, "root"),
-    ({"root": float("nan")}, "root"),
-    ({"min_gamma": -1}, "min_gamma"),
-    ({"min_gamma": 10, "max_gamma": 1}, "must not exceed"),
-    ({"max_factor": 0}, "max_factor"),
-    ({"source": "semantics"}, "Unknown G source"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mode": "sd3"}, "mode"),
+        ({"root": 0}, "root"),
+        ({"root": float("nan")}, "root"),
+        ({"min_gamma": -1}, "min_gamma"),
+        ({"min_gamma": 10, "max_gamma": 1}, "must not exceed"),
+        ({"max_factor": 0}, "max_factor"),
+        ({"source": "semantics"}, "Unknown G source"),
+    ],
+)
 def test_bad_arguments_say_what_was_received(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LossAdaptiveLR(**kwargs)
@@ -278,8 +370,14 @@ def test_repeated_fits_keep_the_compiled_step_unless_settings_change():
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback])
     assert model.train_function is compiled
     assert callback.steps["step"] == list(range(8))
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
-              callbacks=[LossAdaptiveLR(mode="sd")])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        verbose=0,
+        callbacks=[LossAdaptiveLR(mode="sd")],
+    )
     assert model.train_function is not compiled
 
 
@@ -294,7 +392,8 @@ class VariableSnapshots(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         inner = getattr(optimizer, "inner_optimizer", optimizer)
         variables = list(self.model.trainable_variables) + [
-            v for v in inner.variables if v is not inner.iterations]
+            v for v in inner.variables if v is not inner.iterations
+        ]
         return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -304,30 +403,43 @@ class VariableSnapshots(keras.callbacks.Callback):
         self.end[batch] = self._values()
 
 
-@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adamw",
-                                  "adagrad", "schedule_free_adamw"])
+@pytest.mark.parametrize(
+    "name",
+    ["sgd", "rmsprop", "adam", "adamw", "adagrad", "schedule_free_adamw"],
+)
 def test_a_nonfinite_batch_leaves_weights_and_slots_unchanged(name):
     from kerastune_lab.optimizers import build_optimizer
 
     model = small_classifier()
     # Momentum 0.9 for sgd and rmsprop: a zero rate alone would still move.
-    model.compile(optimizer=build_optimizer(name, 0.05, weight_decay=0.01,
-                                            momentum=0.9),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=build_optimizer(name, 0.05, weight_decay=0.01, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+    )
     x, y = classification_data()
     weight = np.ones(len(y), "float32")
     weight[20] = np.nan  # batch 1 of 4: its loss (and gradient) is NaN
     snapshots = VariableSnapshots()
     callback = LossAdaptiveLR(mode="sd2")
-    model.fit(x, y, sample_weight=weight, batch_size=16, epochs=1,
-              shuffle=False, verbose=0, callbacks=[callback, snapshots])
+    model.fit(
+        x,
+        y,
+        sample_weight=weight,
+        batch_size=16,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback, snapshots],
+    )
     assert np.isnan(callback.steps["loss"][1])
     assert callback.first_nonfinite_step == 1
     for before, after in zip(snapshots.begin[1], snapshots.end[1]):
         np.testing.assert_array_equal(before, after)
     # The finite batches around it did train (the check can fail).
-    assert any(not np.array_equal(b, a) for b, a in
-               zip(snapshots.begin[2], snapshots.end[2]))
+    assert any(
+        not np.array_equal(b, a)
+        for b, a in zip(snapshots.begin[2], snapshots.end[2])
+    )
     assert all(np.isfinite(v).all() for v in snapshots.end[3])
 
 
@@ -335,12 +447,19 @@ def test_loss_scale_factor_does_not_scale_gamma():
     runs = []
     for scale in (None, 64.0):
         model = small_classifier()
-        model.compile(optimizer=keras.optimizers.SGD(
-            0.1, loss_scale_factor=scale),
-            loss="sparse_categorical_crossentropy")
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, loss_scale_factor=scale),
+            loss="sparse_categorical_crossentropy",
+        )
         callback = LossAdaptiveLR(mode="sd2")
-        model.fit(*classification_data(), batch_size=16, epochs=2,
-                  shuffle=False, verbose=0, callbacks=[callback])
+        model.fit(
+            *classification_data(),
+            batch_size=16,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=[callback],
+        )
         runs.append((callback.steps, model.get_weights()))
     (plain, plain_weights), (scaled, scaled_weights) = runs
     for column in ("loss", "gamma", "factor", "lr"):
@@ -351,20 +470,31 @@ def test_loss_scale_factor_does_not_scale_gamma():
 
 def test_gradient_accumulation_is_refused_with_a_reason():
     model = small_classifier()
-    model.compile(optimizer=keras.optimizers.SGD(
-        0.1, gradient_accumulation_steps=2),
-        loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, gradient_accumulation_steps=2),
+        loss="sparse_categorical_crossentropy",
+    )
     with pytest.raises(ValueError, match="gradient_accumulation_steps=2"):
-        model.fit(*classification_data(), batch_size=16, epochs=1,
-                  verbose=0, callbacks=[LossAdaptiveLR(mode="sd2")])
+        model.fit(
+            *classification_data(),
+            batch_size=16,
+            epochs=1,
+            verbose=0,
+            callbacks=[LossAdaptiveLR(mode="sd2")],
+        )
 
 
 def test_torch_backend_is_refused_clearly(monkeypatch):
     model = sgd_classifier()
     monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
     with pytest.raises(ValueError, match="tensorflow and jax backends"):
-        model.fit(*classification_data(), batch_size=16, epochs=1,
-                  verbose=0, callbacks=[LossAdaptiveLR(mode="sd2")])
+        model.fit(
+            *classification_data(),
+            batch_size=16,
+            epochs=1,
+            verbose=0,
+            callbacks=[LossAdaptiveLR(mode="sd2")],
+        )
 
 
 def test_mirrored_strategy_matches_one_device(repo):
@@ -374,14 +504,24 @@ def test_mirrored_strategy_matches_one_device(repo):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo)]))
     out = subprocess.run(
         [sys.executable, str(repo / "tests" / "mirrored_scenario.py")],
-        env=env, capture_output=True, text=True, timeout=600)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads(out.stdout)
     assert results["replicas"] == 2
     for name in ("finite", "nan"):
         case = results[name]
-        for key in ("weight_diff", "slot_diff", "loss_diff", "gamma_diff",
-                    "factor_diff", "lr_diff"):
+        for key in (
+            "weight_diff",
+            "slot_diff",
+            "loss_diff",
+            "gamma_diff",
+            "factor_diff",
+            "lr_diff",
+        ):
             assert case[key] < 1e-5, (name, key, case)
     assert results["finite"]["steps"] == [12, 12]
     assert results["nan"]["first_nonfinite"] == [1, 1]

@@ -12,6 +12,7 @@ from kerastune_lab.comparison.paired_tests import (
     holm,
     paired_comparisons,
 )
+from kerastune_lab.comparison.run_comparison import DEFAULT_STUDY
 from kerastune_lab.comparison.study_controls import (
     first_stage_cells,
     matched_level,
@@ -19,7 +20,6 @@ from kerastune_lab.comparison.study_controls import (
     study_axes,
 )
 from kerastune_lab.config import load_experiment
-from kerastune_lab.comparison.run_comparison import DEFAULT_STUDY
 
 FIGURE = "final_eval_loss"
 
@@ -31,10 +31,16 @@ def default_study_cells():
     axes = study_axes(config)
     cells = first_stage_cells(config)
     for mode in config.controls.matched_rate:
-        cells += [Cell(tuple((k, matched_level(mode) if v == mode else v)
-                             for k, v in cell.values))
-                  for cell in expand_grid(config.grid)
-                  if dict(cell.values)["lr_adapt.mode"] == mode]
+        cells += [
+            Cell(
+                tuple(
+                    (k, matched_level(mode) if v == mode else v)
+                    for k, v in cell.values
+                )
+            )
+            for cell in expand_grid(config.grid)
+            if dict(cell.values)["lr_adapt.mode"] == mode
+        ]
     return cells, axes
 
 
@@ -47,10 +53,16 @@ def simulated_runs(cells, seeds, rng, effects=None):
     runs = {}
     for i, cell in enumerate(cells):
         scale = 0.05 * (1 + i % 4)
-        values = 5.0 + effects.get(cell, 0.0) + seed_effect + rng.normal(
-            0.0, scale, size=seeds)
-        runs[cell] = {42 + s: {"figures": {FIGURE: float(v)}}
-                      for s, v in enumerate(values)}
+        values = (
+            5.0
+            + effects.get(cell, 0.0)
+            + seed_effect
+            + rng.normal(0.0, scale, size=seeds)
+        )
+        runs[cell] = {
+            42 + s: {"figures": {FIGURE: float(v)}}
+            for s, v in enumerate(values)
+        }
     return runs
 
 
@@ -66,7 +78,8 @@ def test_null_studies_keep_the_family_wise_error_rate(seeds):
     false_positive_studies = 0
     for _ in range(studies):
         comparisons = paired_comparisons(
-            simulated_runs(cells, seeds, rng), axes)
+            simulated_runs(cells, seeds, rng), axes
+        )
         assert len(comparisons) == 33
         false_positive_studies += any(c.real for c in comparisons)
     rate = false_positive_studies / studies
@@ -79,8 +92,13 @@ def test_uncorrected_tests_would_not_keep_it():
     claim honest (a check that the simulation can fail)."""
     cells, axes = default_study_cells()
     rng = np.random.default_rng(1)
-    hits = sum(any(c.p < 0.05 for c in paired_comparisons(
-        simulated_runs(cells, 5, rng), axes)) for _ in range(100))
+    hits = sum(
+        any(
+            c.p < 0.05
+            for c in paired_comparisons(simulated_runs(cells, 5, rng), axes)
+        )
+        for _ in range(100)
+    )
     assert hits > 40
 
 
@@ -89,19 +107,31 @@ def test_a_planted_effect_of_two_noise_sds_is_found_with_five_seeds():
     the SD of the per-seed paired differences (d_z = 2). Expected power of
     the paired t-test: 0.91; required: 0.8 in at least 80% of 400 studies."""
     rng = np.random.default_rng(7)
-    base, level = Cell((("lr_adapt.mode", "none"),)), \
-        Cell((("lr_adapt.mode", "sd2"),))
+    base, level = (
+        Cell((("lr_adapt.mode", "none"),)),
+        Cell((("lr_adapt.mode", "sd2"),)),
+    )
     axes = {"lr_adapt.mode": ["none", "sd2"]}
     noise = 0.1  # SD of each run's own noise; paired differences: 0.1 * sqrt 2
     found = 0
     for _ in range(400):
         shared = rng.normal(0, 0.3, size=5)
         runs = {
-            base: {s: {"figures": {FIGURE: 5 + shared[s] + rng.normal(0, noise)}}
-                   for s in range(5)},
-            level: {s: {"figures": {FIGURE: 5 - 2 * noise * math.sqrt(2)
-                                    + shared[s] + rng.normal(0, noise)}}
-                    for s in range(5)},
+            base: {
+                s: {"figures": {FIGURE: 5 + shared[s] + rng.normal(0, noise)}}
+                for s in range(5)
+            },
+            level: {
+                s: {
+                    "figures": {
+                        FIGURE: 5
+                        - 2 * noise * math.sqrt(2)
+                        + shared[s]
+                        + rng.normal(0, noise)
+                    }
+                }
+                for s in range(5)
+            },
         }
         (comparison,) = paired_comparisons(runs, axes)
         found += comparison.real and comparison.mean_diff < 0
@@ -120,25 +150,36 @@ def test_every_pair_of_levels_is_compared_with_scipy_numbers():
     by_values = {cell.values: runs[cell] for cell in cells}
     for c in comparisons:
         values = dict(c.fixed)
-        level = by_values[tuple(
-            (k, c.level if k == c.axis else values[k]) for k in axes)]
-        baseline = by_values[tuple(
-            (k, c.baseline if k == c.axis else values[k]) for k in axes)]
-        diffs = [level[s]["figures"][FIGURE] - baseline[s]["figures"][FIGURE]
-                 for s in sorted(level)]
+        level = by_values[
+            tuple((k, c.level if k == c.axis else values[k]) for k in axes)
+        ]
+        baseline = by_values[
+            tuple((k, c.baseline if k == c.axis else values[k]) for k in axes)
+        ]
+        diffs = [
+            level[s]["figures"][FIGURE] - baseline[s]["figures"][FIGURE]
+            for s in sorted(level)
+        ]
         assert c.diffs == pytest.approx(diffs)
-        assert c.p == pytest.approx(stats.ttest_rel(
-            [level[s]["figures"][FIGURE] for s in sorted(level)],
-            [baseline[s]["figures"][FIGURE] for s in sorted(level)]).pvalue)
+        assert c.p == pytest.approx(
+            stats.ttest_rel(
+                [level[s]["figures"][FIGURE] for s in sorted(level)],
+                [baseline[s]["figures"][FIGURE] for s in sorted(level)],
+            ).pvalue
+        )
         assert c.effect_size == pytest.approx(
-            np.mean(diffs) / np.std(diffs, ddof=1))
+            np.mean(diffs) / np.std(diffs, ddof=1)
+        )
         half = stats.t.ppf(0.975, 3) * stats.sem(diffs)
-        assert c.ci == pytest.approx((np.mean(diffs) - half,
-                                      np.mean(diffs) + half))
+        assert c.ci == pytest.approx(
+            (np.mean(diffs) - half, np.mean(diffs) + half)
+        )
     adjusted = [c.p_adjusted for c in comparisons]
     assert adjusted == pytest.approx(list(holm([c.p for c in comparisons])))
-    assert all(c.verdict == ("real" if c.p_adjusted < 0.05 else "not_real")
-               for c in comparisons)
+    assert all(
+        c.verdict == ("real" if c.p_adjusted < 0.05 else "not_real")
+        for c in comparisons
+    )
 
 
 def test_holm_against_its_definition():
@@ -151,11 +192,11 @@ def test_holm_against_its_definition():
 def test_two_seeds_are_untestable_never_real():
     cells, axes = default_study_cells()
     rng = np.random.default_rng(0)
-    runs = simulated_runs(cells, 2, rng,
-                          effects={cells[1]: -3.0})  # a huge effect
+    runs = simulated_runs(
+        cells, 2, rng, effects={cells[1]: -3.0}
+    )  # a huge effect
     comparisons = paired_comparisons(runs, axes)
-    assert comparisons and all(c.verdict == "untestable"
-                               for c in comparisons)
+    assert comparisons and all(c.verdict == "untestable" for c in comparisons)
     assert all(math.isnan(c.p_adjusted) for c in comparisons)
     assert "untestable" in comparisons[0].sentence()
 

@@ -12,15 +12,29 @@ from click.testing import CliRunner
 from kerastune_lab.cli.main import cli
 from kerastune_lab.run_directory import RunDirectory, read_csv_columns
 
-ARGS = ["--set", "model.gru_units=16", "--set", "train.epochs=6",
-        "--set", "train.patience=2", "--set", "model.dropout_rate=0.3",
-        "--set", "data.sequence_length=32", "--verbose", "0"]
+ARGS = [
+    "--set",
+    "model.gru_units=16",
+    "--set",
+    "train.epochs=6",
+    "--set",
+    "train.patience=2",
+    "--set",
+    "model.dropout_rate=0.3",
+    "--set",
+    "data.sequence_length=32",
+    "--verbose",
+    "0",
+]
 
 
 def kerastune(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "kerastune_lab", *args],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kerastune_lab", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **kwargs,
+    )
 
 
 def epochs_logged(run_dir):
@@ -29,7 +43,8 @@ def epochs_logged(run_dir):
 
 
 def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(
-        tmp_path):
+    tmp_path,
+):
     full, killed = tmp_path / "full", tmp_path / "killed"
     assert kerastune("run", *ARGS, "--run-dir", str(full)).wait() == 0
 
@@ -42,8 +57,9 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(
     process.wait()
     assert epochs_logged(killed) < 6
     # What the crash left is a valid, marked-incomplete run directory.
-    assert json.loads((killed / "status.json").read_text())["state"] \
-        == "running"
+    assert (
+        json.loads((killed / "status.json").read_text())["state"] == "running"
+    )
     assert not (killed / "metrics.json").exists()
     read_csv_columns(killed / "history.csv")
 
@@ -62,8 +78,9 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(
     steps_a = read_csv_columns(full / "steps.csv")
     steps_b = read_csv_columns(killed / "steps.csv")
     assert steps_a["step"] == steps_b["step"]
-    assert json.loads((killed / "status.json").read_text())["state"] \
-        == "complete"
+    assert (
+        json.loads((killed / "status.json").read_text())["state"] == "complete"
+    )
     assert not (killed / "backup").exists()
 
 
@@ -80,16 +97,21 @@ def test_resume_of_a_complete_run_or_a_non_run(tmp_path):
 
 def test_a_run_claimed_by_a_live_process_is_not_taken(tmp_path):
     run_dir = tmp_path / "cell-seed1"
-    other = subprocess.Popen([sys.executable, "-c",
-                              "import time; time.sleep(30)"])
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"]
+    )
     try:
         run_dir.with_name(run_dir.name + ".lock").write_text(str(other.pid))
         assert not RunDirectory(run_dir).claim()
     finally:
         other.kill()
         other.wait()
-    assert RunDirectory(run_dir).claim()  # the owner died: the stale lock is taken over
-    assert int(run_dir.with_name(run_dir.name + ".lock").read_text()) \
+    assert RunDirectory(
+        run_dir
+    ).claim()  # the owner died: the stale lock is taken over
+    assert (
+        int(run_dir.with_name(run_dir.name + ".lock").read_text())
         == os.getpid()
+    )
     RunDirectory(run_dir).release()
     assert not run_dir.with_name(run_dir.name + ".lock").exists()

@@ -13,12 +13,24 @@ from kerastune_lab.errors import ConfigError
 
 def trained(callbacks, x, y):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, "tanh"),
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, "tanh"),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(keras.optimizers.ScheduleFreeAdamW(0.05), "mse")
-    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False,
-                        validation_data=(x[:16], y[:16]), verbose=0,
-                        callbacks=callbacks)
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        shuffle=False,
+        validation_data=(x[:16], y[:16]),
+        verbose=0,
+        callbacks=callbacks,
+    )
     return model, history.history
 
 
@@ -33,13 +45,17 @@ def test_validation_and_final_weights_are_the_average_x():
     # plain run's weights y and gradient sequence z.
     optimizer = plain.optimizer
     beta_1 = optimizer.beta_1
-    for y_var, x_var in zip(plain.trainable_variables,
-                            swapped.trainable_variables):
+    for y_var, x_var in zip(
+        plain.trainable_variables, swapped.trainable_variables
+    ):
         z = optimizer._momentums[optimizer._get_variable_index(y_var)]
-        expected = (keras.ops.convert_to_numpy(y_var)
-                    - (1 - beta_1) * keras.ops.convert_to_numpy(z)) / beta_1
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(x_var),
-                                   expected, rtol=1e-5, atol=1e-6)
+        expected = (
+            keras.ops.convert_to_numpy(y_var)
+            - (1 - beta_1) * keras.ops.convert_to_numpy(z)
+        ) / beta_1
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(x_var), expected, rtol=1e-5, atol=1e-6
+        )
     # Training itself is untouched; validation scored x, not y.
     assert history["loss"] == pytest.approx(plain_history["loss"], rel=1e-6)
     at_x = swapped.evaluate(x[:16], y[:16], verbose=0)
@@ -50,12 +66,22 @@ def test_validation_and_final_weights_are_the_average_x():
 
 
 def test_schedule_free_config_rules():
-    config = load_experiment(None, ['train.optimizer="schedule_free_adamw"',
-                                    "train.early_stopping=false"])
+    config = load_experiment(
+        None,
+        [
+            'train.optimizer="schedule_free_adamw"',
+            "train.early_stopping=false",
+        ],
+    )
     assert config.train.optimizer == "schedule_free_adamw"
     with pytest.raises(ConfigError, match="restore_best_weights"):
         load_experiment(None, ['train.optimizer="schedule_free_adamw"'])
     with pytest.raises(ConfigError, match="replaces the decay"):
-        load_experiment(None, ['train.optimizer="schedule_free_adamw"',
-                               "train.early_stopping=false",
-                               'train.schedule="cosine"'])
+        load_experiment(
+            None,
+            [
+                'train.optimizer="schedule_free_adamw"',
+                "train.early_stopping=false",
+                'train.schedule="cosine"',
+            ],
+        )

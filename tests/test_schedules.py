@@ -29,8 +29,11 @@ def test_every_step_matches_hf(name, warmup, total):
     base = 3e-4
     schedule = build_schedule(name, base, total, warmup)
     steps = np.arange(total + 1)
-    got_all = np.full(len(steps), schedule) if isinstance(schedule, float) \
+    got_all = (
+        np.full(len(steps), schedule)
+        if isinstance(schedule, float)
         else np.asarray(schedule(steps), dtype=np.float64)
+    )
     for s, got in zip(steps, got_all):
         expected = base * hf_factor(name, s, warmup, total)
         assert got == pytest.approx(expected, rel=1e-6, abs=1e-12), (s, got)
@@ -42,7 +45,9 @@ def test_constant_without_warmup_is_a_plain_float():
 
 
 def test_bad_arguments_are_explained():
-    with pytest.raises(ValueError, match="warmup_steps .100. must be smaller"):
+    with pytest.raises(
+        ValueError, match=r"warmup_steps .100. must be smaller"
+    ):
         build_schedule("linear", 1e-3, 100, 100)
     with pytest.raises(ValueError, match="Unknown schedule 'step'"):
         build_schedule("step", 1e-3, 100)
@@ -55,7 +60,9 @@ def test_bad_arguments_are_explained():
 def test_warmup_decay_serializes():
     import keras
 
-    schedule = WarmupDecay(1e-3, warmup_steps=5, decay_steps=20, decay="cosine")
+    schedule = WarmupDecay(
+        1e-3, warmup_steps=5, decay_steps=20, decay="cosine"
+    )
     again = keras.saving.deserialize_keras_object(
         keras.saving.serialize_keras_object(schedule)
     )

@@ -12,8 +12,12 @@ from kerastune_lab.callbacks.semantic_gamma import (
 
 
 def numpy_profiles(tokens, poles, temperature):
-    cos = np.array([[t @ p / np.linalg.norm(t) / np.linalg.norm(p)
-                     for p in poles] for t in tokens])
+    cos = np.array(
+        [
+            [t @ p / np.linalg.norm(t) / np.linalg.norm(p) for p in poles]
+            for t in tokens
+        ]
+    )
     e = np.exp(cos / temperature)
     return e / e.sum(axis=1, keepdims=True)
 
@@ -22,8 +26,9 @@ def test_profiles_match_numpy_and_are_distributions():
     rng = np.random.default_rng(0)
     tokens, poles = rng.normal(size=(50, 16)), rng.normal(size=(6, 16))
     profiles = semantic_profiles(tokens, poles, temperature=0.2)
-    np.testing.assert_allclose(profiles, numpy_profiles(tokens, poles, 0.2),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        profiles, numpy_profiles(tokens, poles, 0.2), rtol=1e-5
+    )
     assert np.all(profiles > 0)
     np.testing.assert_allclose(profiles.sum(axis=1), 1.0, rtol=1e-6)
 
@@ -31,13 +36,17 @@ def test_profiles_match_numpy_and_are_distributions():
 def test_gamma_matches_numpy_on_all_masked_positions():
     rng = np.random.default_rng(1)
     vocab, batch, slots = 40, 3, 5
-    profiles = semantic_profiles(rng.normal(size=(vocab, 8)),
-                                 rng.normal(size=(6, 8)))
+    profiles = semantic_profiles(
+        rng.normal(size=(vocab, 8)), rng.normal(size=(6, 8))
+    )
     logits = rng.normal(size=(batch, slots, vocab)).astype("float32")
     labels = rng.integers(0, vocab, size=(batch, slots))
     weight = (rng.random((batch, slots)) > 0.3).astype("float32")
-    got = float(keras.ops.convert_to_numpy(SemanticGamma(profiles)(
-        None, labels, logits, weight)))
+    got = float(
+        keras.ops.convert_to_numpy(
+            SemanticGamma(profiles)(None, labels, logits, weight)
+        )
+    )
     predicted = logits.argmax(axis=-1)
     ce = -(profiles[labels] * np.log(profiles[predicted])).sum(axis=-1)
     expected = (ce * weight).sum() / weight.sum()
@@ -47,8 +56,11 @@ def test_gamma_matches_numpy_on_all_masked_positions():
 def test_empty_mask_gives_zero_not_a_crash():
     profiles = np.full((10, 6), 1 / 6, dtype="float32")
     value = SemanticGamma(profiles)(
-        None, np.zeros((2, 3), "int32"), np.zeros((2, 3, 10), "float32"),
-        np.zeros((2, 3), "float32"))
+        None,
+        np.zeros((2, 3), "int32"),
+        np.zeros((2, 3, 10), "float32"),
+        np.zeros((2, 3), "float32"),
+    )
     assert float(keras.ops.convert_to_numpy(value)) == 0.0
 
 
@@ -64,8 +76,7 @@ def test_encoder_embeddings_give_a_table_per_token():
     scores = unit @ poles.T / 0.1
     expected = np.exp(scores - scores.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(gamma.profiles, expected, rtol=1e-4,
-                               atol=1e-6)
+    np.testing.assert_allclose(gamma.profiles, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_minilm_profiles_put_words_near_their_poles():
@@ -86,6 +97,8 @@ def test_bad_table_shape():
 
 def test_poles_are_the_ones_the_sdtrainer_document_names():
     # "positive-negative, strong-weak, active-passive" (seed 002, 2.3.1).
-    assert POLES == (("evaluation", "positive", "negative"),
-                     ("potency", "strong", "weak"),
-                     ("activity", "active", "passive"))
+    assert POLES == (
+        ("evaluation", "positive", "negative"),
+        ("potency", "strong", "weak"),
+        ("activity", "active", "passive"),
+    )

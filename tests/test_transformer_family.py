@@ -13,18 +13,30 @@ from kerastune_lab.families import FAMILIES
 from kerastune_lab.families.transformer import build_transformer_classifier
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SMALL = ["--set", 'model.name="transformer"', "--set",
-         "model.embedding_dim=32", "--set", "model.intermediate_dim=64",
-         "--verbose", "0"]
+SMALL = [
+    "--set",
+    'model.name="transformer"',
+    "--set",
+    "model.embedding_dim=32",
+    "--set",
+    "model.intermediate_dim=64",
+    "--verbose",
+    "0",
+]
 
 
 def test_padding_never_changes_a_prediction():
     """Token 0 is padding: scrambling its embedding changes nothing, since
     attention and pooling skip padded positions."""
     keras.utils.set_random_seed(0)
-    model = build_transformer_classifier(50, 3, sequence_length=12,
-                                         embedding_dim=16, num_heads=2,
-                                         intermediate_dim=32)
+    model = build_transformer_classifier(
+        50,
+        3,
+        sequence_length=12,
+        embedding_dim=16,
+        num_heads=2,
+        intermediate_dim=32,
+    )
     x = np.zeros((2, 12), "int32")
     x[0, :5] = [3, 9, 4, 7, 1]
     x[1, :8] = [2, 2, 8, 30, 5, 6, 7, 11]
@@ -37,19 +49,31 @@ def test_padding_never_changes_a_prediction():
     table = position.get_weights()[0]
     table[8:] = 100.0  # positions every row leaves empty
     position.set_weights([table])
-    np.testing.assert_allclose(model.predict(x, verbose=0), before,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), before, rtol=1e-5, atol=1e-6
+    )
     # The check can fail: a real token's embedding does matter.
     weights[3] += 5.0
     embedding.set_weights([weights])
-    assert not np.allclose(model.predict(x, verbose=0)[0], before[0],
-                           atol=1e-4)
+    assert not np.allclose(
+        model.predict(x, verbose=0)[0], before[0], atol=1e-4
+    )
 
 
 def test_transformer_learns_the_fortunes_with_sd2(tmp_path):
-    result = CliRunner().invoke(cli, [
-        "run", *SMALL, "--set", "train.epochs=6", "--set",
-        'lr_adapt.mode="sd2"', "--runs-dir", str(tmp_path / "runs")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            *SMALL,
+            "--set",
+            "train.epochs=6",
+            "--set",
+            'lr_adapt.mode="sd2"',
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     run_dir = pathlib.Path(result.output.strip().splitlines()[-1])
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -66,16 +90,36 @@ def test_transformer_learns_the_fortunes_with_sd2(tmp_path):
 
 def test_transformer_in_compare_and_lr_find(tmp_path):
     study = tmp_path / "study.toml"
-    study.write_text('[model]\nname = "transformer"\nembedding_dim = 16\n'
-                     'intermediate_dim = 32\n[train]\nepochs = 1\n'
-                     '[grid]\n"lr_adapt.mode" = ["none", "sd2"]\n')
-    compare = CliRunner().invoke(cli, ["compare", str(study), "--seeds", "1",
-                                       "--runs-dir", str(tmp_path / "runs")])
+    study.write_text(
+        '[model]\nname = "transformer"\nembedding_dim = 16\n'
+        "intermediate_dim = 32\n[train]\nepochs = 1\n"
+        '[grid]\n"lr_adapt.mode" = ["none", "sd2"]\n'
+    )
+    compare = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            str(study),
+            "--seeds",
+            "1",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert compare.exit_code == 0, compare.output
     out = pathlib.Path(compare.output.strip().splitlines()[-1])
     assert len(list((out / "runs").glob("*/metrics.json"))) == 2
-    find = CliRunner().invoke(cli, ["lr-find", str(study), "--steps", "20",
-                                    "--runs-dir", str(tmp_path / "runs")])
+    find = CliRunner().invoke(
+        cli,
+        [
+            "lr-find",
+            str(study),
+            "--steps",
+            "20",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert find.exit_code == 0, find.output
     assert "suggested learning rate" in find.output
 
@@ -84,19 +128,24 @@ def test_check_validates_the_transformer():
     ok = CliRunner().invoke(cli, ["check", *SMALL[:-2]])
     assert ok.exit_code == 0, ok.output
     assert 'name = "transformer"' in ok.output and "num_heads = 2" in ok.output
-    bad = CliRunner().invoke(cli, ["check", *SMALL[:-2], "--set",
-                                   "model.num_heads=3"])
+    bad = CliRunner().invoke(
+        cli, ["check", *SMALL[:-2], "--set", "model.num_heads=3"]
+    )
     assert bad.exit_code == 2
     assert "not divisible by model.num_heads = 3" in bad.output
-    unknown = CliRunner().invoke(cli, ["check", *SMALL[:-2], "--set",
-                                       "model.gru_units=8"])
+    unknown = CliRunner().invoke(
+        cli, ["check", *SMALL[:-2], "--set", "model.gru_units=8"]
+    )
     assert unknown.exit_code == 2 and "model.gru_units" in unknown.output
 
 
 def test_no_model_name_outside_its_family_and_the_registry():
     """A family is one module: no other source file spells its name."""
-    sources = [p for p in (REPO / "kerastune_lab").rglob("*.py")
-               if p.parent.name != "families"]
+    sources = [
+        p
+        for p in (REPO / "kerastune_lab").rglob("*.py")
+        if p.parent.name != "families"
+    ]
     for name in FAMILIES:
         for quoted in (f'"{name}"', f"'{name}'"):
             found = [str(p) for p in sources if quoted in p.read_text()]

@@ -90,7 +90,7 @@ class Diagnosis:
 
     @property
     def headline(self):
-        """"good_fit" or "good_fit, still improving": the first line."""
+        """ "good_fit" or "good_fit, still improving": the first line."""
         return ", ".join([self.verdict, *self.flags])
 
     def to_dict(self):
@@ -137,7 +137,7 @@ def _flips(values):
 def _tail_slope(values):
     """Relative fall per epoch over the last third (positive = falling)."""
     v = np.asarray(values, dtype=float)
-    tail = v[-max(3, len(v) // 3):]
+    tail = v[-max(3, len(v) // 3) :]
     slope = np.polyfit(np.arange(len(tail)), tail, 1)[0]
     return float(-slope / max(abs(tail.mean()), 1e-12))
 
@@ -157,14 +157,20 @@ def _knob_advice(config, roles):
     items = []
     for role, direction in roles:
         for knob in family.knobs:
-            if knob.role != role or (knob.applies is not None
-                                     and not knob.applies(config)):
+            if knob.role != role or (
+                knob.applies is not None and not knob.applies(config)
+            ):
                 continue
             value = getattr(knob, direction)(knob.value(config))
             if value is not None:
-                items.append({"key": knob.key, "value": value,
-                              "why": f"{'more' if direction == 'up' else 'less'}"
-                                     f" {knob.why}"})
+                items.append(
+                    {
+                        "key": knob.key,
+                        "value": value,
+                        "why": f"{'more' if direction == 'up' else 'less'}"
+                        f" {knob.why}",
+                    }
+                )
     return items
 
 
@@ -179,38 +185,84 @@ def _advice(verdict, config, flags=()):
     def item(key, value, why):
         return {"key": key, "value": value, "why": why}
 
-    clip = [] if clipnorm else [item("train.clipnorm", 1.0,
-                                     "clip the gradient norm")]
+    clip = (
+        []
+        if clipnorm
+        else [item("train.clipnorm", 1.0, "clip the gradient norm")]
+    )
     if verdict == "overfitting":
-        early = [] if _get(config, "train", "early_stopping", False) else [
-            item("train.early_stopping", "true",
-                 "keep the best validation epoch (seeds 000, 001)")]
-        return early + _knob_advice(config, [
-            ("regularisation", "up"), ("capacity", "down"), ("data", "up")])
-    longer = [item("train.epochs", epochs * 2,
-                   "train longer: the loss was still falling (seed 000)")
-              ] if STILL_IMPROVING in flags else []
+        early = (
+            []
+            if _get(config, "train", "early_stopping", False)
+            else [
+                item(
+                    "train.early_stopping",
+                    "true",
+                    "keep the best validation epoch (seeds 000, 001)",
+                )
+            ]
+        )
+        return early + _knob_advice(
+            config,
+            [("regularisation", "up"), ("capacity", "down"), ("data", "up")],
+        )
+    longer = (
+        [
+            item(
+                "train.epochs",
+                epochs * 2,
+                "train longer: the loss was still falling (seed 000)",
+            )
+        ]
+        if STILL_IMPROVING in flags
+        else []
+    )
     if verdict == "underfitting":
-        return longer + [
-            item("train.learning_rate", f"{lr * 3:.3g}",
-                 "a higher rate learns faster (seed 001)"),
-        ] + _knob_advice(config, [("capacity", "up"),
-                                  ("regularisation", "down")])
+        return (
+            longer
+            + [
+                item(
+                    "train.learning_rate",
+                    f"{lr * 3:.3g}",
+                    "a higher rate learns faster (seed 001)",
+                ),
+            ]
+            + _knob_advice(
+                config, [("capacity", "up"), ("regularisation", "down")]
+            )
+        )
     if verdict == "unstable":
         return [
-            item("train.learning_rate", f"{lr / 3:.3g}",
-                 "a lower rate steadies training (seeds 000, 001)"),
-            item("train.batch_size", batch * 2,
-                 "larger batches give smoother gradients (seed 001)"),
-            *([] if _get(config, "train", "schedule", "") == "cosine" else [
-                item("train.schedule", '"cosine"',
-                     "a decaying rate (seed 001: decay)")]),
+            item(
+                "train.learning_rate",
+                f"{lr / 3:.3g}",
+                "a lower rate steadies training (seeds 000, 001)",
+            ),
+            item(
+                "train.batch_size",
+                batch * 2,
+                "larger batches give smoother gradients (seed 001)",
+            ),
+            *(
+                []
+                if _get(config, "train", "schedule", "") == "cosine"
+                else [
+                    item(
+                        "train.schedule",
+                        '"cosine"',
+                        "a decaying rate (seed 001: decay)",
+                    )
+                ]
+            ),
             *clip,
         ]
     if verdict == "diverged":
         return [
-            item("train.learning_rate", f"{lr / 10:.3g}",
-                 "the rate is too high for this model"),
+            item(
+                "train.learning_rate",
+                f"{lr / 10:.3g}",
+                "the rate is too high for this model",
+            ),
             *clip,
         ]
     return longer
@@ -219,7 +271,8 @@ def _advice(verdict, config, flags=()):
 def _restored_best(config):
     train = (config or {}).get("train", {})
     return bool(train.get("early_stopping")) and bool(
-        train.get("restore_best_weights", True))
+        train.get("restore_best_weights", True)
+    )
 
 
 def _spike_fraction(steps, scale):
@@ -229,15 +282,22 @@ def _spike_fraction(steps, scale):
         return None
     spikes = 0
     for i in range(SPIKE_WINDOW, len(v)):
-        median = np.median(v[i - SPIKE_WINDOW:i])
-        if v[i] > SPIKE_RATIO * median and v[i] - median > \
-                SPIKE_MIN_RISE * scale:
+        median = np.median(v[i - SPIKE_WINDOW : i])
+        if (
+            v[i] > SPIKE_RATIO * median
+            and v[i] - median > SPIKE_MIN_RISE * scale
+        ):
             spikes += 1
     return spikes / (len(v) - SPIKE_WINDOW)
 
 
-def diagnose_history(history, config=None, initial_loss=None,
-                     no_skill_loss=None, step_losses=None):
+def diagnose_history(
+    history,
+    config=None,
+    initial_loss=None,
+    no_skill_loss=None,
+    step_losses=None,
+):
     """Diagnoses a run from its per-epoch history.
 
     Args:
@@ -262,26 +322,42 @@ def diagnose_history(history, config=None, initial_loss=None,
         raise ValueError("The history has no 'loss' values to diagnose.")
     n = len(loss)
     start, where = loss[0], "epoch 0"
-    if initial_loss is not None and math.isfinite(initial_loss) \
-            and initial_loss < start:
+    if (
+        initial_loss is not None
+        and math.isfinite(initial_loss)
+        and initial_loss < start
+    ):
         start, where = initial_loss, "the first step"
     scale, scale_name = start, f"the starting loss ({start:.4g})"
-    if no_skill_loss is not None and math.isfinite(no_skill_loss) \
-            and no_skill_loss > 0:
+    if (
+        no_skill_loss is not None
+        and math.isfinite(no_skill_loss)
+        and no_skill_loss > 0
+    ):
         scale = no_skill_loss
         scale_name = f"the no-skill loss ({no_skill_loss:.4g})"
-    evidence = {"epochs": n, "first_loss": loss[0], "final_loss": loss[-1],
-                "reference_loss": scale}
+    evidence = {
+        "epochs": n,
+        "first_loss": loss[0],
+        "final_loss": loss[-1],
+        "reference_loss": scale,
+    }
     reasons, flags = [], []
     history_loss, history_val = loss, val
 
     def verdict(name):
         # The flag reads the whole run; a run early stopping ended is
         # not still improving (its patience ran out).
-        if name != "diverged" and len(history_loss) >= 3 and \
-                "restored_epoch" not in evidence:
-            curve = (history_val if len(history_val) == len(history_loss)
-                     else history_loss)
+        if (
+            name != "diverged"
+            and len(history_loss) >= 3
+            and "restored_epoch" not in evidence
+        ):
+            curve = (
+                history_val
+                if len(history_val) == len(history_loss)
+                else history_loss
+            )
             slope = _tail_slope(curve)
             evidence["tail_slope"] = slope
             if slope > STILL_IMPROVING_SLOPE:
@@ -290,20 +366,23 @@ def diagnose_history(history, config=None, initial_loss=None,
                     f"the {'validation' if curve is history_val else 'train'}"
                     " loss "
                     f"was still falling {slope:.1%} per epoch over the last "
-                    "third")
-        return Diagnosis(name, reasons, _advice(name, config, flags),
-                         evidence, flags)
+                    "third"
+                )
+        return Diagnosis(
+            name, reasons, _advice(name, config, flags), evidence, flags
+        )
 
     if not _finite(loss) or (val and not _finite(val)):
         bad = next(
-            i for i in range(n)
+            i
+            for i in range(n)
             if not math.isfinite(loss[i])
             or (i < len(val) and not math.isfinite(val[i]))
         )
         evidence["first_nonfinite_epoch"] = bad
         reasons.append(f"the loss became non-finite at epoch {bad}")
         return verdict("diverged")
-    last = loss[-(1 if n <= 2 else 2):]
+    last = loss[-(1 if n <= 2 else 2) :]
     low = min(min(loss), start)
     if all(v > DIVERGE_RATIO * low and v > start for v in last):
         reasons.append(
@@ -316,26 +395,35 @@ def diagnose_history(history, config=None, initial_loss=None,
     if val:
         best = int(np.argmin(val))
         evidence.update(
-            best_epoch=best, best_val_loss=val[best], final_val_loss=val[-1],
+            best_epoch=best,
+            best_val_loss=val[best],
+            final_val_loss=val[-1],
             final_gap=val[-1] - loss[-1],
         )
     if n >= MIN_EPOCHS:
         up_fraction, jump = _up_moves(loss)
         evidence["train_up_fraction"] = up_fraction
         rises = np.diff(loss)[np.diff(loss) > 0]
-        if (up_fraction >= UNSTABLE_UP_FRACTION and jump > UNSTABLE_JUMP
-                and rises.mean() > UNSTABLE_MIN_RISE * scale):
+        if (
+            up_fraction >= UNSTABLE_UP_FRACTION
+            and jump > UNSTABLE_JUMP
+            and rises.mean() > UNSTABLE_MIN_RISE * scale
+        ):
             reasons.append(
                 f"train loss went up in {up_fraction:.0%} of epochs, by "
                 f"{jump:.1%} on average"
             )
             return verdict("unstable")
-    if n > 2 and loss[-1] > DIVERGE_RATIO * low and \
-            loss[-1] - low > SPIKE_MIN_RISE * scale:
+    if (
+        n > 2
+        and loss[-1] > DIVERGE_RATIO * low
+        and loss[-1] - low > SPIKE_MIN_RISE * scale
+    ):
         reasons.append(
             f"train loss jumped to {loss[-1]:.4g} at the last epoch, over "
             f"{DIVERGE_RATIO:g} times its lowest ({low:.4g}), without "
-            "staying there")
+            "staying there"
+        )
         return verdict("unstable")
     if step_losses is not None:
         spikes = _spike_fraction(step_losses, scale)
@@ -345,7 +433,8 @@ def diagnose_history(history, config=None, initial_loss=None,
                 reasons.append(
                     f"{spikes:.1%} of the steps' batch losses spiked above "
                     f"{SPIKE_RATIO:g} times the median of the "
-                    f"{SPIKE_WINDOW} steps before them")
+                    f"{SPIKE_WINDOW} steps before them"
+                )
                 return verdict("unstable")
 
     if val and _restored_best(config) and best < n - 1:
@@ -354,16 +443,18 @@ def diagnose_history(history, config=None, initial_loss=None,
         reasons.append(
             f"early stopping kept epoch {best} (validation loss "
             f"{val[best]:.4g}); the {n - 1 - best} epoch(s) after it are "
-            "its patience window")
+            "its patience window"
+        )
         evidence["restored_epoch"] = best
-        loss, val, n = loss[:best + 1], val[:best + 1], best + 1
+        loss, val, n = loss[: best + 1], val[: best + 1], best + 1
     if val and n >= 3:
         rise = val[-1] / max(val[best], 1e-12) - 1
         train_fell = loss[-1] < loss[best]
         gap_end = val[-1] - loss[-1]
         gap_best = val[best] - loss[best]
-        evidence.update(val_rise_from_best=rise,
-                        gap_over_reference=gap_end / scale)
+        evidence.update(
+            val_rise_from_best=rise, gap_over_reference=gap_end / scale
+        )
         if best < n - 1 and rise >= OVERFIT_RISE and train_fell:
             reasons.append(
                 f"validation loss was lowest at epoch {best} ({val[best]:.4g})"
@@ -379,8 +470,11 @@ def diagnose_history(history, config=None, initial_loss=None,
                 f"best epoch {best}"
             )
             return verdict("overfitting")
-        if loss[-1] < MEMORISED * scale and gap_end > OVERFIT_GAP * \
-                scale and "restored_epoch" not in evidence:
+        if (
+            loss[-1] < MEMORISED * scale
+            and gap_end > OVERFIT_GAP * scale
+            and "restored_epoch" not in evidence
+        ):
             reasons.append(
                 f"train loss is down to {loss[-1]:.4g}, under "
                 f"{MEMORISED:.0%} of {scale_name}, while the validation loss "

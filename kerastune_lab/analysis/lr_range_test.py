@@ -66,8 +66,9 @@ class _ExponentialSweep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def lr_range_test(model, x, y=None, batch_size=None, min_lr=1e-7,
-                  max_lr=10.0, steps=100):
+def lr_range_test(
+    model, x, y=None, batch_size=None, min_lr=1e-7, max_lr=10.0, steps=100
+):
     """Runs the range test on a compiled model with a float learning rate.
 
     Args:
@@ -90,8 +91,9 @@ def lr_range_test(model, x, y=None, batch_size=None, min_lr=1e-7,
     rates = np.geomspace(min_lr, max_lr, steps)
     weights = model.get_weights()
     optimizer = model.optimizer
-    saved_state = [v.numpy() for v in optimizer.variables] \
-        if optimizer.built else None
+    saved_state = (
+        [v.numpy() for v in optimizer.variables] if optimizer.built else None
+    )
     if isinstance(x, keras.utils.PyDataset):
         batches = [len(x[i % len(x)][1]) for i in range(steps)]
         fit_args = {"x": _Cycle(x, steps)}
@@ -100,8 +102,12 @@ def lr_range_test(model, x, y=None, batch_size=None, min_lr=1e-7,
         order = np.resize(np.arange(n), steps * batch_size)
         x_rep, y_rep = x[order], y[order]
         batches = [batch_size] * steps
-        fit_args = {"x": x_rep, "y": y_rep, "batch_size": batch_size,
-                    "shuffle": False}
+        fit_args = {
+            "x": x_rep,
+            "y": y_rep,
+            "batch_size": batch_size,
+            "shuffle": False,
+        }
     sweep = _ExponentialSweep(rates, batches)
     try:
         model.fit(**fit_args, epochs=1, verbose=0, callbacks=[sweep])
@@ -111,12 +117,15 @@ def lr_range_test(model, x, y=None, batch_size=None, min_lr=1e-7,
             for variable, value in zip(optimizer.variables, saved_state):
                 variable.assign(value)
     smoothed = np.asarray(sweep.smoothed)
-    tried = rates[:len(smoothed)]
+    tried = rates[: len(smoothed)]
     finite = np.isfinite(smoothed)
     best = int(np.argmin(np.where(finite, smoothed, np.inf)))
-    log_rates = np.log10(tried[:best + 1])
-    slopes = np.gradient(smoothed[:best + 1], log_rates) \
-        if best >= 2 else np.zeros(1)
+    log_rates = np.log10(tried[: best + 1])
+    slopes = (
+        np.gradient(smoothed[: best + 1], log_rates)
+        if best >= 2
+        else np.zeros(1)
+    )
     return RangeTestResult(
         rates=tried.tolist(),
         losses=sweep.losses,
@@ -152,19 +161,31 @@ def plot_range_test(result, path, title=""):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(result.rates, result.losses, color="0.75", lw=0.8,
-            label="batch loss")
+    ax.plot(
+        result.rates, result.losses, color="0.75", lw=0.8, label="batch loss"
+    )
     ax.plot(result.rates, result.smoothed, lw=1.6, label="smoothed")
-    ax.axvline(result.suggestion, color="tab:green", ls="--",
-               label=f"suggested {result.suggestion:.2g} ({result.rule})")
-    ax.axvline(result.steepest, color="tab:orange", ls=":",
-               label=f"steepest descent {result.steepest:.2g}")
+    ax.axvline(
+        result.suggestion,
+        color="tab:green",
+        ls="--",
+        label=f"suggested {result.suggestion:.2g} ({result.rule})",
+    )
+    ax.axvline(
+        result.steepest,
+        color="tab:orange",
+        ls=":",
+        label=f"steepest descent {result.steepest:.2g}",
+    )
     ax.set_xscale("log")
     finite = [v for v in result.smoothed if math.isfinite(v)]
     if finite:
         ax.set_ylim(min(finite) * 0.9, min(max(finite), 3 * min(finite)))
-    ax.set(xlabel="learning rate", ylabel="loss",
-           title=title or "Learning-rate range test")
+    ax.set(
+        xlabel="learning rate",
+        ylabel="loss",
+        title=title or "Learning-rate range test",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

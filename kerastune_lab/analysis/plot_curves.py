@@ -3,7 +3,7 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def plot_curves(history, steps, path, title="", no_skill_loss=None):
@@ -18,7 +18,8 @@ def plot_curves(history, steps, path, title="", no_skill_loss=None):
             as a dashed line (None or NaN: not drawn).
     """
     metrics = sorted(
-        k for k in history
+        k
+        for k in history
         if not k.startswith("val_") and k not in ("loss", "lr", "epoch")
     )
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -28,8 +29,13 @@ def plot_curves(history, steps, path, title="", no_skill_loss=None):
     if "val_loss" in history:
         ax.plot(epochs, history["val_loss"], label="validation loss")
     if no_skill_loss is not None and no_skill_loss == no_skill_loss:
-        ax.axhline(no_skill_loss, color="black", ls="--", lw=0.8,
-                   label=f"no skill ({no_skill_loss:.3g})")
+        ax.axhline(
+            no_skill_loss,
+            color="black",
+            ls="--",
+            lw=0.8,
+            label=f"no skill ({no_skill_loss:.3g})",
+        )
     ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
     ax.legend()
     ax = axes[1]
@@ -42,13 +48,22 @@ def plot_curves(history, steps, path, title="", no_skill_loss=None):
         ax.legend()
     ax = axes[2]
     if steps and steps.get("step"):
-        ax.plot(steps["step"], steps["loss"], lw=0.6, color="tab:gray",
-                label="batch loss")
-        ax.set(xlabel="optimizer step", ylabel="batch loss",
-               title="Per step")
+        ax.plot(
+            steps["step"],
+            steps["loss"],
+            lw=0.6,
+            color="tab:gray",
+            label="batch loss",
+        )
+        ax.set(xlabel="optimizer step", ylabel="batch loss", title="Per step")
         rate_ax = ax.twinx()
-        rate_ax.plot(steps["step"], steps["lr"], color="tab:red", lw=1.0,
-                     label="learning rate used")
+        rate_ax.plot(
+            steps["step"],
+            steps["lr"],
+            color="tab:red",
+            lw=1.0,
+            label="learning rate used",
+        )
         rate_ax.set_ylabel("learning rate", color="tab:red")
         ax.legend(loc="upper right")
     if title:

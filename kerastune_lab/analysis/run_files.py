@@ -23,8 +23,9 @@ def read_run_history(path):
     try:
         history = read_csv_columns(history_path)
     except (ValueError, KeyError, csv.Error) as error:
-        raise UserError(f"{history_path} is not a readable history: {error}") \
-            from None
+        raise UserError(
+            f"{history_path} is not a readable history: {error}"
+        ) from None
     if "loss" not in history:
         raise UserError(
             f"{history_path} has no 'loss' column; expected the history.csv "
@@ -33,8 +34,17 @@ def read_run_history(path):
     config, no_skill = None, None
     if config_path.is_file():
         record = json.loads(config_path.read_text())
-        config, no_skill = record.get("config"), record.get(
-            "no_skill_eval_loss")
+        config, no_skill = (
+            record.get("config"),
+            record.get("no_skill_eval_loss"),
+        )
     steps = run.read_steps().get("loss") or None
-    return history, config, {"initial_loss": steps[0] if steps else None,
-                             "no_skill_loss": no_skill, "step_losses": steps}
+    return (
+        history,
+        config,
+        {
+            "initial_loss": steps[0] if steps else None,
+            "no_skill_loss": no_skill,
+            "step_losses": steps,
+        },
+    )

@@ -30,8 +30,11 @@ def find_runs(paths):
         if RunDirectory(path).history.is_file():
             runs.append(RunDirectory(path))
         elif (path / "runs").is_dir():
-            runs += [RunDirectory(p) for p in sorted((path / "runs").iterdir())
-                     if RunDirectory(p).history.is_file()]
+            runs += [
+                RunDirectory(p)
+                for p in sorted((path / "runs").iterdir())
+                if RunDirectory(p).history.is_file()
+            ]
         else:
             raise UserError(
                 f"{str(path)!r} is neither a run directory (with "
@@ -66,12 +69,14 @@ def correlations(loss, accuracy):
     return {
         "n": n,
         "pearson": float(pearson.statistic),
-        "pearson_ci": _fisher_ci(pearson.statistic, n,
-                                 1 / math.sqrt(max(n - 3, 1))),
+        "pearson_ci": _fisher_ci(
+            pearson.statistic, n, 1 / math.sqrt(max(n - 3, 1))
+        ),
         "pearson_p": float(pearson.pvalue),
         "spearman": rho,
-        "spearman_ci": _fisher_ci(rho, n, math.sqrt(
-            (1 + rho ** 2 / 2) / max(n - 3, 1))),
+        "spearman_ci": _fisher_ci(
+            rho, n, math.sqrt((1 + rho**2 / 2) / max(n - 3, 1))
+        ),
         "spearman_p": float(spearman.pvalue),
     }
 
@@ -79,16 +84,17 @@ def correlations(loss, accuracy):
 def _describe(c):
     if "pearson" not in c:
         return f"not enough varying points (n = {c['n']})"
-    return (f"Pearson r = {c['pearson']:.3f} [{c['pearson_ci'][0]:.3f}, "
-            f"{c['pearson_ci'][1]:.3f}] (p = {c['pearson_p']:.3g}), "
-            f"Spearman rho = {c['spearman']:.3f} [{c['spearman_ci'][0]:.3f},"
-            f" {c['spearman_ci'][1]:.3f}] (p = {c['spearman_p']:.3g}), "
-            f"n = {c['n']}")
+    return (
+        f"Pearson r = {c['pearson']:.3f} [{c['pearson_ci'][0]:.3f}, "
+        f"{c['pearson_ci'][1]:.3f}] (p = {c['pearson_p']:.3g}), "
+        f"Spearman rho = {c['spearman']:.3f} [{c['spearman_ci'][0]:.3f},"
+        f" {c['spearman_ci'][1]:.3f}] (p = {c['spearman_p']:.3g}), "
+        f"n = {c['n']}"
+    )
 
 
 def _accuracy_key(history):
-    keys = [k for k in history if "accuracy" in k and not
-            k.startswith("val_")]
+    keys = [k for k in history if "accuracy" in k and not k.startswith("val_")]
     if not keys:
         return None, None
     key = keys[0]
@@ -116,8 +122,11 @@ def _scatter(points, path):
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for name, loss, accuracy in points:
         ax.plot(loss, accuracy, "o-", ms=3, lw=0.6, label=name[-40:])
-    ax.set(xlabel="loss", ylabel="accuracy",
-           title="Loss vs accuracy, one point per epoch")
+    ax.set(
+        xlabel="loss",
+        ylabel="accuracy",
+        title="Loss vs accuracy, one point per epoch",
+    )
     if len(points) <= 12:
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -136,25 +145,47 @@ def write_run_report(paths, out):
         config = run.read_record()["config"] if run.is_run() else {}
         metrics = run.read_metrics() if run.is_complete() else {}
         _, _, known = read_run_history(run.path)
-        records.append((run, history, config, metrics,
-                        diagnose_history(history, config, **known)))
+        records.append(
+            (
+                run,
+                history,
+                config,
+                metrics,
+                diagnose_history(history, config, **known),
+            )
+        )
 
-    lines = ["# Training report", "",
-             f"{len(records)} run(s): " + ", ".join(
-                 f"`{r[0].name}`" for r in records), ""]
+    lines = [
+        "# Training report",
+        "",
+        f"{len(records)} run(s): "
+        + ", ".join(f"`{r[0].name}`" for r in records),
+        "",
+    ]
     flat = [_flatten(r[2]) for r in records]
     keys = sorted({k for f in flat for k in f})
     # The grid is the same study description in every run of a comparison.
-    differing = [k for k in keys if not k.startswith("grid.") and len(
-        {json.dumps(f.get(k)) for f in flat}) > 1]
+    differing = [
+        k
+        for k in keys
+        if not k.startswith("grid.")
+        and len({json.dumps(f.get(k)) for f in flat}) > 1
+    ]
     if len(records) > 1:
         lines += ["## Configuration differences", ""]
         if differing:
-            lines += ["| run | " + " | ".join(differing) + " |",
-                      "|---|" + "---|" * len(differing)]
-            lines += ["| " + r[0].name + " | " + " | ".join(
-                str(f.get(k, "")) for k in differing) + " |"
-                for r, f in zip(records, flat)]
+            lines += [
+                "| run | " + " | ".join(differing) + " |",
+                "|---|" + "---|" * len(differing),
+            ]
+            lines += [
+                "| "
+                + r[0].name
+                + " | "
+                + " | ".join(str(f.get(k, "")) for k in differing)
+                + " |"
+                for r, f in zip(records, flat)
+            ]
         else:
             lines.append("The runs share one configuration.")
         lines.append("")
@@ -167,35 +198,54 @@ def write_run_report(paths, out):
             continue
         points.append((run.name, history[loss_key], history[acc_key]))
         finals.append((history[loss_key][-1], history[acc_key][-1]))
-        lines.append(f"- `{run.name}`, {loss_key} vs {acc_key} across "
-                     f"epochs: {_describe(correlations(history[loss_key], history[acc_key]))}")
+        lines.append(
+            f"- `{run.name}`, {loss_key} vs {acc_key} across epochs: "
+            + _describe(correlations(history[loss_key], history[acc_key]))
+        )
     if points:
         if len(finals) >= 4:
             across = correlations(*zip(*finals))
-            lines.append(f"- Across runs (final epoch of each): "
-                         f"{_describe(across)}")
+            lines.append(
+                f"- Across runs (final epoch of each): {_describe(across)}"
+            )
         else:
-            lines.append("- Across runs: needs at least 4 runs with an "
-                         "accuracy metric.")
-        lines += ["", "A strongly negative correlation means a lower loss "
-                  "came with a higher accuracy.", "",
-                  "![correlation](correlation.png)", ""]
+            lines.append(
+                "- Across runs: needs at least 4 runs with an accuracy metric."
+            )
+        lines += [
+            "",
+            "A strongly negative correlation means a lower loss "
+            "came with a higher accuracy.",
+            "",
+            "![correlation](correlation.png)",
+            "",
+        ]
         _scatter(points, out / "correlation.png")
     else:
         lines += ["No run has an accuracy metric.", ""]
 
-    for i, (run, history, config, metrics, diagnosis) in enumerate(records):
-        lines += [f"## {run.name}", "",
-                  f"Verdict: **{diagnosis.headline}**", ""]
+    for i, (run, _, _, metrics, diagnosis) in enumerate(records):
+        lines += [
+            f"## {run.name}",
+            "",
+            f"Verdict: **{diagnosis.headline}**",
+            "",
+        ]
         lines += [f"- {reason}" for reason in diagnosis.reasons]
         if diagnosis.advice:
             lines += ["", "Advice:", ""]
-            lines += [f"- `--set {a['key']}={a['value']}`: {a['why']}"
-                      for a in diagnosis.advice]
+            lines += [
+                f"- `--set {a['key']}={a['value']}`: {a['why']}"
+                for a in diagnosis.advice
+            ]
         if metrics:
             lines += ["", "| metric | value |", "|---|---|"]
-            lines += [f"| {k} | {v:.4g} |" if isinstance(v, float)
-                      else f"| {k} | {v} |" for k, v in metrics.items()]
+            lines += [
+                f"| {k} | {v:.4g} |"
+                if isinstance(v, float)
+                else f"| {k} | {v} |"
+                for k, v in metrics.items()
+            ]
         if run.curves.is_file():
             name = f"curves_{i}.png"
             shutil.copyfile(run.curves, out / name)
@@ -204,5 +254,6 @@ def write_run_report(paths, out):
     markdown = "\n".join(lines)
     (out / "report.md").write_text(markdown)
     (out / "report.html").write_text(
-        render_html("kerastune-lab report", markdown, out))
+        render_html("kerastune-lab report", markdown, out)
+    )
     return out / "report.md", out / "report.html"

@@ -22,11 +22,15 @@ class EpochSeeding(keras.callbacks.Callback):
         self.seed = seed
 
     def on_epoch_begin(self, epoch, logs=None):
-        states = [v for v in self.model.non_trainable_variables
-                  if v.path.endswith("seed_generator_state")]
+        states = [
+            v
+            for v in self.model.non_trainable_variables
+            if v.path.endswith("seed_generator_state")
+        ]
         if not states:
             return
         draws = np.random.default_rng([self.seed, epoch]).integers(
-            1, 2**31 - 1, size=len(states))
+            1, 2**31 - 1, size=len(states)
+        )
         for variable, draw in zip(states, draws):
             variable.assign(np.array([draw, 0], dtype=variable.dtype))

@@ -27,7 +27,8 @@ def get_gamma_source(source):
         raise ValueError(
             f"The G source {source!r} is built by the model family for its "
             "own model (it needs the vocabulary); pass the built callable, "
-            "or use a model family that provides it.")
+            "or use a model family that provides it."
+        )
     if source not in GAMMA_SOURCES:
         raise ValueError(
             f"Unknown G source {source!r}. Use one of {sorted(GAMMA_SOURCES)} "

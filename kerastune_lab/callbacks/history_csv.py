@@ -28,11 +28,13 @@ class HistoryCSV(keras.callbacks.Callback):
         row = {"epoch": epoch}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         self.rows.append(row)
-        columns = ["epoch"] + sorted({k for r in self.rows for k in r} -
-                                     {"epoch"})
+        columns = ["epoch"] + sorted(
+            {k for r in self.rows for k in r} - {"epoch"}
+        )
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, restval="",
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            out, fieldnames=columns, restval="", lineterminator="\n"
+        )
         writer.writeheader()
         for r in self.rows:
             writer.writerow({k: _fmt(v) for k, v in r.items()})

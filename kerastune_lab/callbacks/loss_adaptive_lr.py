@@ -94,10 +94,12 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         if not isinstance(step_offset, int) or step_offset < 0:
             raise ValueError(
                 f"step_offset must be an integer >= 0 (steps trained before "
-                f"this callback's fit); received {step_offset!r}.")
+                f"this callback's fit); received {step_offset!r}."
+            )
         # Validate every argument now rather than at the first fit.
-        check_settings(mode, root, min_gamma, max_gamma, min_factor,
-                       max_factor)
+        check_settings(
+            mode, root, min_gamma, max_gamma, min_factor, max_factor
+        )
         get_gamma_source(source)
         self.mode = mode
         self.root = root
@@ -123,35 +125,41 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         model.make_train_function(force=True)
 
     def _optimizer_settings(self, capacity):
-        return dict(
-            mode=self.mode,
-            root=float(self.root),
-            min_gamma=float(self.min_gamma),
-            max_gamma=float(self.max_gamma),
-            min_factor=None if self.min_factor is None
+        return {
+            "mode": self.mode,
+            "root": float(self.root),
+            "min_gamma": float(self.min_gamma),
+            "max_gamma": float(self.max_gamma),
+            "min_factor": None
+            if self.min_factor is None
             else float(self.min_factor),
-            max_factor=None if self.max_factor is None
+            "max_factor": None
+            if self.max_factor is None
             else float(self.max_factor),
-            log_capacity=int(capacity),
-        )
+            "log_capacity": int(capacity),
+        }
 
     def on_train_begin(self, logs=None):
         if keras.backend.backend() not in SUPPORTED_BACKENDS:
             raise ValueError(
-                f"LossAdaptiveLR supports the {' and '.join(SUPPORTED_BACKENDS)}"
-                f" backends; this process runs {keras.backend.backend()!r}, "
+                "LossAdaptiveLR supports the "
+                f"{' and '.join(SUPPORTED_BACKENDS)} backends; this process "
+                f"runs {keras.backend.backend()!r}, "
                 "on which the in-step loss probe is untested. Set "
-                "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax.")
+                "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
+            )
         model = self.model
         capacity = self.params.get("steps") or _DEFAULT_LOG_CAPACITY
         settings = self._optimizer_settings(capacity)
         source = get_gamma_source(self.source)
         current = model.optimizer
         probe = LossProbe.get(model)
-        if (isinstance(current, LossAdaptiveOptimizer)
-                and probe is not None and probe.gamma_source is source
-                and all(getattr(current, k) == v
-                        for k, v in settings.items())):
+        if (
+            isinstance(current, LossAdaptiveOptimizer)
+            and probe is not None
+            and probe.gamma_source is source
+            and all(getattr(current, k) == v for k, v in settings.items())
+        ):
             # Same set-up as the last fit: keep the compiled train step.
             return
         probe = LossProbe.attach(model, source)
@@ -193,8 +201,10 @@ class LossAdaptiveLR(keras.callbacks.Callback):
             buffer = np.asarray(optimizer.step_log.numpy())
             steps = np.arange(first, done)
             rows = buffer[steps % capacity]
-            new = {"step": steps + self.step_offset,
-                   "epoch": np.full(len(steps), epoch)}
+            new = {
+                "step": steps + self.step_offset,
+                "epoch": np.full(len(steps), epoch),
+            }
             new.update(zip(STEP_LOG_COLUMNS, rows.T))
             for column in STEPS_CSV_COLUMNS:
                 self.steps[column].extend(new[column].tolist())
@@ -220,8 +230,9 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 + [f"{float(new[c][i]):.9g}" for c in STEP_LOG_COLUMNS]
             )
         data = out.getvalue().encode()
-        fd = os.open(self.steps_csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                     0o644)
+        fd = os.open(
+            self.steps_csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+        )
         try:
             written = os.write(fd, data)
             while written < len(data):  # only if the disk filled up

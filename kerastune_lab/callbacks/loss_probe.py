@@ -75,8 +75,12 @@ class LossProbe:
         probe = cls.get(model)
         if probe is None:
             return
-        for name in (_ATTR, "compute_loss", "save_own_variables",
-                     "load_own_variables"):
+        for name in (
+            _ATTR,
+            "compute_loss",
+            "save_own_variables",
+            "load_own_variables",
+        ):
             object.__delattr__(model, name)
         model._untrack_variable(probe.variable)
 
@@ -84,7 +88,8 @@ class LossProbe:
         model = self.model
         return [
             v
-            for v in model._trainable_variables + model._non_trainable_variables
+            for v in model._trainable_variables
+            + model._non_trainable_variables
             if v is not self.variable
         ]
 
@@ -120,8 +125,9 @@ class LossProbe:
             # by 1 / replicas; the signal carries this replica's own means
             # and the optimizer averages them over the replicas.
             total = unscale_loss_for_distribution(loss)
-            gamma = self.gamma_source(self._data_loss(total), y, y_pred,
-                                      sample_weight)
+            gamma = self.gamma_source(
+                self._data_loss(total), y, y_pred, sample_weight
+            )
             signal = ops.stop_gradient(
                 ops.stack(
                     [ops.cast(total, "float32"), ops.cast(gamma, "float32")]
@@ -138,8 +144,12 @@ class LossProbe:
         model = self.model
         if type(model).compute_loss is not keras.Model.compute_loss:
             return total  # a custom total: the model defines what it is
-        penalties = [unscale_loss_for_distribution(
-            model._aggregate_additional_loss(loss)) for loss in model.losses]
+        penalties = [
+            unscale_loss_for_distribution(
+                model._aggregate_additional_loss(loss)
+            )
+            for loss in model.losses
+        ]
         if not penalties:
             return total
         return total - ops.cast(ops.sum(penalties), total.dtype)

@@ -45,21 +45,33 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         weights = self._weights(self.best_epoch)
         if weights.is_file():
             with np.load(weights) as stored:
-                self.best_weights = [stored[f"w{i}"]
-                                     for i in range(len(stored.files))]
+                self.best_weights = [
+                    stored[f"w{i}"] for i in range(len(stored.files))
+                ]
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if (self.restore_best_weights and self.best_weights is not None
-                and self.best_epoch == epoch):
+        if (
+            self.restore_best_weights
+            and self.best_weights is not None
+            and self.best_epoch == epoch
+        ):
             tmp = self.state_dir / f".best-{epoch}.npz"
-            np.savez(tmp, **{f"w{i}": w
-                             for i, w in enumerate(self.best_weights)})
+            np.savez(
+                tmp, **{f"w{i}": w for i, w in enumerate(self.best_weights)}
+            )
             tmp.replace(self._weights(epoch))
-        write_text_atomic(self._state(epoch), json.dumps({
-            "wait": self.wait, "best": float(self.best),
-            "best_epoch": self.best_epoch}))
+        write_text_atomic(
+            self._state(epoch),
+            json.dumps(
+                {
+                    "wait": self.wait,
+                    "best": float(self.best),
+                    "best_epoch": self.best_epoch,
+                }
+            ),
+        )
         # Keep this epoch's and the previous epoch's state (a crash before
         # the epoch's backup resumes from the previous one), and the best
         # weights they refer to.
@@ -68,8 +80,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             stale.unlink()
         keep = {self.best_epoch}
         if self._state(epoch - 1).is_file():
-            keep.add(json.loads(self._state(epoch - 1).read_text())[
-                "best_epoch"])
+            keep.add(
+                json.loads(self._state(epoch - 1).read_text())["best_epoch"]
+            )
         for path in self.state_dir.glob("early_stopping-best-*.npz"):
             if int(path.stem.rsplit("-", 1)[1]) not in keep:
                 path.unlink()

@@ -42,9 +42,12 @@ class ScheduleFreeEvaluation(keras.callbacks.Callback):
         if optimizer is None or not optimizer.built:
             return None, ()
         return optimizer, [
-            (variable, optimizer._momentums[
-                optimizer._get_variable_index(variable)])
-            for variable in optimizer._trainable_variables]
+            (
+                variable,
+                optimizer._momentums[optimizer._get_variable_index(variable)],
+            )
+            for variable in optimizer._trainable_variables
+        ]
 
     def _move_to_average(self):
         optimizer, pairs = self._pairs()
@@ -55,8 +58,9 @@ class ScheduleFreeEvaluation(keras.callbacks.Callback):
         for variable, z in pairs:
             y = ops.convert_to_numpy(variable)
             saved.append((variable, y))
-            variable.assign((y - (1 - beta_1) * ops.convert_to_numpy(z))
-                            / beta_1)
+            variable.assign(
+                (y - (1 - beta_1) * ops.convert_to_numpy(z)) / beta_1
+            )
         return saved
 
     def on_test_begin(self, logs=None):

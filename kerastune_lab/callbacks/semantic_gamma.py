@@ -3,13 +3,13 @@
 Every vocabulary token gets a fixed six-pole profile over Osgood's three
 semantic-differential factors as the SDTrainer document names them
 (evaluation: positive / negative, potency: strong / weak, activity:
-active / passive), computed once from a text-embedding
-model (the pretrained encoder's token embeddings, or all-MiniLM-L6-v2's
-sentence embedding of each token): the softmax of the token's cosine similarities to the six pole
-words. Per step, G is the mean cross-entropy between the profile of the
-true token and the profile of the predicted (arg-max) token over all masked
-positions of the batch: a gather on the logits the train step already has,
-no second forward pass.
+active / passive), computed once from a text-embedding model (the
+pretrained encoder's token embeddings, or all-MiniLM-L6-v2's sentence
+embedding of each token): the softmax of the token's cosine similarities
+to the six pole words. Per step, G is the mean cross-entropy between the
+profile of the true token and the profile of the predicted (arg-max)
+token over all masked positions of the batch: a gather on the logits the
+train step already has, no second forward pass.
 
 The original's defects are avoided: profiles are softmax distributions, so
 no log of a negative cosine; an empty mask gives G = 0 (then clamped by the
@@ -27,8 +27,9 @@ POLES = (
     ("potency", "strong", "weak"),
     ("activity", "active", "passive"),
 )
-POLE_WORDS = tuple(word for _, positive, negative in POLES
-                   for word in (positive, negative))
+POLE_WORDS = tuple(
+    word for _, positive, negative in POLES for word in (positive, negative)
+)
 
 # Cosine similarities of word vectors span a narrow band; dividing by a
 # small temperature before the softmax keeps the profiles distinct.
@@ -45,10 +46,10 @@ def semantic_profiles(token_vectors, pole_vectors, temperature=TEMPERATURE):
     Returns:
         float32 [vocabulary, 6]; every row a probability distribution.
     """
+
     def unit(v):
         v = np.asarray(v, dtype=np.float64)
-        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True),
-                              1e-12)
+        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
     logits = unit(token_vectors) @ unit(pole_vectors).T / temperature
     logits -= logits.max(axis=1, keepdims=True)
@@ -88,7 +89,8 @@ class SemanticGamma:
         else:
             weight = ops.cast(sample_weight, cross_entropy.dtype)
         return ops.sum(cross_entropy * weight) / ops.maximum(
-            ops.sum(weight), 1.0)
+            ops.sum(weight), 1.0
+        )
 
 
 def minilm_vectors(words, batch_size=256):
@@ -120,12 +122,17 @@ def minilm_vectors(words, batch_size=256):
     width = max(map(len, rows))
     token_ids = np.zeros((len(rows), width), dtype="int32")
     for i, row in enumerate(rows):
-        token_ids[i, :len(row)] = row
+        token_ids[i, : len(row)] = row
     mask = token_ids > 0
     outputs = backbone.predict(
-        {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
-         "padding_mask": mask.astype("int32")},
-        batch_size=batch_size, verbose=0)["sequence_output"]
+        {
+            "token_ids": token_ids,
+            "segment_ids": np.zeros_like(token_ids),
+            "padding_mask": mask.astype("int32"),
+        },
+        batch_size=batch_size,
+        verbose=0,
+    )["sequence_output"]
     weights = mask[..., None].astype("float32")
     return (outputs * weights).sum(axis=1) / weights.sum(axis=1)
 
@@ -141,9 +148,14 @@ def build_semantic_gamma(vocabulary, embeddings=None):
     if embeddings is not None:
         index = {token: i for i, token in enumerate(vocabulary)}
         token_vectors = np.asarray(embeddings)
-        pole_vectors = np.stack([
-            token_vectors[index[w]] if w in index
-            else token_vectors[index["[UNK]"]] for w in POLE_WORDS])
+        pole_vectors = np.stack(
+            [
+                token_vectors[index[w]]
+                if w in index
+                else token_vectors[index["[UNK]"]]
+                for w in POLE_WORDS
+            ]
+        )
     else:
         vectors = minilm_vectors(list(vocabulary) + list(POLE_WORDS))
         token_vectors, pole_vectors = vectors[:-6], vectors[-6:]

@@ -44,8 +44,9 @@ class TensorBoardSteps(keras.callbacks.Callback):
             for i in range(self._written, len(steps["step"])):
                 step = int(steps["step"][i])
                 for column in ("loss", "lr", "gamma", "factor"):
-                    self._tf.summary.scalar(f"step/{column}",
-                                            steps[column][i], step=step)
+                    self._tf.summary.scalar(
+                        f"step/{column}", steps[column][i], step=step
+                    )
         self._written = len(steps["step"])
         self._writer.flush()
 

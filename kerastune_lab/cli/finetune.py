@@ -31,16 +31,23 @@ def _list_of(kind, name):
         if not items:
             raise click.BadParameter(
                 f"{value!r}: expected comma-separated {name}, e.g. "
-                f"{'1024,512' if kind is int else '0.5,0.25'}.")
+                f"{'1024,512' if kind is int else '0.5,0.25'}."
+            )
         return items
+
     return parse
 
 
 # Each option, when given, overrides one key of the experiment; the rest
 # keep the transfer family's defaults (seed 004's finetuning.py).
-KEYS = {"data_dir": "data.path", "weights": "model.weights",
-        "head": "model.head", "dropout": "model.dropout",
-        "early_stopping": "train.early_stopping", "augment": "data.augment"}
+KEYS = {
+    "data_dir": "data.path",
+    "weights": "model.weights",
+    "head": "model.head",
+    "dropout": "model.dropout",
+    "early_stopping": "train.early_stopping",
+    "augment": "data.augment",
+}
 SECTIONS = {"data": DataConfig, "train": TrainConfig, "model": FAMILY.params}
 
 
@@ -55,65 +62,102 @@ def field_option(key, help_prefix="", **kwargs):
         kind = click.Choice(list(meta["choices"]))
     else:
         range_type = click.IntRange if field.type is int else click.FloatRange
-        kind = range_type(min=meta["minimum"], max=meta["maximum"],
-                          min_open=meta["exclusive_minimum"])
+        kind = range_type(
+            min=meta["minimum"],
+            max=meta["maximum"],
+            min_open=meta["exclusive_minimum"],
+        )
     default = (FAMILY.train_defaults if section == "train" else {}).get(
-        name, field.default)
+        name, field.default
+    )
     doc = meta["doc"][:1].upper() + meta["doc"][1:]
     text = " ".join(t.rstrip(".") + "." for t in (doc, help_prefix) if t)
     flag = "--" + name.replace("_", "-")
     KEYS[name] = key
-    return click.option(flag, type=kind,
-                        help=f"{text}  [default: {default}]", **kwargs)
+    return click.option(
+        flag, type=kind, help=f"{text}  [default: {default}]", **kwargs
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(),
-              help="Folder with one sub-folder of images per class. "
-                   "Default: the embedded digits set (scikit-learn).")
+@click.option(
+    "--data-dir",
+    type=click.Path(),
+    help="Folder with one sub-folder of images per class. "
+    "Default: the embedded digits set (scikit-learn).",
+)
 @field_option("model.base_model", "Pretrained trunk.")
-@click.option("--weights", metavar="imagenet|none|PATH",
-              help="Trunk weights: imagenet (Keras's cache or download), "
-                   "none (random; the whole network trains), or a "
-                   ".weights.h5 file / model.keras / run directory of an "
-                   "earlier transfer run.  [default: imagenet]")
+@click.option(
+    "--weights",
+    metavar="imagenet|none|PATH",
+    help="Trunk weights: imagenet (Keras's cache or download), "
+    "none (random; the whole network trains), or a "
+    ".weights.h5 file / model.keras / run directory of an "
+    "earlier transfer run.  [default: imagenet]",
+)
 @field_option("train.epochs", "Training epochs.")
-@click.option("--dropout", callback=_list_of(float, "rates"),
-              metavar="RATE[,RATE...]",
-              help="Dropout after each head layer; one rate applies to all. "
-                   " [default: 0.25]")
-@click.option("--head", callback=_list_of(int, "layer widths"),
-              metavar="UNITS[,UNITS...]",
-              help="Units of each hidden Dense layer of the head, e.g. "
-                   "1024,512.  [default: 512]")
+@click.option(
+    "--dropout",
+    callback=_list_of(float, "rates"),
+    metavar="RATE[,RATE...]",
+    help="Dropout after each head layer; one rate applies to all. "
+    " [default: 0.25]",
+)
+@click.option(
+    "--head",
+    callback=_list_of(int, "layer widths"),
+    metavar="UNITS[,UNITS...]",
+    help="Units of each hidden Dense layer of the head, e.g. "
+    "1024,512.  [default: 512]",
+)
 @field_option("train.optimizer")
-@field_option("train.momentum",
-              "Seed 004 compiles Keras's 'RMSprop' and SGD(): momentum 0.")
+@field_option(
+    "train.momentum",
+    "Seed 004 compiles Keras's 'RMSprop' and SGD(): momentum 0.",
+)
 @field_option("train.learning_rate")
 @field_option("train.schedule")
-@field_option("model.unfreeze", "Batch norm stays in inference mode.",
-              metavar="N")
+@field_option(
+    "model.unfreeze", "Batch norm stays in inference mode.", metavar="N"
+)
 @field_option("train.head_epochs", metavar="N")
 @field_option("train.fine_tune_learning_rate")
-@field_option("model.image_size", "MobileNetV2 >= 32, InceptionResNetV2 "
-              ">= 75.", metavar="PX")
+@field_option(
+    "model.image_size",
+    "MobileNetV2 >= 32, InceptionResNetV2 >= 75.",
+    metavar="PX",
+)
 @field_option("train.batch_size")
-@click.option("--augment/--no-augment", default=None,
-              help="Random flips, rotations and zooms of training images. "
-                   " [default: no]")
-@click.option("--early-stopping/--no-early-stopping", default=None,
-              help="Stop when val_loss stops improving and restore the best "
-                   "weights.  [default: no]")
+@click.option(
+    "--augment/--no-augment",
+    default=None,
+    help="Random flips, rotations and zooms of training images. "
+    " [default: no]",
+)
+@click.option(
+    "--early-stopping/--no-early-stopping",
+    default=None,
+    help="Stop when val_loss stops improving and restore the best "
+    "weights.  [default: no]",
+)
 @field_option("train.patience", "Early-stopping patience in epochs.")
 @field_option("train.seed")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Start from this experiment file instead of the "
-                   "defaults (its model must be the transfer family).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Start from this experiment file instead of the "
+    "defaults (its model must be the transfer family).",
+)
 @set_option
 @runs_dir_option
-@click.option("--verbose", type=click.Choice(["auto", "0", "1", "2"]),
-              default="auto", show_default=True,
-              help="Keras progress display.")
+@click.option(
+    "--verbose",
+    type=click.Choice(["auto", "0", "1", "2"]),
+    default="auto",
+    show_default=True,
+    help="Keras progress display.",
+)
 @user_errors
 def finetune(config_path, overrides, runs_dir, verbose, **options):
     """Fine-tune a pretrained image classifier (seed 004's finetuning.py).
@@ -126,8 +170,11 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
     """
     from kerastune_lab.config import load_experiment
 
-    given = [f"{KEYS[name]}={json.dumps(value)}"
-             for name, value in options.items() if value is not None]
+    given = [
+        f"{KEYS[name]}={json.dumps(value)}"
+        for name, value in options.items()
+        if value is not None
+    ]
     if options["data_dir"] is not None:
         given.append('data.name="images"')
     base = [] if config_path else [f'model.name="{FAMILY.name}"']
@@ -136,13 +183,15 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
         raise UserError(
             f"{config_path}: model.name = {experiment.model.name!r}; "
             f"finetuning.py trains model.name = {FAMILY.name!r} (use "
-            "`kerastune-lab run` for other models).")
+            "`kerastune-lab run` for other models)."
+        )
     if not config_path:
         experiment.name = "finetune-" + experiment.model.params["base_model"]
     from kerastune_lab.training.run_experiment import run_experiment
 
-    result = run_experiment(experiment, runs_dir,
-                            verbose=keras_verbose(verbose), echo=click.echo)
+    result = run_experiment(
+        experiment, runs_dir, verbose=keras_verbose(verbose), echo=click.echo
+    )
     echo_run_result(result)
 
 

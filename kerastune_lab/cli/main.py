@@ -17,7 +17,6 @@ from kerastune_lab.cli.options import (
 from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory
 
-
 # Subcommands that train or predict in this process.
 _TRAINING_COMMANDS = ("run", "lr-find", "predict", "finetune")
 
@@ -27,8 +26,11 @@ _TRAINING_COMMANDS = ("run", "lr-find", "predict", "finetune")
 @click.pass_context
 def cli(ctx):
     """Run, compare and diagnose Keras hyperparameter experiments."""
-    if ctx.invoked_subcommand in _TRAINING_COMMANDS and "--help" not in \
-            sys.argv and "-h" not in sys.argv:
+    if (
+        ctx.invoked_subcommand in _TRAINING_COMMANDS
+        and "--help" not in sys.argv
+        and "-h" not in sys.argv
+    ):
         load_backend_quietly()
 
 
@@ -36,16 +38,27 @@ def cli(ctx):
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @set_option
 @runs_dir_option
-@click.option("--run-dir", type=click.Path(file_okay=False),
-              help="Write the run to exactly this folder (instead of a new "
-                   "one under --runs-dir).")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
-              help="Continue an interrupted run from its last finished "
-                   "epoch (takes no CONFIG or --set).")
-@click.option("--verbose", type=click.Choice(["auto", "0", "1", "2"]),
-              default="auto", show_default=True,
-              help="Keras progress display: 1 progress bar, 2 a line per "
-                   "epoch, 0 silent.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False),
+    help="Write the run to exactly this folder (instead of a new "
+    "one under --runs-dir).",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    help="Continue an interrupted run from its last finished "
+    "epoch (takes no CONFIG or --set).",
+)
+@click.option(
+    "--verbose",
+    type=click.Choice(["auto", "0", "1", "2"]),
+    default="auto",
+    show_default=True,
+    help="Keras progress display: 1 progress bar, 2 a line per "
+    "epoch, 0 silent.",
+)
 @user_errors
 def run(config, overrides, runs_dir, run_dir, resume_dir, verbose):
     """Train one experiment (CONFIG: a TOML file; defaults if omitted).
@@ -66,8 +79,12 @@ def run(config, overrides, runs_dir, run_dir, resume_dir, verbose):
     from kerastune_lab.training.run_experiment import run_experiment
 
     result = run_experiment(
-        experiment, runs_dir, verbose=keras_verbose(verbose),
-        echo=click.echo, run_dir=run_dir, resume=bool(resume_dir),
+        experiment,
+        runs_dir,
+        verbose=keras_verbose(verbose),
+        echo=click.echo,
+        run_dir=run_dir,
+        resume=bool(resume_dir),
     )
     echo_run_result(result)
 
@@ -77,8 +94,10 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
     from kerastune_lab.config import load_run_config
 
     if config or overrides or run_dir:
-        raise UserError("--resume takes the run directory alone: the run's "
-                        "own config.json says what to train.")
+        raise UserError(
+            "--resume takes the run directory alone: the run's "
+            "own config.json says what to train."
+        )
     run = RunDirectory(resume_dir)
     if not run.is_run():
         raise UserError(
@@ -93,30 +112,63 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @set_option
-@click.option("--seeds", type=click.IntRange(min=1), default=3,
-              show_default=True,
-              help="Seeds per cell (train.seed, +1, ...); comparisons need "
-                   "at least 3.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="local: runs trained at once, each with an equal share "
-                   "of the CPU threads [default: 2 on a machine with 2 or "
-                   "more CPUs, else 1].")
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Seeds per cell (train.seed, +1, ...); comparisons need at least 3.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="local: runs trained at once, each with an equal share "
+    "of the CPU threads [default: 2 on a machine with 2 or "
+    "more CPUs, else 1].",
+)
 @runs_dir_option
-@click.option("--engine", type=click.Choice(["local", "ray"]),
-              default="local", show_default=True,
-              help="local: one run after another, each in a fresh process. "
-                   "ray: every cell x seed is a Ray Tune trial (pip install "
-                   "'kerastune-lab[ray]').")
-@click.option("--address", help="ray: join this Ray cluster (e.g. 'auto' or "
-                                "'head-node:6379') instead of starting a "
-                                "local instance.")
-@click.option("--cpus-per-trial", type=click.FloatRange(min=0), default=1.0,
-              show_default=True, help="ray: CPUs reserved per trial.")
-@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0.0,
-              show_default=True, help="ray: GPUs reserved per trial.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: one run after another, each in a fresh process. "
+    "ray: every cell x seed is a Ray Tune trial (pip install "
+    "'kerastune-lab[ray]').",
+)
+@click.option(
+    "--address",
+    help="ray: join this Ray cluster (e.g. 'auto' or "
+    "'head-node:6379') instead of starting a "
+    "local instance.",
+)
+@click.option(
+    "--cpus-per-trial",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="ray: CPUs reserved per trial.",
+)
+@click.option(
+    "--gpus-per-trial",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="ray: GPUs reserved per trial.",
+)
 @user_errors
-def compare(config, overrides, seeds, runs_dir, jobs, engine, address,
-            cpus_per_trial, gpus_per_trial):
+def compare(
+    config,
+    overrides,
+    seeds,
+    runs_dir,
+    jobs,
+    engine,
+    address,
+    cpus_per_trial,
+    gpus_per_trial,
+):
     """Run every cell of CONFIG's [grid] x --seeds and compare them.
 
     Without CONFIG: the SD study (experiments/sd_study.toml): schedules
@@ -140,19 +192,35 @@ def compare(config, overrides, seeds, runs_dir, jobs, engine, address,
         )
 
         if jobs:
-            raise UserError("--jobs sets the local engine's parallel runs; "
-                            "with --engine ray use --cpus-per-trial.")
+            raise UserError(
+                "--jobs sets the local engine's parallel runs; "
+                "with --engine ray use --cpus-per-trial."
+            )
         out, plan, failures = run_comparison_on_ray(
-            experiment, config, overrides, seeds, runs_dir, echo=click.echo,
-            address=address, cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial)
+            experiment,
+            config,
+            overrides,
+            seeds,
+            runs_dir,
+            echo=click.echo,
+            address=address,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+        )
     else:
         if address:
-            raise UserError("--address joins a Ray cluster and needs "
-                            "--engine ray.")
+            raise UserError(
+                "--address joins a Ray cluster and needs --engine ray."
+            )
         out, plan, failures = run_comparison(
-            experiment, config, overrides, seeds, runs_dir, echo=click.echo,
-            jobs=jobs or default_jobs())
+            experiment,
+            config,
+            overrides,
+            seeds,
+            runs_dir,
+            echo=click.echo,
+            jobs=jobs or default_jobs(),
+        )
     from kerastune_lab.comparison.aggregate import aggregate
     from kerastune_lab.comparison.paired_tests import closing_line
 
@@ -164,8 +232,11 @@ def compare(config, overrides, seeds, runs_dir, jobs, engine, address,
                 click.echo("real: " + comparison.sentence())
         click.echo(closing_line(comparisons))
     if failures:
-        click.echo(f"{len(failures)} run(s) failed; re-run the same command "
-                   "to retry them. Logs:", err=True)
+        click.echo(
+            f"{len(failures)} run(s) failed; re-run the same command "
+            "to retry them. Logs:",
+            err=True,
+        )
         for _, _, log in failures:
             click.echo(f"  {log}", err=True)
         click.echo(str(out))
@@ -186,20 +257,32 @@ def check(config, overrides):
     from kerastune_lab.config import load_experiment
     from kerastune_lab.config.toml_text import to_toml
 
-    click.echo(to_toml(load_experiment(config, overrides).to_dict()),
-               nl=False)
+    click.echo(to_toml(load_experiment(config, overrides).to_dict()), nl=False)
 
 
 @cli.command("lr-find")
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @set_option
 @runs_dir_option
-@click.option("--min-lr", type=click.FloatRange(min=0, min_open=True),
-              default=1e-7, show_default=True)
-@click.option("--max-lr", type=click.FloatRange(min=0, min_open=True),
-              default=10.0, show_default=True)
-@click.option("--steps", type=click.IntRange(min=10), default=100,
-              show_default=True, help="Rates tried, one step each.")
+@click.option(
+    "--min-lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-7,
+    show_default=True,
+)
+@click.option(
+    "--max-lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=10),
+    default=100,
+    show_default=True,
+    help="Rates tried, one step each.",
+)
 @user_errors
 def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
     """Learning-rate range test for CONFIG's model and data.
@@ -209,12 +292,15 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
     experiment's own schedule is ignored; the model is not kept.
     """
     if min_lr >= max_lr:
-        raise UserError(f"--min-lr ({min_lr}) must be below --max-lr "
-                        f"({max_lr}).")
+        raise UserError(
+            f"--min-lr ({min_lr}) must be below --max-lr ({max_lr})."
+        )
     from kerastune_lab.config import load_experiment
 
-    experiment = load_experiment(config, [
-        *overrides, 'train.schedule="constant"', "train.warmup_steps=0"])
+    experiment = load_experiment(
+        config,
+        [*overrides, 'train.schedule="constant"', "train.warmup_steps=0"],
+    )
     from kerastune_lab.analysis.lr_range_test import (
         lr_range_test,
         plot_range_test,
@@ -228,27 +314,45 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
     task = prepare_task(experiment)
     compile_model(task, experiment)
     data = task.fit_data
-    result = lr_range_test(task.model, data["x"], data.get("y"),
-                           data.get("batch_size"), min_lr, max_lr, steps)
+    result = lr_range_test(
+        task.model,
+        data["x"],
+        data.get("y"),
+        data.get("batch_size"),
+        min_lr,
+        max_lr,
+        steps,
+    )
     out = create_run_dir(runs_dir, f"lr-find-{experiment.name}")
     write_json_atomic(out / "lr_find.json", result.to_dict())
     rows = ["lr,loss,smoothed_loss"] + [
-        f"{r:.6g},{loss:.6g},{smooth:.6g}" for r, loss, smooth in
-        zip(result.rates, result.losses, result.smoothed)]
+        f"{r:.6g},{loss:.6g},{smooth:.6g}"
+        for r, loss, smooth in zip(
+            result.rates, result.losses, result.smoothed
+        )
+    ]
     (out / "lr_find.csv").write_text("\n".join(rows) + "\n")
-    plot_range_test(result, out / "lr_find.png",
-                    title=f"{experiment.name}: learning-rate range test")
-    click.echo(f"suggested learning rate: {result.suggestion:.3g} "
-               f"(rule: {result.rule}); steepest descent at "
-               f"{result.steepest:.3g}")
+    plot_range_test(
+        result,
+        out / "lr_find.png",
+        title=f"{experiment.name}: learning-rate range test",
+    )
+    click.echo(
+        f"suggested learning rate: {result.suggestion:.3g} "
+        f"(rule: {result.rule}); steepest descent at "
+        f"{result.steepest:.3g}"
+    )
     click.echo(f"try: --set train.learning_rate={result.suggestion:.3g}")
     click.echo(str(out))
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Report folder (default: a new one under --runs-dir).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Report folder (default: a new one under --runs-dir).",
+)
 @runs_dir_option
 @user_errors
 def report(paths, out, runs_dir):
@@ -289,8 +393,13 @@ def diagnose(path):
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("images", nargs=-1, required=True, type=click.Path())
-@click.option("--top-k", type=click.IntRange(min=1), default=3,
-              show_default=True, help="Classes shown per image.")
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Classes shown per image.",
+)
 @user_errors
 def predict(run_dir, images, top_k):
     """Classify IMAGES with the model of an image run (finetuning.py).
@@ -301,8 +410,9 @@ def predict(run_dir, images, top_k):
     from kerastune_lab.prediction.predict_images import predict_images
 
     for path, top in zip(images, predict_images(run_dir, images, top_k)):
-        click.echo(f"{path}: " + ", ".join(f"{name} {p:.3f}"
-                                            for name, p in top))
+        click.echo(
+            f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top)
+        )
 
 
 cli.add_command(finetune)

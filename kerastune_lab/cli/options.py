@@ -26,23 +26,34 @@ def user_errors(command):
 
 
 set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
     help="Override one key of the experiment file (value parsed as TOML). "
-         "Repeatable.",
+    "Repeatable.",
 )
 runs_dir_option = click.option(
-    "--runs-dir", type=click.Path(file_okay=False), default=RUNS_DIR,
-    show_default=True, help="Folder that receives the run directories.",
+    "--runs-dir",
+    type=click.Path(file_okay=False),
+    default=RUNS_DIR,
+    show_default=True,
+    help="Folder that receives the run directories.",
 )
 
 
 def echo_run_result(result):
     """Scores, verdict, and the run directory as the last line."""
     m = result.metrics
-    scores = ", ".join(f"{k} {v:.4g}" for k, v in m.items()
-                       if k.startswith("test_") or k.endswith("_accuracy"))
-    click.echo(f"{scores}; best epoch {m['best_epoch']}, {m['epochs_run']} "
-               f"epochs, {m['wall_seconds']:.1f} s")
+    scores = ", ".join(
+        f"{k} {v:.4g}"
+        for k, v in m.items()
+        if k.startswith("test_") or k.endswith("_accuracy")
+    )
+    click.echo(
+        f"{scores}; best epoch {m['best_epoch']}, {m['epochs_run']} "
+        f"epochs, {m['wall_seconds']:.1f} s"
+    )
     click.echo(f"diagnosis: {result.diagnosis.headline}")
     click.echo(str(result.run_dir))
 

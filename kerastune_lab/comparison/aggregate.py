@@ -29,11 +29,22 @@ def aggregate(out, plan):
     rows = write_summary(runs, out / "summary.csv")
     comparisons = paired_comparisons(runs, axes)
     write_comparisons(comparisons, out / "comparisons.csv")
-    no_skill = [r["no_skill_eval_loss"] for r in rows
-                if not math.isnan(r["no_skill_eval_loss"])]
-    plot_comparison_curves(runs, out / "curves.png",
-                           min(no_skill) if no_skill else None)
+    no_skill = [
+        r["no_skill_eval_loss"]
+        for r in rows
+        if not math.isnan(r["no_skill_eval_loss"])
+    ]
+    plot_comparison_curves(
+        runs, out / "curves.png", min(no_skill) if no_skill else None
+    )
     plot_rate_traces(runs, out / "rates.png")
-    write_report(out, f"Comparison {out.name}", study, axes, rows,
-                 comparisons, ["curves.png", "rates.png"])
+    write_report(
+        out,
+        f"Comparison {out.name}",
+        study,
+        axes,
+        rows,
+        comparisons,
+        ["curves.png", "rates.png"],
+    )
     return rows, comparisons

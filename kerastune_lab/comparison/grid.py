@@ -23,8 +23,9 @@ class Cell:
     @property
     def name(self):
         """Short folder-safe name, e.g. 'cosine-sd2'."""
-        parts = [re.sub(r"[^A-Za-z0-9.+-]+", "_", str(v))
-                 for _, v in self.values]
+        parts = [
+            re.sub(r"[^A-Za-z0-9.+-]+", "_", str(v)) for _, v in self.values
+        ]
         return "-".join(parts) or "base"
 
     @property
@@ -32,8 +33,10 @@ class Cell:
         return ", ".join(f"{k}={v}" for k, v in self.values) or "base"
 
     def overrides(self):
-        return [f"{key}={_toml(value)}"
-                for key, value in self.settings or self.values]
+        return [
+            f"{key}={_toml(value)}"
+            for key, value in self.settings or self.values
+        ]
 
 
 def _toml(value):
@@ -47,8 +50,10 @@ def _toml(value):
 def expand_grid(grid):
     """All cells of a {key: [values]} grid, in row-major order."""
     keys = list(grid)
-    return [Cell(tuple(zip(keys, combo)))
-            for combo in itertools.product(*(grid[k] for k in keys))]
+    return [
+        Cell(tuple(zip(keys, combo)))
+        for combo in itertools.product(*(grid[k] for k in keys))
+    ]
 
 
 def seed_values(base_seed, seeds):

@@ -28,9 +28,22 @@ POWER = 0.8
 MIN_SEEDS = 3
 PRIMARY_FIGURE = "final_eval_loss"
 VERDICTS = ("real", "not_real", "untestable")
-CSV_COLUMNS = ("axis", "level", "baseline", "fixed", "figure", "n",
-               "mean_diff", "ci_low", "ci_high", "effect_size", "p",
-               "p_adjusted", "verdict", "detectable_diff")
+CSV_COLUMNS = (
+    "axis",
+    "level",
+    "baseline",
+    "fixed",
+    "figure",
+    "n",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "effect_size",
+    "p",
+    "p_adjusted",
+    "verdict",
+    "detectable_diff",
+)
 
 
 @dataclasses.dataclass
@@ -77,30 +90,46 @@ class Comparison:
         where = ", ".join(f"{k}={v}" for k, v in self.fixed)
         where = f" ({where})" if where else ""
         change = "lower" if self.mean_diff < 0 else "higher"
-        text = (f"{self.axis}={self.level} vs {self.baseline}{where}: "
-                f"{self.figure} {abs(self.mean_diff):.4g} {change} on "
-                f"average over {self.n} paired seed"
-                f"{'s' if self.n != 1 else ''}")
+        text = (
+            f"{self.axis}={self.level} vs {self.baseline}{where}: "
+            f"{self.figure} {abs(self.mean_diff):.4g} {change} on "
+            f"average over {self.n} paired seed"
+            f"{'s' if self.n != 1 else ''}"
+        )
         if self.verdict == "untestable":
-            return (text + f" - untestable: fewer than {MIN_SEEDS} seeds "
-                           "give a paired test almost no power.")
-        text += (f", 95% CI [{self.ci[0]:.3g}, {self.ci[1]:.3g}], "
-                 f"d_z {self.effect_size:.2g}, p {self.p:.2g} (Holm "
-                 f"{self.p_adjusted:.2g})")
+            return (
+                text + f" - untestable: fewer than {MIN_SEEDS} seeds "
+                "give a paired test almost no power."
+            )
+        text += (
+            f", 95% CI [{self.ci[0]:.3g}, {self.ci[1]:.3g}], "
+            f"d_z {self.effect_size:.2g}, p {self.p:.2g} (Holm "
+            f"{self.p_adjusted:.2g})"
+        )
         if self.real:
             return text + ": real."
-        return (text + ": not distinguishable from seed noise (these seeds "
-                f"detect about {self.detectable_diff:.3g} or more).")
+        return (
+            text + ": not distinguishable from seed noise (these seeds "
+            f"detect about {self.detectable_diff:.3g} or more)."
+        )
 
     def row(self):
-        return {"axis": self.axis, "level": self.level,
-                "baseline": self.baseline, "fixed": self.where(),
-                "figure": self.figure, "n": self.n,
-                "mean_diff": self.mean_diff, "ci_low": self.ci[0],
-                "ci_high": self.ci[1], "effect_size": self.effect_size,
-                "p": self.p, "p_adjusted": self.p_adjusted,
-                "verdict": self.verdict,
-                "detectable_diff": self.detectable_diff}
+        return {
+            "axis": self.axis,
+            "level": self.level,
+            "baseline": self.baseline,
+            "fixed": self.where(),
+            "figure": self.figure,
+            "n": self.n,
+            "mean_diff": self.mean_diff,
+            "ci_low": self.ci[0],
+            "ci_high": self.ci[1],
+            "effect_size": self.effect_size,
+            "p": self.p,
+            "p_adjusted": self.p_adjusted,
+            "verdict": self.verdict,
+            "detectable_diff": self.detectable_diff,
+        }
 
 
 def holm(p_values):
@@ -128,8 +157,12 @@ def _paired_test(diffs):
         return mean, (mean, mean), math.nan, 1.0 if mean == 0 else 0.0
     result = stats.ttest_1samp(diffs, 0.0)
     ci = result.confidence_interval(0.95)
-    return mean, (float(ci.low), float(ci.high)), mean / sd, \
-        float(result.pvalue)
+    return (
+        mean,
+        (float(ci.low), float(ci.high)),
+        mean / sd,
+        float(result.pvalue),
+    )
 
 
 def detectable_difference(sd, n, alpha, power=POWER):
@@ -173,47 +206,64 @@ def paired_comparisons(runs, axes, figure=PRIMARY_FIGURE, alpha=ALPHA):
             for values, seeds in by_values.items():
                 if dict(values).get(axis) != level:
                     continue
-                base_values = tuple((k, baseline if k == axis else v)
-                                    for k, v in values)
+                base_values = tuple(
+                    (k, baseline if k == axis else v) for k, v in values
+                )
                 base_seeds = by_values.get(base_values)
                 if not base_seeds:
                     continue
                 shared = sorted(set(seeds) & set(base_seeds))
-                diffs = [seeds[s]["figures"][figure]
-                         - base_seeds[s]["figures"][figure] for s in shared]
+                diffs = [
+                    seeds[s]["figures"][figure]
+                    - base_seeds[s]["figures"][figure]
+                    for s in shared
+                ]
                 if not diffs:
                     continue
                 mean, ci, d_z, p = _paired_test(diffs)
-                results.append(Comparison(
-                    axis, level, baseline,
-                    tuple((k, v) for k, v in values if k != axis),
-                    figure, diffs, mean, ci, d_z, p))
+                results.append(
+                    Comparison(
+                        axis,
+                        level,
+                        baseline,
+                        tuple((k, v) for k, v in values if k != axis),
+                        figure,
+                        diffs,
+                        mean,
+                        ci,
+                        d_z,
+                        p,
+                    )
+                )
     _correct(results, alpha)
     return results
 
 
 def _correct(results, alpha):
-    testable = [c for c in results
-                if c.n >= MIN_SEEDS and not math.isnan(c.p)]
-    for comparison, adjusted in zip(testable,
-                                    holm([c.p for c in testable])):
+    testable = [c for c in results if c.n >= MIN_SEEDS and not math.isnan(c.p)]
+    for comparison, adjusted in zip(testable, holm([c.p for c in testable])):
         comparison.p_adjusted = float(adjusted)
         comparison.verdict = "real" if adjusted < alpha else "not_real"
         sd = float(np.std(comparison.diffs, ddof=1))
         comparison.detectable_diff = detectable_difference(
-            sd, comparison.n, alpha / len(testable))
+            sd, comparison.n, alpha / len(testable)
+        )
 
 
 def closing_line(comparisons):
     """The one line `compare` ends on, from the comparisons' verdicts."""
     counts = {v: sum(c.verdict == v for c in comparisons) for v in VERDICTS}
     tested = counts["real"] + counts["not_real"]
-    line = (f"{counts['real']} of {tested} tested comparisons of "
-            f"{PRIMARY_FIGURE} are real (paired by seed, Holm-corrected, "
-            f"family-wise alpha {ALPHA})")
+    line = (
+        f"{counts['real']} of {tested} tested comparisons of "
+        f"{PRIMARY_FIGURE} are real (paired by seed, Holm-corrected, "
+        f"family-wise alpha {ALPHA})"
+    )
     if counts["untestable"]:
-        line += (f"; {counts['untestable']} untestable (fewer than "
-                 f"{MIN_SEEDS} seeds)")
+        line += (
+            f"; {counts['untestable']} untestable (fewer than "
+            f"{MIN_SEEDS} seeds)"
+        )
     return line + "; see report.md"
 
 

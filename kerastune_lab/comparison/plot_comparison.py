@@ -3,8 +3,8 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def _smooth(values, window):
@@ -29,12 +29,18 @@ def _line_label(cell):
 
 
 def _band(ax, x, series, label):
-    stacked = np.vstack([s[:min(map(len, series))] for s in series])
-    x = x[:stacked.shape[1]]
-    line, = ax.plot(x, stacked.mean(axis=0), label=label, lw=1.2)
+    stacked = np.vstack([s[: min(map(len, series))] for s in series])
+    x = x[: stacked.shape[1]]
+    (line,) = ax.plot(x, stacked.mean(axis=0), label=label, lw=1.2)
     if len(series) > 1:
-        ax.fill_between(x, stacked.min(axis=0), stacked.max(axis=0),
-                        color=line.get_color(), alpha=0.2, lw=0)
+        ax.fill_between(
+            x,
+            stacked.min(axis=0),
+            stacked.max(axis=0),
+            color=line.get_color(),
+            alpha=0.2,
+            lw=0,
+        )
 
 
 def plot_comparison_curves(runs, path, no_skill_loss=None):
@@ -42,8 +48,9 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
     and eval loss per epoch, mean over seeds with a min-max band, and the
     no-skill loss as a dashed line."""
     groups = _rows(runs)
-    fig, axes = plt.subplots(len(groups), 2, figsize=(13, 3.6 * len(groups)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(groups), 2, figsize=(13, 3.6 * len(groups)), squeeze=False
+    )
     for row, ((key, value), cells) in enumerate(groups.items()):
         title = f"{key.split('.')[-1]} = {value}" if key else ""
         for cell in cells:
@@ -51,22 +58,41 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
             steps = [np.asarray(r["steps"]["loss"]) for r in seeds]
             window = max(1, len(steps[0]) // 60)
             smoothed = [_smooth(s, window) for s in steps]
-            _band(axes[row, 0], np.arange(len(smoothed[0])) + window - 1,
-                  smoothed, _line_label(cell))
-            evals = [np.asarray(r["history"].get("val_loss",
-                                                 r["history"]["loss"]))
-                     for r in seeds]
-            _band(axes[row, 1], np.arange(len(evals[0])), evals,
-                  _line_label(cell))
-        axes[row, 0].set(title=f"Training loss per step {title}",
-                         xlabel="optimizer step", ylabel="batch loss "
-                         "(moving average)")
+            _band(
+                axes[row, 0],
+                np.arange(len(smoothed[0])) + window - 1,
+                smoothed,
+                _line_label(cell),
+            )
+            evals = [
+                np.asarray(r["history"].get("val_loss", r["history"]["loss"]))
+                for r in seeds
+            ]
+            _band(
+                axes[row, 1],
+                np.arange(len(evals[0])),
+                evals,
+                _line_label(cell),
+            )
+        axes[row, 0].set(
+            title=f"Training loss per step {title}",
+            xlabel="optimizer step",
+            ylabel="batch loss (moving average)",
+        )
         if no_skill_loss is not None:
             for ax in axes[row]:
-                ax.axhline(no_skill_loss, color="black", ls="--", lw=0.8,
-                           label=f"no skill ({no_skill_loss:.3g})")
-        axes[row, 1].set(title=f"Eval loss per epoch {title}",
-                         xlabel="epoch", ylabel="eval loss")
+                ax.axhline(
+                    no_skill_loss,
+                    color="black",
+                    ls="--",
+                    lw=0.8,
+                    label=f"no skill ({no_skill_loss:.3g})",
+                )
+        axes[row, 1].set(
+            title=f"Eval loss per epoch {title}",
+            xlabel="epoch",
+            ylabel="eval loss",
+        )
         for ax in axes[row]:
             ax.legend(fontsize=8)
     fig.tight_layout()
@@ -77,16 +103,25 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
 def plot_rate_traces(runs, path):
     """The learning rate every step used (first seed of each cell)."""
     groups = _rows(runs)
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(5 * len(groups), 3.4), squeeze=False
+    )
     for col, ((key, value), cells) in enumerate(groups.items()):
         ax = axes[0, col]
         for cell in cells:
             first = runs[cell][min(runs[cell])]
-            ax.plot(first["steps"]["step"], first["steps"]["lr"], lw=0.8,
-                    label=_line_label(cell))
-        ax.set(title=(f"{key.split('.')[-1]} = {value}" if key else "")
-               + " rate used", xlabel="optimizer step", ylabel="lr")
+            ax.plot(
+                first["steps"]["step"],
+                first["steps"]["lr"],
+                lw=0.8,
+                label=_line_label(cell),
+            )
+        ax.set(
+            title=(f"{key.split('.')[-1]} = {value}" if key else "")
+            + " rate used",
+            xlabel="optimizer step",
+            ylabel="lr",
+        )
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

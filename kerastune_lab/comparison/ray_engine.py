@@ -22,9 +22,11 @@ from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory
 
 EXPERIMENT = "tune"
-INSTALL_HINT = ("pip install 'kerastune-lab[ray]' (or pip install "
-                "'ray[tune]'); the default engine, --engine local, needs "
-                "nothing more.")
+INSTALL_HINT = (
+    "pip install 'kerastune-lab[ray]' (or pip install "
+    "'ray[tune]'); the default engine, --engine local, needs "
+    "nothing more."
+)
 
 
 def import_tune():
@@ -32,8 +34,10 @@ def import_tune():
         import ray
         from ray import tune
     except ImportError:
-        raise UserError(f"--engine ray needs Ray Tune, which is not "
-                        f"installed: {INSTALL_HINT}") from None
+        raise UserError(
+            f"--engine ray needs Ray Tune, which is not "
+            f"installed: {INSTALL_HINT}"
+        ) from None
     return ray, tune
 
 
@@ -54,23 +58,46 @@ def train_trial(params, study):
             config = load_run_config(run_dir)
         else:
             config = load_experiment(
-                study["config_path"], list(study["overrides"])
-                + study["cells"][params["cell"]] + [f"train.seed={seed}"])
+                study["config_path"],
+                list(study["overrides"])
+                + study["cells"][params["cell"]]
+                + [f"train.seed={seed}"],
+            )
         log = pathlib.Path(study["logs"]) / f"{run_dir.name}.log"
-        with open(log, "a") as out, contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(out):
-            print(f"Ray trial on node "
-                  f"{ray.get_runtime_context().get_node_id()}", flush=True)
-            run_experiment(config, run_dir=run_dir, resume=resume,
-                           verbose=2, callbacks=[TuneReport()])
+        with (
+            open(log, "a") as out,
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(out),
+        ):
+            print(
+                f"Ray trial on node {ray.get_runtime_context().get_node_id()}",
+                flush=True,
+            )
+            run_experiment(
+                config,
+                run_dir=run_dir,
+                resume=resume,
+                verbose=2,
+                callbacks=[TuneReport()],
+            )
     metrics = RunDirectory(run_dir).read_metrics()
-    tune.report({k: v for k, v in metrics.items()
-                 if isinstance(v, (int, float))} | {"done": True})
+    tune.report(
+        {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        | {"done": True}
+    )
 
 
-def run_comparison_on_ray(config, config_path, overrides, seeds, runs_dir,
-                          echo=print, address=None, cpus_per_trial=1.0,
-                          gpus_per_trial=0.0):
+def run_comparison_on_ray(
+    config,
+    config_path,
+    overrides,
+    seeds,
+    runs_dir,
+    echo=print,
+    address=None,
+    cpus_per_trial=1.0,
+    gpus_per_trial=0.0,
+):
     """Runs the study as a Ray Tune experiment; returns (comparison dir,
     plan, failures) like `run_comparison`.
 
@@ -90,12 +117,22 @@ def run_comparison_on_ray(config, config_path, overrides, seeds, runs_dir,
     out, plan = plan_study(config, config_path, overrides, seeds, runs_dir)
     out = out.resolve()
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     run_stage = functools.partial(
-        _run_stage, ray=ray, tune=tune, out=out, config_path=config_path,
-        overrides=overrides, resources={"cpu": cpus_per_trial,
-                                        "gpu": gpus_per_trial}, echo=echo)
+        _run_stage,
+        ray=ray,
+        tune=tune,
+        out=out,
+        config_path=config_path,
+        overrides=overrides,
+        resources={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+        echo=echo,
+    )
     failures = run_stage(plan, EXPERIMENT)
     controls = plan_controls(out, config, seeds, plan)
     if controls:
@@ -104,32 +141,49 @@ def run_comparison_on_ray(config, config_path, overrides, seeds, runs_dir,
     return out, plan + controls, failures
 
 
-def _run_stage(plan, experiment, ray, tune, out, config_path, overrides,
-               resources, echo):
+def _run_stage(
+    plan, experiment, ray, tune, out, config_path, overrides, resources, echo
+):
     """One Tuner over `plan`'s cells x seeds; returns the failures."""
     cells = {cell.name: cell.overrides() for cell, _, _ in plan}
-    study = {"config_path": str(pathlib.Path(config_path).resolve()),
-             "overrides": list(overrides), "cells": cells,
-             "runs": str(out / "runs"), "logs": str(out / "logs")}
-    param_space = {"cell": tune.grid_search(list(cells)),
-                   "seed": tune.grid_search(sorted({s for _, s, _ in plan}))}
+    study = {
+        "config_path": str(pathlib.Path(config_path).resolve()),
+        "overrides": list(overrides),
+        "cells": cells,
+        "runs": str(out / "runs"),
+        "logs": str(out / "logs"),
+    }
+    param_space = {
+        "cell": tune.grid_search(list(cells)),
+        "seed": tune.grid_search(sorted({s for _, s, _ in plan})),
+    }
     trainable = tune.with_resources(
-        tune.with_parameters(train_trial, study=study), resources)
+        tune.with_parameters(train_trial, study=study), resources
+    )
     storage = out / "ray"
     start = time.perf_counter()
-    done_before = {run_dir.name for _, _, run_dir in plan
-                   if is_complete(run_dir)}
+    done_before = {
+        run_dir.name for _, _, run_dir in plan if is_complete(run_dir)
+    }
     if tune.Tuner.can_restore(str(storage / experiment)):
         echo(f"Restoring the Ray experiment in {storage / experiment}")
-        tuner = tune.Tuner.restore(str(storage / experiment), trainable,
-                                   resume_unfinished=True,
-                                   resume_errored=True)
+        tuner = tune.Tuner.restore(
+            str(storage / experiment),
+            trainable,
+            resume_unfinished=True,
+            resume_errored=True,
+        )
     else:
         tuner = tune.Tuner(
-            trainable, param_space=param_space,
+            trainable,
+            param_space=param_space,
             run_config=tune.RunConfig(
-                name=experiment, storage_path=str(storage), verbose=1,
-                failure_config=tune.FailureConfig(max_failures=1)))
+                name=experiment,
+                storage_path=str(storage),
+                verbose=1,
+                failure_config=tune.FailureConfig(max_failures=1),
+            ),
+        )
     tuner.fit()
     seconds = time.perf_counter() - start
     failures = []

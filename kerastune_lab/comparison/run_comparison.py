@@ -18,7 +18,8 @@ from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory, write_json_atomic
 
 DEFAULT_STUDY = (
-    pathlib.Path(__file__).resolve().parents[2] / "experiments"
+    pathlib.Path(__file__).resolve().parents[2]
+    / "experiments"
     / "sd_study.toml"
 )
 
@@ -41,8 +42,9 @@ def default_jobs():
 
 def comparison_dir(runs_dir, config, seeds):
     """runs_dir/compare-<name>-<hash>: the same study maps to one folder."""
-    identity = json.dumps({"config": config.to_dict(), "seeds": seeds},
-                          sort_keys=True)
+    identity = json.dumps(
+        {"config": config.to_dict(), "seeds": seeds}, sort_keys=True
+    )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
     return pathlib.Path(runs_dir) / f"compare-{config.name}-{digest}"
 
@@ -57,11 +59,15 @@ def _worker_environment(jobs, cache_dir):
     env = dict(os.environ, KERASTUNE_LAB_CACHE_DIR=str(cache_dir))
     if jobs > 1:
         threads = str(max(1, (os.cpu_count() or 1) // jobs))
-        env.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads,
-                   TF_NUM_INTEROP_THREADS="1")
-        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_"
-                            "thread_eigen=false intra_op_parallelism_threads="
-                            + threads).strip()
+        env.update(
+            OMP_NUM_THREADS=threads,
+            TF_NUM_INTRAOP_THREADS=threads,
+            TF_NUM_INTEROP_THREADS="1",
+        )
+        env["XLA_FLAGS"] = (
+            env.get("XLA_FLAGS", "") + " --xla_cpu_multi_"
+            "thread_eigen=false intra_op_parallelism_threads=" + threads
+        ).strip()
     return env
 
 
@@ -76,11 +82,15 @@ def start_run(config_path, overrides, run_dir, log_path, env):
         command += [str(config_path), "--run-dir", str(run_dir)]
         for override in overrides:
             command += ["--set", override]
-    log = open(log_path, "a")
+    log = open(log_path, "a")  # noqa: SIM115 (closed when the run ends)
     try:
-        process = subprocess.Popen(command, stdout=log,
-                                   stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
     except BaseException:
         log.close()
         raise
@@ -104,20 +114,28 @@ def plan_study(config, config_path, overrides, seeds, runs_dir):
     (out / "runs").mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(exist_ok=True)
     study_file = out / "study.json"
-    earlier = json.loads(study_file.read_text()) if study_file.is_file() \
-        else {}
-    write_json_atomic(study_file, {
-        "config": config.to_dict(), "config_path": str(config_path),
-        "overrides": list(overrides),
-        "seeds": seed_values(config.train.seed, seeds),
-        "control_rates": earlier.get("control_rates", {})})
+    earlier = (
+        json.loads(study_file.read_text()) if study_file.is_file() else {}
+    )
+    write_json_atomic(
+        study_file,
+        {
+            "config": config.to_dict(),
+            "config_path": str(config_path),
+            "overrides": list(overrides),
+            "seeds": seed_values(config.train.seed, seeds),
+            "control_rates": earlier.get("control_rates", {}),
+        },
+    )
     return out, _plan(out, first_stage_cells(config), config, seeds)
 
 
 def _plan(out, cells, config, seeds):
-    plan = [(cell, seed, out / "runs" / f"{cell.name}-seed{seed}")
-            for cell in cells
-            for seed in seed_values(config.train.seed, seeds)]
+    plan = [
+        (cell, seed, out / "runs" / f"{cell.name}-seed{seed}")
+        for cell in cells
+        for seed in seed_values(config.train.seed, seeds)
+    ]
     if config.train.tensorboard:
         # One log directory for the study: `tensorboard --logdir
         # <study>/tensorboard` shows every run side by side.
@@ -126,9 +144,13 @@ def _plan(out, cells, config, seeds):
         for _, _, run_dir in plan:
             link = logs / run_dir.name
             if not link.is_symlink():
-                link.symlink_to(pathlib.Path("..") / "runs" / run_dir.name
-                                / RunDirectory.TENSORBOARD,
-                                target_is_directory=True)
+                link.symlink_to(
+                    pathlib.Path("..")
+                    / "runs"
+                    / run_dir.name
+                    / RunDirectory.TENSORBOARD,
+                    target_is_directory=True,
+                )
     return plan
 
 
@@ -139,8 +161,9 @@ def plan_controls(out, config, seeds, plan):
     if not config.controls.matched_rate:
         return []
     study = json.loads((out / "study.json").read_text())
-    cells, rates = control_cells(config, collect(plan),
-                                 study.get("control_rates"))
+    cells, rates = control_cells(
+        config, collect(plan), study.get("control_rates")
+    )
     study["control_rates"] = rates
     write_json_atomic(out / "study.json", study)
     return _plan(out, cells, config, seeds)
@@ -161,12 +184,15 @@ def echo_outcome(echo, prefix, run_dir, seconds, extra=""):
     metrics = run.read_metrics()
     diagnosis = run.read_diagnosis()
     verdict = ", ".join([diagnosis["verdict"], *diagnosis.get("flags", [])])
-    echo(f"{prefix}: test_loss {metrics['test_loss']:.4f}, {verdict}, "
-         f"{seconds:.0f} s{extra}")
+    echo(
+        f"{prefix}: test_loss {metrics['test_loss']:.4f}, {verdict}, "
+        f"{seconds:.0f} s{extra}"
+    )
 
 
-def run_comparison(config, config_path, overrides, seeds, runs_dir,
-                   echo=print, jobs=1):
+def run_comparison(
+    config, config_path, overrides, seeds, runs_dir, echo=print, jobs=1
+):
     """Runs the study on this machine; returns (comparison dir, plan,
     failures).
 
@@ -178,13 +204,15 @@ def run_comparison(config, config_path, overrides, seeds, runs_dir,
     """
     out, plan = plan_study(config, config_path, overrides, seeds, runs_dir)
     env = _worker_environment(jobs, out / "cache")
-    failures = _run_plan(out, plan, config_path, overrides, env, jobs, echo,
-                         "")
+    failures = _run_plan(
+        out, plan, config_path, overrides, env, jobs, echo, ""
+    )
     controls = plan_controls(out, config, seeds, plan)
     if controls:
         echo(f"Matched-rate controls: {len(controls)} runs")
-        failures += _run_plan(out, controls, config_path, overrides, env,
-                              jobs, echo, "control ")
+        failures += _run_plan(
+            out, controls, config_path, overrides, env, jobs, echo, "control "
+        )
     return out, plan + controls, failures
 
 
@@ -218,16 +246,29 @@ def _run_plan(out, plan, config_path, overrides, env, jobs, echo, kind):
                     continue
                 log = log_path(out, run_dir)
                 process, handle = start_run(
-                    config_path, run_overrides(overrides, cell, seed),
-                    run_dir, log, env)
-                running[process.pid] = (process, handle, prefix, cell, seed,
-                                        run_dir, log, time.perf_counter())
+                    config_path,
+                    run_overrides(overrides, cell, seed),
+                    run_dir,
+                    log,
+                    env,
+                )
+                running[process.pid] = (
+                    process,
+                    handle,
+                    prefix,
+                    cell,
+                    seed,
+                    run_dir,
+                    log,
+                    time.perf_counter(),
+                )
             finished = _wait_for_one(running)
             if finished is None:
                 continue
             pid, status, usage = finished
-            process, handle, prefix, cell, seed, run_dir, log, start = \
+            process, handle, prefix, cell, seed, run_dir, log, start = (
                 running.pop(pid)
+            )
             handle.close()
             RunDirectory(run_dir).release()
             code = os.waitstatus_to_exitcode(status)
@@ -235,8 +276,13 @@ def _run_plan(out, plan, config_path, overrides, env, jobs, echo, kind):
             seconds = time.perf_counter() - start
             if code == 0 and is_complete(run_dir):
                 # ru_maxrss is in KiB on Linux.
-                echo_outcome(echo, prefix, run_dir, seconds,
-                             f", peak {usage.ru_maxrss / 1024:.0f} MiB")
+                echo_outcome(
+                    echo,
+                    prefix,
+                    run_dir,
+                    seconds,
+                    f", peak {usage.ru_maxrss / 1024:.0f} MiB",
+                )
             else:
                 failures.append((cell, seed, log))
                 echo(f"{prefix}: FAILED (exit {code}); log: {log}")

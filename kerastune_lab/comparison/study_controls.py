@@ -45,14 +45,18 @@ def first_stage_cells(config):
     if config.controls.schedule_free:
         for cell in cells:
             values = dict(cell.values)
-            if values[SCHEDULE_AXIS] != config.grid[SCHEDULE_AXIS][0] or \
-                    values.get(MODE_AXIS, "none") != "none":
+            if (
+                values[SCHEDULE_AXIS] != config.grid[SCHEDULE_AXIS][0]
+                or values.get(MODE_AXIS, "none") != "none"
+            ):
                 continue
             labels = {**values, SCHEDULE_AXIS: SCHEDULE_FREE}
-            settings = {**values, SCHEDULE_AXIS: "constant",
-                        "train.optimizer": "schedule_free_adamw"}
-            cells.append(Cell(tuple(labels.items()),
-                              tuple(settings.items())))
+            settings = {
+                **values,
+                SCHEDULE_AXIS: "constant",
+                "train.optimizer": "schedule_free_adamw",
+            }
+            cells.append(Cell(tuple(labels.items()), tuple(settings.items())))
     return cells
 
 
@@ -93,12 +97,17 @@ def control_cells(config, runs, known_rates=None):
                 seeds = by_values.get(cell.values)
                 if not seeds:
                     continue  # the runs to match failed; nothing to match
-                factor = float(np.mean([mean_factor(run["steps"])
-                                        for run in seeds.values()]))
+                factor = float(
+                    np.mean(
+                        [mean_factor(run["steps"]) for run in seeds.values()]
+                    )
+                )
                 rate = next(iter(seeds.values()))["learning_rate"] * factor
-            settings = {**values, MODE_AXIS: "none",
-                        "train.learning_rate": rate}
+            settings = {
+                **values,
+                MODE_AXIS: "none",
+                "train.learning_rate": rate,
+            }
             cells.append(Cell(control.values, tuple(settings.items())))
             rates[control.name] = rate
     return cells, rates
-

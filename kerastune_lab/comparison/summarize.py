@@ -10,8 +10,14 @@ from scipy import stats
 from kerastune_lab.analysis.diagnose_history import PROBLEMS, STILL_IMPROVING
 from kerastune_lab.run_directory import RunDirectory
 
-FIGURES = ("final_eval_loss", "best_eval_loss", "final_eval_perplexity",
-           "final_train_loss", "train_eval_gap", "test_loss")
+FIGURES = (
+    "final_eval_loss",
+    "best_eval_loss",
+    "final_eval_perplexity",
+    "final_train_loss",
+    "train_eval_gap",
+    "test_loss",
+)
 
 
 def read_run(run_dir):
@@ -49,8 +55,9 @@ def mean_ci(values, confidence=0.95):
     mean = float(values.mean())
     if len(values) < 2:
         return mean, math.nan, math.nan
-    half = float(stats.sem(values) * stats.t.ppf(
-        (1 + confidence) / 2, len(values) - 1))
+    half = float(
+        stats.sem(values) * stats.t.ppf((1 + confidence) / 2, len(values) - 1)
+    )
     return mean, mean - half, mean + half
 
 
@@ -66,26 +73,40 @@ def collect(plan):
 def write_summary(runs, path):
     """summary.csv: one row per cell, mean and CI of each figure."""
     names = list(FIGURES) + (
-        ["test_accuracy"] if any("test_accuracy" in r["figures"]
-                                 for seeds in runs.values()
-                                 for r in seeds.values()) else [])
+        ["test_accuracy"]
+        if any(
+            "test_accuracy" in r["figures"]
+            for seeds in runs.values()
+            for r in seeds.values()
+        )
+        else []
+    )
     rows = []
     for cell, seeds in runs.items():
         row = dict(cell.values)
         row["seeds"] = len(seeds)
         row["learning_rate"] = next(iter(seeds.values()))["learning_rate"]
-        row["no_skill_eval_loss"] = float(np.mean(
-            [r["no_skill_eval_loss"] for r in seeds.values()]))
+        row["no_skill_eval_loss"] = float(
+            np.mean([r["no_skill_eval_loss"] for r in seeds.values()])
+        )
         for verdict in PROBLEMS:
-            row[f"{verdict}_seeds"] = sum(r["verdict"] == verdict
-                                          for r in seeds.values())
+            row[f"{verdict}_seeds"] = sum(
+                r["verdict"] == verdict for r in seeds.values()
+            )
         row["still_improving_seeds"] = sum(
-            STILL_IMPROVING in r["flags"] for r in seeds.values())
+            STILL_IMPROVING in r["flags"] for r in seeds.values()
+        )
         for name in names:
-            mean, low, high = mean_ci([r["figures"][name]
-                                       for r in seeds.values()])
-            row.update({f"{name}_mean": mean, f"{name}_ci_low": low,
-                        f"{name}_ci_high": high})
+            mean, low, high = mean_ci(
+                [r["figures"][name] for r in seeds.values()]
+            )
+            row.update(
+                {
+                    f"{name}_mean": mean,
+                    f"{name}_ci_low": low,
+                    f"{name}_ci_high": high,
+                }
+            )
         rows.append(row)
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

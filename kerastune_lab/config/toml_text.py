@@ -9,9 +9,13 @@ def _value(value):
     if isinstance(value, str):
         return json.dumps(value)  # a TOML basic string is a JSON string
     if isinstance(value, float):
-        return repr(value) if value == value and abs(value) != float(
-            "inf") else ("nan" if value != value else
-                         ("inf" if value > 0 else "-inf"))
+        return (
+            repr(value)
+            if value == value and abs(value) != float("inf")
+            else (
+                "nan" if value != value else ("inf" if value > 0 else "-inf")
+            )
+        )
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     return str(value)

@@ -39,8 +39,9 @@ def load_csv_texts(path, text_column="text", label_column="label"):
                 and (row[label_column] or "").strip()
             ]
     except (UnicodeDecodeError, csv.Error) as error:
-        raise UserError(f"{path} is not a readable UTF-8 CSV ({error}).") \
-            from None
+        raise UserError(
+            f"{path} is not a readable UTF-8 CSV ({error})."
+        ) from None
     if not rows:
         raise UserError(f"{path} has no rows with both text and label. {hint}")
     class_names = sorted({label.strip() for _, label in rows})

@@ -1,5 +1,7 @@
 """A PyDataset whose every epoch is a pure function of (seed, epoch)."""
 
+import math
+
 import keras
 import numpy as np
 
@@ -38,8 +40,9 @@ class EpochKeyedDataset(keras.utils.PyDataset):
     @epoch.setter
     def epoch(self, value):
         self._epoch = value
-        self.prepare_epoch(np.random.default_rng(
-            [self.seed, value if self.redraw else 0]))
+        self.prepare_epoch(
+            np.random.default_rng([self.seed, value if self.redraw else 0])
+        )
 
     def prepare_epoch(self, rng):
         raise NotImplementedError
@@ -48,7 +51,7 @@ class EpochKeyedDataset(keras.utils.PyDataset):
         raise NotImplementedError
 
     def __len__(self):
-        return -(-self.num_rows // self.batch_size)
+        return math.ceil(self.num_rows / self.batch_size)
 
     def __getitem__(self, index):
         start = index * self.batch_size

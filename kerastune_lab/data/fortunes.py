@@ -22,8 +22,7 @@ def _fortune_files():
             "kerastune-lab, so reinstalling kerastune-lab also works)."
         ) from None
     return {
-        f.name: f.locate() for f in files
-        if "share/games/fortune/" in str(f)
+        f.name: f.locate() for f in files if "share/games/fortune/" in str(f)
     }
 
 

@@ -42,12 +42,16 @@ class ImageClassificationData:
 
     def summary(self):
         """Sizes and classes, for config.json and the console."""
-        return {**self.counts, "classes": self.num_classes,
-                "class_names": list(self.class_names)}
+        return {
+            **self.counts,
+            "classes": self.num_classes,
+            "class_names": list(self.class_names),
+        }
 
 
-def load_image_classification(data_config, image_size, preprocess_input,
-                              batch_size, seed):
+def load_image_classification(
+    data_config, image_size, preprocess_input, batch_size, seed
+):
     """Loads, splits and batches the images of `data_config`.
 
     Args:
@@ -61,19 +65,27 @@ def load_image_classification(data_config, image_size, preprocess_input,
     if data_config.name == "digits":
         images, labels, class_names = load_digits_images()
         source = tf.data.Dataset.from_tensor_slices((images, labels)).map(
-            lambda x, y: (tf.image.resize(x, (image_size, image_size)), y))
+            lambda x, y: (tf.image.resize(x, (image_size, image_size)), y)
+        )
     else:
-        source, labels, class_names = _read_folder(data_config.path,
-                                                   image_size)
+        source, labels, class_names = _read_folder(
+            data_config.path, image_size
+        )
     # uint8 holds a quarter of float32's memory; the resize's sub-pixel
     # fractions are below what the base models resolve.
     source = source.map(
-        lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255),
-                              tf.uint8), y),
-        num_parallel_calls=tf.data.AUTOTUNE).cache()
-    parts = stratified_split(labels, data_config.val_split,
-                             data_config.test_split,
-                             data_config.data_seed(seed))
+        lambda x, y: (
+            tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8),
+            y,
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).cache()
+    parts = stratified_split(
+        labels,
+        data_config.val_split,
+        data_config.test_split,
+        data_config.data_seed(seed),
+    )
     split_of = np.zeros(len(labels), np.int64)
     for index, rows in enumerate(parts):
         split_of[rows] = index
@@ -82,33 +94,39 @@ def load_image_classification(data_config, image_size, preprocess_input,
     def select(index):
         # Declaring the size lets Keras count the steps of an epoch (a
         # filtered dataset's size is otherwise unknown until it runs out).
-        return source.enumerate().filter(
-            lambda i, item: tf.gather(split_of, i) == index
-        ).map(lambda i, item: item).apply(
-            tf.data.experimental.assert_cardinality(len(parts[index])))
+        return (
+            source.enumerate()
+            .filter(lambda i, item: tf.gather(split_of, i) == index)
+            .map(lambda i, item: item)
+            .apply(tf.data.experimental.assert_cardinality(len(parts[index])))
+        )
 
     augment = _augmentation(seed) if data_config.augment else []
 
     def finish(dataset, training):
         dataset = dataset.batch(batch_size)
         for layer in augment if training else []:
-            dataset = dataset.map(lambda x, y, layer=layer: (layer(x), y),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+            dataset = dataset.map(
+                lambda x, y, layer=layer: (layer(x), y),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
         dataset = dataset.map(
             lambda x, y: (_preprocess(x, preprocess_input, image_size), y),
-            num_parallel_calls=tf.data.AUTOTUNE)
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     train, val, test = (select(i) for i in range(3))
-    train = train.shuffle(len(parts[0]), seed=seed,
-                          reshuffle_each_iteration=True)
+    train = train.shuffle(
+        len(parts[0]), seed=seed, reshuffle_each_iteration=True
+    )
     labels = np.asarray(labels)
     return ImageClassificationData(
         train=finish(train, True),
         val=finish(val, False),
         test=finish(test, False),
         class_names=list(class_names),
-        counts={name: int(len(rows)) for name, rows in zip(SPLITS, parts)},
+        counts={name: len(rows) for name, rows in zip(SPLITS, parts)},
         test_labels=labels[parts[2]],
         train_labels=labels[parts[0]],
         val_labels=labels[parts[1]],
@@ -117,9 +135,11 @@ def load_image_classification(data_config, image_size, preprocess_input,
 
 def _preprocess(images, preprocess_input, image_size):
     out = tf.numpy_function(
-        lambda x: np.asarray(preprocess_input(x.astype("float32")),
-                             "float32"),
-        [images], tf.float32, stateful=False)
+        lambda x: np.asarray(preprocess_input(x.astype("float32")), "float32"),
+        [images],
+        tf.float32,
+        stateful=False,
+    )
     out.set_shape((None, image_size, image_size, 3))
     return out
 
@@ -144,9 +164,15 @@ def _read_folder(path, image_size):
         )
     try:
         dataset = keras.utils.image_dataset_from_directory(
-            folder, labels="inferred", label_mode="int", color_mode="rgb",
-            image_size=(image_size, image_size), batch_size=None,
-            shuffle=False, verbose=False)
+            folder,
+            labels="inferred",
+            label_mode="int",
+            color_mode="rgb",
+            image_size=(image_size, image_size),
+            batch_size=None,
+            shuffle=False,
+            verbose=False,
+        )
     except ValueError as error:
         raise UserError(
             f"{folder}: {error} Expected one sub-folder per class holding "
@@ -161,10 +187,16 @@ def _read_folder(path, image_size):
         )
     index = {name: i for i, name in enumerate(class_names)}
     # Class folders may hold sub-folders: the class is the top one.
-    labels = np.array([index[pathlib.Path(p).relative_to(folder).parts[0]]
-                       for p in dataset.file_paths], np.int64)
-    empty = [name for i, name in enumerate(class_names)
-             if not np.any(labels == i)]
+    labels = np.array(
+        [
+            index[pathlib.Path(p).relative_to(folder).parts[0]]
+            for p in dataset.file_paths
+        ],
+        np.int64,
+    )
+    empty = [
+        name for i, name in enumerate(class_names) if not np.any(labels == i)
+    ]
     if empty:
         raise UserError(
             f"{folder}: class folder(s) {', '.join(empty)} hold no images. "

@@ -35,12 +35,14 @@ def build_tokenizer(texts, preset="", vocabulary_size=8000, lowercase=True):
 
     # A plain list would be read as file names.
     vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts), vocabulary_size,
+        tf.data.Dataset.from_tensor_slices(texts),
+        vocabulary_size,
         lowercase=lowercase,
         reserved_tokens=RESERVED_TOKENS,
     )
-    return keras_hub.models.BertTokenizer(vocabulary=vocabulary,
-                                          lowercase=lowercase)
+    return keras_hub.models.BertTokenizer(
+        vocabulary=vocabulary, lowercase=lowercase
+    )
 
 
 def tokenize_corpus(texts, preset="", vocabulary_size=8000):
@@ -55,8 +57,9 @@ def tokenize_corpus(texts, preset="", vocabulary_size=8000):
     if not cache_dir:
         tokenizer = build_tokenizer(texts, preset, vocabulary_size)
         return tokenizer, [np.asarray(tokenizer(t)) for t in texts]
-    key = hashlib.sha256(json.dumps(
-        [preset, vocabulary_size, texts]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        json.dumps([preset, vocabulary_size, texts]).encode()
+    ).hexdigest()[:16]
     path = pathlib.Path(cache_dir) / f"corpus-{key}.npz"
     if path.is_file():
         cached = np.load(path)
@@ -67,27 +70,31 @@ def tokenize_corpus(texts, preset="", vocabulary_size=8000):
 
             tokenizer = keras_hub.models.BertTokenizer(
                 vocabulary=[str(t) for t in cached["vocabulary"]],
-                lowercase=True)
+                lowercase=True,
+            )
         return tokenizer, np.split(cached["ids"], cached["offsets"][1:-1])
     tokenizer = build_tokenizer(texts, preset, vocabulary_size)
     token_lists = [np.asarray(tokenizer(t), dtype="int32") for t in texts]
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside and renamed: runs of a study start side by side.
     tmp = path.with_name(f".{path.stem}-{os.getpid()}.npz")
-    np.savez(tmp, vocabulary=np.asarray(tokenizer.get_vocabulary()),
-             ids=np.concatenate(token_lists),
-             offsets=np.cumsum([0] + [len(t) for t in token_lists]))
+    np.savez(
+        tmp,
+        vocabulary=np.asarray(tokenizer.get_vocabulary()),
+        ids=np.concatenate(token_lists),
+        offsets=np.cumsum([0] + [len(t) for t in token_lists]),
+    )
     os.replace(tmp, path)
     return tokenizer, token_lists
 
 
 def group_into_chunks(token_lists, chunk_size, cls_id, sep_id):
     """[CLS] doc [SEP] [CLS] doc [SEP] ... cut into rows of chunk_size."""
-    stream = np.concatenate([
-        np.concatenate([[cls_id], ids, [sep_id]]) for ids in token_lists
-    ]).astype("int32")
+    stream = np.concatenate(
+        [np.concatenate([[cls_id], ids, [sep_id]]) for ids in token_lists]
+    ).astype("int32")
     rows = len(stream) // chunk_size
-    return stream[:rows * chunk_size].reshape(rows, chunk_size)
+    return stream[: rows * chunk_size].reshape(rows, chunk_size)
 
 
 class MaskedChunks(EpochKeyedDataset):
@@ -112,8 +119,11 @@ class MaskedChunks(EpochKeyedDataset):
         super().__init__(len(chunks), batch_size, seed, redraw)
 
     def prepare_epoch(self, rng):
-        order = (rng.permutation(self.num_rows) if self.redraw
-                 else np.arange(self.num_rows))
+        order = (
+            rng.permutation(self.num_rows)
+            if self.redraw
+            else np.arange(self.num_rows)
+        )
         self.arrays = draw_masks(self.chunks[order], rng, **self.mask)
 
     def batch(self, rows):
@@ -141,8 +151,9 @@ class MaskedLMData:
         from kerastune_lab.data.no_skill_loss import no_skill_loss
 
         tokens = self.train.chunks.ravel()
-        tokens = tokens[~np.isin(tokens, sorted(self.train.mask[
-            "special_ids"]))]
+        tokens = tokens[
+            ~np.isin(tokens, sorted(self.train.mask["special_ids"]))
+        ]
         _, _, labels, weights = self.val.arrays
         return no_skill_loss(tokens, labels, self.vocabulary_size, weights)
 
@@ -167,23 +178,31 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
         if not data_config.path:
             raise UserError(
                 "data.name = 'text' needs data.path: a .txt file or a folder"
-                " of .txt files (--set data.path=\"corpus/\")."
+                ' of .txt files (--set data.path="corpus/").'
             )
         texts = load_text_files(data_config.path)
     else:
         texts = load_pydoc_corpus()
     tokenizer, token_lists = tokenize_corpus(
-        texts, model_params["preset"], model_params["vocabulary_size"])
+        texts, model_params["preset"], model_params["vocabulary_size"]
+    )
     vocab = tokenizer.vocabulary_size()
-    special = {tokenizer.token_to_id(t) for t in RESERVED_TOKENS
-               if t in tokenizer.get_vocabulary()}
+    special = {
+        tokenizer.token_to_id(t)
+        for t in RESERVED_TOKENS
+        if t in tokenizer.get_vocabulary()
+    }
     chunks = group_into_chunks(
-        token_lists, data_config.chunk_size,
-        tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
+        token_lists,
+        data_config.chunk_size,
+        tokenizer.token_to_id("[CLS]"),
+        tokenizer.token_to_id("[SEP]"),
+    )
     if data_config.max_chunks:
         rng = np.random.default_rng(data_seed)
-        chunks = chunks[np.sort(rng.permutation(len(chunks))[
-            :data_config.max_chunks])]
+        chunks = chunks[
+            np.sort(rng.permutation(len(chunks))[: data_config.max_chunks])
+        ]
     if len(chunks) < 10:
         raise UserError(
             f"The corpus gives only {len(chunks)} chunks of "
@@ -192,17 +211,27 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
         )
     # Chunks have no label: one "class" gives a plain seeded split.
     train, val, test = stratified_split(
-        np.zeros(len(chunks)), data_config.val_split, data_config.test_split,
-        data_seed)
-    mask = {"mask_rate": data_config.mask_rate, "special_ids": special,
-            "mask_id": tokenizer.token_to_id("[MASK]"), "vocab_size": vocab}
+        np.zeros(len(chunks)),
+        data_config.val_split,
+        data_config.test_split,
+        data_seed,
+    )
+    mask = {
+        "mask_rate": data_config.mask_rate,
+        "special_ids": special,
+        "mask_id": tokenizer.token_to_id("[MASK]"),
+        "vocab_size": vocab,
+    }
     return MaskedLMData(
-        train=MaskedChunks(chunks[np.sort(train)], batch_size, mask, seed,
-                           redraw=True),
-        val=MaskedChunks(chunks[val], batch_size, mask, data_seed + 1,
-                         redraw=False),
-        test=MaskedChunks(chunks[test], batch_size, mask, data_seed + 2,
-                          redraw=False),
+        train=MaskedChunks(
+            chunks[np.sort(train)], batch_size, mask, seed, redraw=True
+        ),
+        val=MaskedChunks(
+            chunks[val], batch_size, mask, data_seed + 1, redraw=False
+        ),
+        test=MaskedChunks(
+            chunks[test], batch_size, mask, data_seed + 2, redraw=False
+        ),
         vocabulary_size=vocab,
         tokenizer=tokenizer,
     )

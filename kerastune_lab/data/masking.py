@@ -38,10 +38,15 @@ def draw_masks(chunks, rng, mask_rate, special_ids, mask_id, vocab_size):
     while np.isin(random_tokens, special).any():
         redraw = np.isin(random_tokens, special)
         random_tokens[redraw] = rng.integers(0, vocab_size, size=redraw.sum())
-    replacement = np.where(action < 0.8, mask_id,
-                           np.where(action < 0.9, random_tokens, labels))
+    replacement = np.where(
+        action < 0.8, mask_id, np.where(action < 0.9, random_tokens, labels)
+    )
     ids = chunks.copy()
     rows = np.nonzero(weight > 0)
     ids[rows[0], positions[rows]] = replacement[rows]
-    return ids.astype("int32"), positions.astype("int32"), \
-        labels.astype("int32"), weight
+    return (
+        ids.astype("int32"),
+        positions.astype("int32"),
+        labels.astype("int32"),
+        weight,
+    )

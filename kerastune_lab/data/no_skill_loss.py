@@ -22,7 +22,9 @@ def no_skill_loss(train_labels, eval_labels, num_classes, eval_weights=None):
     counts = np.bincount(np.ravel(train_labels), minlength=num_classes)
     prior = (counts + 1.0) / (counts.sum() + num_classes)
     eval_labels = np.ravel(eval_labels)
-    weights = (np.ones(len(eval_labels)) if eval_weights is None
-               else np.ravel(eval_weights).astype(float))
-    return float(-(weights * np.log(prior[eval_labels])).sum()
-                 / weights.sum())
+    weights = (
+        np.ones(len(eval_labels))
+        if eval_weights is None
+        else np.ravel(eval_weights).astype(float)
+    )
+    return float(-(weights * np.log(prior[eval_labels])).sum() / weights.sum())

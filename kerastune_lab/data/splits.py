@@ -27,8 +27,8 @@ def stratified_split(labels, val_split, test_split, seed):
                 " Add examples or lower data.val_split / data.test_split."
             )
         parts["val"].append(idx[:n_val])
-        parts["test"].append(idx[n_val:n_val + n_test])
-        parts["train"].append(idx[n_val + n_test:])
+        parts["test"].append(idx[n_val : n_val + n_test])
+        parts["train"].append(idx[n_val + n_test :])
     return tuple(
         rng.permutation(np.concatenate(parts[k])).astype(np.int64)
         for k in ("train", "val", "test")

@@ -42,19 +42,23 @@ def make_synthetic_sequences(
     # motif against one distractor, which leaves the label near chance.
     own = max(1, round(6 * (1.0 - difficulty)))
     distractors = round(difficulty * own)
-    lengths = rng.integers(sequence_length // 2, sequence_length + 1,
-                           size=num_samples)
+    lengths = rng.integers(
+        sequence_length // 2, sequence_length + 1, size=num_samples
+    )
     for i in range(num_samples):
         n = lengths[i]
         seq = rng.integers(_FIRST_TOKEN, vocab_size, size=n)
-        planted = [motifs[labels[i], rng.integers(motifs_per_class)]
-                   for _ in range(own)]
+        planted = [
+            motifs[labels[i], rng.integers(motifs_per_class)]
+            for _ in range(own)
+        ]
         for _ in range(distractors):
             other = (labels[i] + rng.integers(1, num_classes)) % num_classes
             planted.append(motifs[other, rng.integers(motifs_per_class)])
-        starts = rng.choice(n - 1, size=min(len(planted), n - 1),
-                            replace=False)
+        starts = rng.choice(
+            n - 1, size=min(len(planted), n - 1), replace=False
+        )
         for start, motif in zip(starts, planted):
-            seq[start:start + 2] = motif
+            seq[start : start + 2] = motif
         sequences[i, :n] = seq
     return sequences, labels.astype(np.int64)

@@ -36,14 +36,16 @@ class TextClassificationData:
         """Sizes and class balance, for config.json and the console."""
         counts = np.bincount(self.y_train, minlength=self.num_classes)
         return {
-            "train": int(len(self.y_train)),
-            "val": int(len(self.y_val)),
-            "test": int(len(self.y_test)),
+            "train": len(self.y_train),
+            "val": len(self.y_val),
+            "test": len(self.y_test),
             "classes": list(self.class_names),
             "vocab_size": int(self.vocab_size),
             "majority_class_fraction_test": float(
                 np.mean(self.y_test == np.argmax(counts))
-            ) if len(self.y_test) else None,
+            )
+            if len(self.y_test)
+            else None,
         }
 
 
@@ -59,7 +61,8 @@ def vectorize_texts(train_texts, other_texts, max_tokens, sequence_length):
     vectorizer.adapt(tf.constant(train_texts))
     outputs = [
         np.asarray(vectorizer(tf.constant(texts)), dtype=np.int32)
-        if len(texts) else np.zeros((0, sequence_length), np.int32)
+        if len(texts)
+        else np.zeros((0, sequence_length), np.int32)
         for texts in [train_texts, *other_texts]
     ]
     return outputs, vectorizer.vocabulary_size()
@@ -83,8 +86,14 @@ def load_text_classification(data_config, seed):
         )
         class_names = [f"class_{i}" for i in range(data_config.num_classes)]
         return TextClassificationData(
-            x[train], y[train], x[val], y[val], x[test], y[test],
-            class_names, vocab_size,
+            x[train],
+            y[train],
+            x[val],
+            y[val],
+            x[test],
+            y[test],
+            class_names,
+            vocab_size,
         )
     if data_config.name == "csv":
         texts, labels, class_names = load_csv_texts(
@@ -104,6 +113,12 @@ def load_text_classification(data_config, seed):
         data_config.sequence_length,
     )
     return TextClassificationData(
-        x_train, labels[train], x_val, labels[val], x_test, labels[test],
-        class_names, vocab_size,
+        x_train,
+        labels[train],
+        x_val,
+        labels[val],
+        x_test,
+        labels[test],
+        class_names,
+        vocab_size,
     )

@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from kerastune_lab.fields import option
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.model_family import Knob, ModelFamily
+from kerastune_lab.fields import option
 from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 
 CORPUS_DATA = ("pydoc", "text")
@@ -14,26 +14,38 @@ CORPUS_DATA = ("pydoc", "text")
 class BertMLMParams:
     """A BERT masked LM, seed 002's model."""
 
-    size: str = option("tiny", choices=tuple(BERT_SIZES),
-                       doc="architecture when training from scratch")
+    size: str = option(
+        "tiny",
+        choices=tuple(BERT_SIZES),
+        doc="architecture when training from scratch",
+    )
     preset: str = option(
-        "", doc="keras-hub preset name, or a local keras-hub preset or "
-                "Hugging Face BERT directory; '' trains from scratch")
+        "",
+        doc="keras-hub preset name, or a local keras-hub preset or "
+        "Hugging Face BERT directory; '' trains from scratch",
+    )
     vocabulary_size: int = option(
-        8000, minimum=100, doc="WordPiece vocabulary computed from the "
-                               "corpus when there is no preset")
+        8000,
+        minimum=100,
+        doc="WordPiece vocabulary computed from the "
+        "corpus when there is no preset",
+    )
     max_sequence_length: int = option(512, minimum=8)
     dropout: float = option(0.1, minimum=0.0, maximum=0.9)
 
 
 def check(config):
     adapt = config.lr_adapt
-    if (adapt.source == "semantic" and adapt.semantic_model == "encoder"
-            and not config.model.params["preset"]):
+    if (
+        adapt.source == "semantic"
+        and adapt.semantic_model == "encoder"
+        and not config.model.params["preset"]
+    ):
         raise ConfigError(
             "lr_adapt.semantic_model = 'encoder' needs a pretrained "
             "model.preset; a model trained from scratch has no meaningful "
-            "token embeddings (use 'minilm').")
+            "token embeddings (use 'minilm')."
+        )
 
 
 def prepare(config):
@@ -43,37 +55,48 @@ def prepare(config):
 
     from kerastune_lab.callbacks.semantic_gamma import build_semantic_gamma
     from kerastune_lab.data.masked_lm_data import load_masked_lm_data
+    from kerastune_lab.families.prepared_task import PreparedTask
     from kerastune_lab.models.bert_masked_lm import (
         build_bert_masked_lm,
         training_view,
     )
-    from kerastune_lab.families.prepared_task import PreparedTask
 
     train = config.train
     params = config.model.params
-    data = load_masked_lm_data(config.data, params, train.batch_size,
-                               train.seed)
+    data = load_masked_lm_data(
+        config.data, params, train.batch_size, train.seed
+    )
     masked_lm = build_bert_masked_lm(
         vocabulary_size=data.vocabulary_size,
         size=params["size"],
         preset=params["preset"],
-        max_sequence_length=max(params["max_sequence_length"],
-                                config.data.chunk_size),
+        max_sequence_length=max(
+            params["max_sequence_length"], config.data.chunk_size
+        ),
         dropout=params["dropout"],
     )
     gamma_source = None
     if config.lr_adapt.source == "semantic":
         use_encoder = config.lr_adapt.semantic_model == "encoder" or (
-            config.lr_adapt.semantic_model == "auto" and params["preset"])
-        embeddings = keras.ops.convert_to_numpy(
-            masked_lm.backbone.token_embedding.embeddings
-        ) if use_encoder else None
+            config.lr_adapt.semantic_model == "auto" and params["preset"]
+        )
+        embeddings = (
+            keras.ops.convert_to_numpy(
+                masked_lm.backbone.token_embedding.embeddings
+            )
+            if use_encoder
+            else None
+        )
         gamma_source = build_semantic_gamma(
-            data.tokenizer.get_vocabulary(), embeddings)
+            data.tokenizer.get_vocabulary(), embeddings
+        )
     return PreparedTask(
         model=training_view(masked_lm),
-        fit_data={"x": data.train, "validation_data": data.val,
-                  "shuffle": False},
+        fit_data={
+            "x": data.train,
+            "validation_data": data.val,
+            "shuffle": False,
+        },
         test_data={"x": data.test},
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[],
@@ -94,27 +117,52 @@ def _size(step):
     def next_size(size):
         i = SIZES.index(size) + step
         return f'"{SIZES[i]}"' if 0 <= i < len(SIZES) else None
+
     return next_size
 
 
 KNOBS = (
-    Knob("model.dropout", "regularisation",
-         lambda r: round(min(0.9, r + 0.1), 2) if r < 0.9 else None,
-         lambda r: round(max(0.0, r - 0.05), 2) if r > 0 else None,
-         "dropout (seed 003: regularisation)"),
-    Knob("train.weight_decay", "regularisation",
-         lambda w: w * 5 if w else 0.01, lambda w: w / 5 if w else None,
-         "decoupled weight decay (seed 003)"),
+    Knob(
+        "model.dropout",
+        "regularisation",
+        lambda r: round(min(0.9, r + 0.1), 2) if r < 0.9 else None,
+        lambda r: round(max(0.0, r - 0.05), 2) if r > 0 else None,
+        "dropout (seed 003: regularisation)",
+    ),
+    Knob(
+        "train.weight_decay",
+        "regularisation",
+        lambda w: w * 5 if w else 0.01,
+        lambda w: w / 5 if w else None,
+        "decoupled weight decay (seed 003)",
+    ),
     # A preset fixes the architecture: size applies from scratch only.
-    Knob("model.size", "capacity", _size(1), _size(-1),
-         "model size (seed 000: approach B)",
-         applies=lambda config: not config["model"]["preset"]),
+    Knob(
+        "model.size",
+        "capacity",
+        _size(1),
+        _size(-1),
+        "model size (seed 000: approach B)",
+        applies=lambda config: not config["model"]["preset"],
+    ),
 )
 
 FAMILY = ModelFamily(
-    name="bert_mlm", knobs=KNOBS, params=BertMLMParams, data_names=CORPUS_DATA,
-    prepare=prepare, check=check, semantic_gamma=True,
+    name="bert_mlm",
+    knobs=KNOBS,
+    params=BertMLMParams,
+    data_names=CORPUS_DATA,
+    prepare=prepare,
+    check=check,
+    semantic_gamma=True,
     # The original SD study's Hugging Face AdamW set-up (SDTrainer).
-    train_defaults={"optimizer": "adamw", "learning_rate": 2e-5,
-                    "epsilon": 1e-8, "weight_decay": 0.01, "clipnorm": 1.0,
-                    "batch_size": 64, "early_stopping": False})
+    train_defaults={
+        "optimizer": "adamw",
+        "learning_rate": 2e-5,
+        "epsilon": 1e-8,
+        "weight_decay": 0.01,
+        "clipnorm": 1.0,
+        "batch_size": 64,
+        "early_stopping": False,
+    },
+)

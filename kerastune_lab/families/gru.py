@@ -2,7 +2,6 @@
 
 import dataclasses
 
-from kerastune_lab.fields import option
 from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.families.text_classification import (
     MORE_DATA,
@@ -11,9 +10,19 @@ from kerastune_lab.families.text_classification import (
     rate_down,
     rate_up,
 )
+from kerastune_lab.fields import option
 
-ACTIVATIONS = ("relu", "gelu", "elu", "selu", "tanh", "sigmoid", "swish",
-               "leaky_relu", "linear")
+ACTIVATIONS = (
+    "relu",
+    "gelu",
+    "elu",
+    "selu",
+    "tanh",
+    "sigmoid",
+    "swish",
+    "leaky_relu",
+    "linear",
+)
 
 
 @dataclasses.dataclass
@@ -26,7 +35,10 @@ class GRUParams:
     num_layers: int = option(1, minimum=1, doc="stacked GRU layers")
     bidirectional: bool = option(False, doc="wrap each GRU in Bidirectional")
     dropout_rate: float = option(
-        0.2, minimum=0.0, maximum=0.95, doc="GRU input dropout and head dropout"
+        0.2,
+        minimum=0.0,
+        maximum=0.95,
+        doc="GRU input dropout and head dropout",
     )
     recurrent_dropout_rate: float = option(
         0.2, minimum=0.0, maximum=0.95, doc="GRU recurrent-state dropout"
@@ -54,16 +66,34 @@ def prepare(config):
 
 
 KNOBS = (
-    Knob("model.l2", "regularisation",
-         lambda v: v * 10 if v else 1e-4, lambda v: v / 10 if v else None,
-         "L2 penalty on kernels (seed 003)"),
-    Knob("model.dropout_rate", "regularisation", rate_up, rate_down,
-         "dropout (seed 003: regularisation)"),
-    Knob("model.gru_units", "capacity", lambda n: n * 2,
-         lambda n: n // 2 if n >= 8 else None,
-         "model size (seed 000: approach A smaller, B larger)"),
+    Knob(
+        "model.l2",
+        "regularisation",
+        lambda v: v * 10 if v else 1e-4,
+        lambda v: v / 10 if v else None,
+        "L2 penalty on kernels (seed 003)",
+    ),
+    Knob(
+        "model.dropout_rate",
+        "regularisation",
+        rate_up,
+        rate_down,
+        "dropout (seed 003: regularisation)",
+    ),
+    Knob(
+        "model.gru_units",
+        "capacity",
+        lambda n: n * 2,
+        lambda n: n // 2 if n >= 8 else None,
+        "model size (seed 000: approach A smaller, B larger)",
+    ),
     MORE_DATA,
 )
 
-FAMILY = ModelFamily(name="gru", params=GRUParams, data_names=TEXT_DATA,
-                     prepare=prepare, knobs=KNOBS)
+FAMILY = ModelFamily(
+    name="gru",
+    params=GRUParams,
+    data_names=TEXT_DATA,
+    prepare=prepare,
+    knobs=KNOBS,
+)

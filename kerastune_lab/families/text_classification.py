@@ -11,9 +11,13 @@ TEXT_DATA = ("fortunes", "csv", "synthetic")
 # More data is a key only for the synthetic task (seed 000, approach B:
 # 3,000 -> 100,000 samples); for files the advice names no key.
 MORE_DATA = Knob(
-    "data.num_samples", "data", lambda n: n * 3, lambda n: None,
+    "data.num_samples",
+    "data",
+    lambda n: n * 3,
+    lambda n: None,
     "more data (seed 000, approach B)",
-    applies=lambda config: config["data"]["name"] == "synthetic")
+    applies=lambda config: config["data"]["name"] == "synthetic",
+)
 
 
 def rate_up(rate, limit=0.95, step=0.2):
@@ -30,36 +34,48 @@ def prepare_text_classification(config, build_model):
     sequence_length, **model params)`; returns a PreparedTask."""
     import numpy as np
 
-    from kerastune_lab.data.no_skill_loss import no_skill_loss
     from kerastune_lab.data import load_text_classification
+    from kerastune_lab.data.no_skill_loss import no_skill_loss
     from kerastune_lab.data.shuffled_batches import ShuffledBatches
     from kerastune_lab.families.prepared_task import PreparedTask
 
     train = config.train
     data = load_text_classification(config.data, train.seed)
-    model = build_model(vocab_size=data.vocab_size,
-                        num_classes=data.num_classes,
-                        sequence_length=data.x_train.shape[1],
-                        **config.model.params)
+    model = build_model(
+        vocab_size=data.vocab_size,
+        num_classes=data.num_classes,
+        sequence_length=data.x_train.shape[1],
+        **config.model.params,
+    )
     counts = np.bincount(data.y_train, minlength=data.num_classes)
     return PreparedTask(
         model=model,
-        fit_data={"x": ShuffledBatches(data.x_train, data.y_train,
-                                       train.batch_size, train.seed),
-                  "validation_data": (data.x_val, data.y_val),
-                  "validation_batch_size": train.batch_size,
-                  # The dataset shuffles by (seed, epoch) itself; Keras's
-                  # batch shuffling would draw from the global stream.
-                  "shuffle": False},
-        test_data={"x": data.x_test, "y": data.y_test,
-                   "batch_size": train.batch_size},
+        fit_data={
+            "x": ShuffledBatches(
+                data.x_train, data.y_train, train.batch_size, train.seed
+            ),
+            "validation_data": (data.x_val, data.y_val),
+            "validation_batch_size": train.batch_size,
+            # The dataset shuffles by (seed, epoch) itself; Keras's
+            # batch shuffling would draw from the global stream.
+            "shuffle": False,
+        },
+        test_data={
+            "x": data.x_test,
+            "y": data.y_test,
+            "batch_size": train.batch_size,
+        },
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         weighted_metrics=[],
         steps_per_epoch=math.ceil(len(data.y_train) / train.batch_size),
         data_summary=data.summary(),
-        reference={"majority_class_accuracy": float(
-            np.mean(data.y_test == np.argmax(counts)))},
-        no_skill_eval_loss=no_skill_loss(data.y_train, data.y_val,
-                                         data.num_classes),
+        reference={
+            "majority_class_accuracy": float(
+                np.mean(data.y_test == np.argmax(counts))
+            )
+        },
+        no_skill_eval_loss=no_skill_loss(
+            data.y_train, data.y_val, data.num_classes
+        ),
     )

@@ -3,9 +3,9 @@
 
 import dataclasses
 
-from kerastune_lab.fields import option
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.model_family import Knob, ModelFamily
+from kerastune_lab.fields import option
 from kerastune_lab.models.base_models import BASE_MODELS
 
 IMAGE_DATA = ("digits", "images")
@@ -18,23 +18,33 @@ class TransferParams:
 
     base_model: str = option("mobilenet_v2", choices=tuple(BASE_MODELS))
     weights: str = option(
-        "imagenet", doc="'imagenet' (Keras's cache or download), 'none' "
-                        "(random: the whole network trains), or a path: a "
-                        ".weights.h5 file of the base, or the model.keras / "
-                        "run directory of an earlier transfer run")
-    image_size: int = option(224, minimum=1,
-                             doc="input height and width in pixels")
+        "imagenet",
+        doc="'imagenet' (Keras's cache or download), 'none' "
+        "(random: the whole network trains), or a path: a "
+        ".weights.h5 file of the base, or the model.keras / "
+        "run directory of an earlier transfer run",
+    )
+    image_size: int = option(
+        224, minimum=1, doc="input height and width in pixels"
+    )
     head: list = option([512], doc="units of each hidden Dense layer")
     dropout: list = option(
-        [0.25], doc="dropout after each hidden Dense (one rate: all)")
+        [0.25], doc="dropout after each hidden Dense (one rate: all)"
+    )
     unfreeze: int = option(
-        0, minimum=0, doc="train the base's last N layers (0: frozen); "
-                          "with train.head_epochs, the layers unfrozen in "
-                          "the second phase (0: the whole base)")
+        0,
+        minimum=0,
+        doc="train the base's last N layers (0: frozen); "
+        "with train.head_epochs, the layers unfrozen in "
+        "the second phase (0: the whole base)",
+    )
     bn_momentum: float = option(
-        0.0, minimum=0.0, maximum=1.0,
+        0.0,
+        minimum=0.0,
+        maximum=1.0,
         doc="batch-norm momentum of the base; 0: 0.9 with weights = "
-            "'none', else Keras's")
+        "'none', else Keras's",
+    )
 
 
 def check(config):
@@ -43,12 +53,14 @@ def check(config):
         raise ConfigError(
             f"model.unfreeze = {params['unfreeze']} with model.weights = "
             "'none': a base trained from scratch trains all its layers; "
-            "drop unfreeze, or load pretrained weights.")
+            "drop unfreeze, or load pretrained weights."
+        )
     if config.train.head_epochs and params["weights"] == "none":
         raise ConfigError(
             "train.head_epochs needs a pretrained base (model.weights "
             "'imagenet' or a file); with weights = 'none' the whole "
-            "network trains from the start.")
+            "network trains from the start."
+        )
 
 
 def prepare(config):
@@ -56,23 +68,26 @@ def prepare(config):
     starts frozen and `fine_tune` unfreezes it for the second phase."""
     import numpy as np
 
-    from kerastune_lab.data.no_skill_loss import no_skill_loss
     from kerastune_lab.data.image_classification_data import (
         load_image_classification,
     )
+    from kerastune_lab.data.no_skill_loss import no_skill_loss
+    from kerastune_lab.families.prepared_task import PreparedTask
     from kerastune_lab.models.transfer_classifier import (
         BASE_LAYER_NAME,
         build_transfer_classifier,
         set_trainable_top,
     )
-    from kerastune_lab.families.prepared_task import PreparedTask
 
     train = config.train
     params = config.model.params
     data = load_image_classification(
-        config.data, params["image_size"],
+        config.data,
+        params["image_size"],
         BASE_MODELS[params["base_model"]].preprocess_input,
-        train.batch_size, train.seed)
+        train.batch_size,
+        train.seed,
+    )
     weights = None if params["weights"] == "none" else params["weights"]
     two_phase = train.head_epochs > 0
     model = build_transfer_classifier(
@@ -95,43 +110,78 @@ def prepare(config):
     return PreparedTask(
         model=model,
         # The dataset shuffles itself; Keras cannot shuffle a tf.data one.
-        fit_data={"x": data.train, "validation_data": data.val,
-                  "shuffle": False},
+        fit_data={
+            "x": data.train,
+            "validation_data": data.val,
+            "shuffle": False,
+        },
         test_data={"x": data.test},
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         weighted_metrics=[],
         steps_per_epoch=-(-data.counts["train"] // train.batch_size),
         data_summary=data.summary(),
-        reference={"majority_class_accuracy": float(
-            np.mean(data.test_labels == np.argmax(counts)))},
-        no_skill_eval_loss=no_skill_loss(data.train_labels, data.val_labels,
-                                         data.num_classes),
+        reference={
+            "majority_class_accuracy": float(
+                np.mean(data.test_labels == np.argmax(counts))
+            )
+        },
+        no_skill_eval_loss=no_skill_loss(
+            data.train_labels, data.val_labels, data.num_classes
+        ),
         fine_tune=fine_tune if two_phase else None,
     )
 
 
 KNOBS = (
-    Knob("model.dropout", "regularisation",
-         lambda rates: [round(min(0.9, r + 0.2), 2) for r in rates]
-         if min(rates) < 0.9 else None,
-         lambda rates: [round(max(0.0, r - 0.1), 2) for r in rates]
-         if max(rates) > 0 else None,
-         "dropout of the head (seed 004: ドロップアウト率の変更)"),
-    Knob("data.augment", "regularisation",
-         lambda on: None if on else "true", lambda on: "false" if on else None,
-         "random flips, rotations and zooms of the training images"),
+    Knob(
+        "model.dropout",
+        "regularisation",
+        lambda rates: (
+            [round(min(0.9, r + 0.2), 2) for r in rates]
+            if min(rates) < 0.9
+            else None
+        ),
+        lambda rates: (
+            [round(max(0.0, r - 0.1), 2) for r in rates]
+            if max(rates) > 0
+            else None
+        ),
+        "dropout of the head (seed 004: ドロップアウト率の変更)",
+    ),
+    Knob(
+        "data.augment",
+        "regularisation",
+        lambda on: None if on else "true",
+        lambda on: "false" if on else None,
+        "random flips, rotations and zooms of the training images",
+    ),
     # Capacity of a pretrained trunk: how many of its layers train.
-    Knob("model.unfreeze", "capacity",
-         lambda n: n * 2 if n else 20, lambda n: n // 2 if n else None,
-         "train more (or fewer) of the trunk's top layers (seed 004)",
-         applies=lambda config: config["model"]["weights"] != "none"),
+    Knob(
+        "model.unfreeze",
+        "capacity",
+        lambda n: n * 2 if n else 20,
+        lambda n: n // 2 if n else None,
+        "train more (or fewer) of the trunk's top layers (seed 004)",
+        applies=lambda config: config["model"]["weights"] != "none",
+    ),
 )
 
 FAMILY = ModelFamily(
-    name="transfer", knobs=KNOBS, params=TransferParams, data_names=IMAGE_DATA,
-    prepare=prepare, check=check, two_phase=True, predicts_images=True,
+    name="transfer",
+    knobs=KNOBS,
+    params=TransferParams,
+    data_names=IMAGE_DATA,
+    prepare=prepare,
+    check=check,
+    two_phase=True,
+    predicts_images=True,
     # Seed 004: model.fit(x, y, epochs=10), no early stopping; its
     # optimizers are Keras's defaults ('RMSprop', SGD()): momentum 0.
-    train_defaults={"epochs": 10, "batch_size": 32, "early_stopping": False,
-                    "momentum": 0.0})
+    train_defaults={
+        "epochs": 10,
+        "batch_size": 32,
+        "early_stopping": False,
+        "momentum": 0.0,
+    },
+)

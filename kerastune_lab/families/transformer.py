@@ -3,7 +3,6 @@
 
 import dataclasses
 
-from kerastune_lab.fields import option
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.families.text_classification import (
@@ -13,23 +12,29 @@ from kerastune_lab.families.text_classification import (
     rate_down,
     rate_up,
 )
+from kerastune_lab.fields import option
 
 
 @dataclasses.dataclass
 class TransformerParams:
     """A Transformer encoder over the same text data as the GRU."""
 
-    embedding_dim: int = option(64, minimum=1,
-                                doc="token/position embedding and encoder "
-                                    "width")
+    embedding_dim: int = option(
+        64, minimum=1, doc="token/position embedding and encoder width"
+    )
     num_layers: int = option(2, minimum=1, doc="stacked encoder blocks")
-    num_heads: int = option(2, minimum=1,
-                            doc="attention heads (divide embedding_dim)")
-    intermediate_dim: int = option(128, minimum=1,
-                                   doc="feed-forward width of each block")
-    dropout: float = option(0.1, minimum=0.0, maximum=0.95,
-                            doc="dropout in the blocks and before the "
-                                "classifier")
+    num_heads: int = option(
+        2, minimum=1, doc="attention heads (divide embedding_dim)"
+    )
+    intermediate_dim: int = option(
+        128, minimum=1, doc="feed-forward width of each block"
+    )
+    dropout: float = option(
+        0.1,
+        minimum=0.0,
+        maximum=0.95,
+        doc="dropout in the blocks and before the classifier",
+    )
 
 
 def check(config):
@@ -39,7 +44,8 @@ def check(config):
             f"model.embedding_dim = {params['embedding_dim']} is not "
             f"divisible by model.num_heads = {params['num_heads']}: each "
             "head gets embedding_dim / num_heads dimensions. Use e.g. "
-            f"--set model.num_heads={_divisor(params['embedding_dim'])}.")
+            f"--set model.num_heads={_divisor(params['embedding_dim'])}."
+        )
 
 
 def _divisor(width):
@@ -86,21 +92,28 @@ def build_transformer_classifier(
         raise ValueError(
             f"embedding_dim ({embedding_dim}) must be divisible by num_heads "
             f"({num_heads}): each head gets embedding_dim / num_heads "
-            "dimensions.")
+            "dimensions."
+        )
     tokens = keras.Input((sequence_length,), dtype="int32", name="tokens")
     x = keras_hub.layers.TokenAndPositionEmbedding(
-        vocabulary_size=vocab_size, sequence_length=sequence_length,
-        embedding_dim=embedding_dim, mask_zero=True, name="embedding",
+        vocabulary_size=vocab_size,
+        sequence_length=sequence_length,
+        embedding_dim=embedding_dim,
+        mask_zero=True,
+        name="embedding",
     )(tokens)
     for i in range(num_layers):
         x = keras_hub.layers.TransformerEncoder(
-            intermediate_dim=intermediate_dim, num_heads=num_heads,
-            dropout=dropout, name=f"encoder_{i}",
+            intermediate_dim=intermediate_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            name=f"encoder_{i}",
         )(x)
     x = keras.layers.GlobalAveragePooling1D(name="pooling")(x)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax",
-                                 name="classifier")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", name="classifier"
+    )(x)
     return keras.Model(tokens, outputs, name="transformer_classifier")
 
 
@@ -109,14 +122,28 @@ def prepare(config):
 
 
 KNOBS = (
-    Knob("model.dropout", "regularisation", rate_up, rate_down,
-         "dropout (seed 003: regularisation)"),
-    Knob("model.num_layers", "capacity", lambda n: n + 1,
-         lambda n: n - 1 if n > 1 else None,
-         "model depth (seed 000: approach A smaller, B larger)"),
+    Knob(
+        "model.dropout",
+        "regularisation",
+        rate_up,
+        rate_down,
+        "dropout (seed 003: regularisation)",
+    ),
+    Knob(
+        "model.num_layers",
+        "capacity",
+        lambda n: n + 1,
+        lambda n: n - 1 if n > 1 else None,
+        "model depth (seed 000: approach A smaller, B larger)",
+    ),
     MORE_DATA,
 )
 
-FAMILY = ModelFamily(name="transformer", params=TransformerParams,
-                     data_names=TEXT_DATA, prepare=prepare, check=check,
-                     knobs=KNOBS)
+FAMILY = ModelFamily(
+    name="transformer",
+    params=TransformerParams,
+    data_names=TEXT_DATA,
+    prepare=prepare,
+    check=check,
+    knobs=KNOBS,
+)

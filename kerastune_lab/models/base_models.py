@@ -31,6 +31,7 @@ class BaseModel:
 
 BASE_MODELS = {
     "mobilenet_v2": BaseModel("MobileNetV2", "mobilenet_v2", 32),
-    "inception_resnet_v2": BaseModel("InceptionResNetV2",
-                                     "inception_resnet_v2", 75),
+    "inception_resnet_v2": BaseModel(
+        "InceptionResNetV2", "inception_resnet_v2", 75
+    ),
 }

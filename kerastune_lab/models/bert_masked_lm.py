@@ -12,14 +12,25 @@ is saved once and looked up under the head's path).
 from kerastune_lab.errors import UserError
 
 BERT_SIZES = {
-    "tiny": dict(num_layers=2, num_heads=2, hidden_dim=128,
-                 intermediate_dim=512),
-    "small": dict(num_layers=4, num_heads=4, hidden_dim=256,
-                  intermediate_dim=1024),
-    "base": dict(num_layers=12, num_heads=12, hidden_dim=768,
-                 intermediate_dim=3072),
+    "tiny": {
+        "num_layers": 2,
+        "num_heads": 2,
+        "hidden_dim": 128,
+        "intermediate_dim": 512,
+    },
+    "small": {
+        "num_layers": 4,
+        "num_heads": 4,
+        "hidden_dim": 256,
+        "intermediate_dim": 1024,
+    },
+    "base": {
+        "num_layers": 12,
+        "num_heads": 12,
+        "hidden_dim": 768,
+        "intermediate_dim": 3072,
+    },
 }
-
 
 
 def load_from_preset(cls, preset):
@@ -43,8 +54,13 @@ def load_from_preset(cls, preset):
         ) from None
 
 
-def build_bert_masked_lm(vocabulary_size, size="tiny", preset="",
-                         max_sequence_length=512, dropout=0.1):
+def build_bert_masked_lm(
+    vocabulary_size,
+    size="tiny",
+    preset="",
+    max_sequence_length=512,
+    dropout=0.1,
+):
     """keras-hub BertMaskedLM (BertBackbone + MaskedLMHead, tied weights).
 
     Args:
@@ -87,5 +103,6 @@ def training_view(masked_lm):
     """
     import keras
 
-    return keras.Model(masked_lm.input, masked_lm.output,
-                       name="bert_masked_lm_training")
+    return keras.Model(
+        masked_lm.input, masked_lm.output, name="bert_masked_lm_training"
+    )

@@ -1,4 +1,5 @@
-"""The GRU text classifier of seed 000, with seed 003's regularisation knobs."""
+"""The GRU text classifier of seed 000, with seed 003's regularisation
+knobs."""
 
 import keras
 
@@ -18,7 +19,8 @@ def build_gru_classifier(
     l1=0.0,
     l2=0.0,
 ):
-    """Embedding -> GRU x num_layers -> [Dense -> BN -> act -> Dropout] -> softmax.
+    """Embedding -> GRU x num_layers -> [Dense -> BN -> act -> Dropout] ->
+    softmax.
 
     Token id 0 is padding: the embedding masks it, so every GRU skips padded
     steps and the result does not depend on how sequences were padded.

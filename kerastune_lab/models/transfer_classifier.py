@@ -28,7 +28,8 @@ def build_transfer_classifier(
     unfreeze=0,
     bn_momentum=None,
 ):
-    """base -> GlobalAveragePooling2D -> [Dense relu -> Dropout] x n -> softmax.
+    """base -> GlobalAveragePooling2D -> [Dense relu -> Dropout] x n ->
+    softmax.
 
     The defaults are seed 004's finetuning.py: an ImageNet MobileNetV2
     without its top, frozen, then Dense 512 relu, Dropout 0.25 and a
@@ -69,8 +70,9 @@ def build_transfer_classifier(
 
     Example:
 
-    >>> model = build_transfer_classifier(10, weights=None, image_size=32,
-    ...                                   head=(1024, 512), dropout=(0.5, 0.25))
+    >>> model = build_transfer_classifier(
+    ...     10, weights=None, image_size=32, head=(1024, 512),
+    ...     dropout=(0.5, 0.25))
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     """
     head = tuple(head)
@@ -84,11 +86,14 @@ def build_transfer_classifier(
             "per layer."
         )
     if any(not 0 <= rate < 1 for rate in dropout):
-        raise UserError(f"dropout {list(dropout)}: every rate must be in "
-                        "[0, 1).")
+        raise UserError(
+            f"dropout {list(dropout)}: every rate must be in [0, 1)."
+        )
     if any(not isinstance(units, int) or units < 1 for units in head):
-        raise UserError(f"head {list(head)}: expected positive integers "
-                        "(units of each Dense layer), e.g. 1024,512.")
+        raise UserError(
+            f"head {list(head)}: expected positive integers "
+            "(units of each Dense layer), e.g. 1024,512."
+        )
     base = load_base(base_model, weights, image_size)
     pretrained = weights is not None
     momentum = bn_momentum or (None if pretrained else SCRATCH_BN_MOMENTUM)
@@ -105,8 +110,9 @@ def build_transfer_classifier(
     for units, rate in zip(head, dropout):
         x = keras.layers.Dense(units, activation="relu")(x)
         x = keras.layers.Dropout(rate)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax",
-                                 name=OUTPUT_LAYER_NAME)(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", name=OUTPUT_LAYER_NAME
+    )(x)
     return keras.Model(inputs, outputs, name=f"transfer_{base_model}")
 
 
@@ -123,7 +129,7 @@ def set_trainable_top(base, count):
     base.trainable = True
     for layer in base.layers:
         layer.trainable = False
-    for layer in base.layers[len(base.layers) - count:] if count else ():
+    for layer in base.layers[len(base.layers) - count :] if count else ():
         if not isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = True
 
@@ -131,8 +137,10 @@ def set_trainable_top(base, count):
 def load_base(base_model, weights, image_size):
     """The `include_top=False` trunk named "base", with its weights."""
     if base_model not in BASE_MODELS:
-        raise UserError(f"base model {base_model!r}: expected one of "
-                        f"{', '.join(BASE_MODELS)}.")
+        raise UserError(
+            f"base model {base_model!r}: expected one of "
+            f"{', '.join(BASE_MODELS)}."
+        )
     spec = BASE_MODELS[base_model]
     if image_size < spec.min_size:
         raise UserError(
@@ -146,15 +154,18 @@ def load_base(base_model, weights, image_size):
     shape = (image_size, image_size, 3)
     try:
         base = spec.constructor(
-            include_top=False, input_shape=shape, name=BASE_LAYER_NAME,
-            weights="imagenet" if weights == "imagenet" else None)
+            include_top=False,
+            input_shape=shape,
+            name=BASE_LAYER_NAME,
+            weights="imagenet" if weights == "imagenet" else None,
+        )
     except Exception as error:
         if weights == "imagenet" and "URL fetch failure" in str(error):
             raise UserError(
                 f"The ImageNet weights of {base_model} are not in Keras's "
                 "cache (~/.keras/models) and cannot be downloaded here "
                 f"({error}). Train from scratch with --weights none "
-                "(model.weights = \"none\"), pass a weights file or earlier "
+                '(model.weights = "none"), pass a weights file or earlier '
                 "run directory with --weights PATH, or run once where the "
                 "download works to fill the cache."
             ) from None

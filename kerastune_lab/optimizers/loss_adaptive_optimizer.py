@@ -1,4 +1,5 @@
-"""The optimizer wrapper that applies SD / SD2 inside the compiled train step."""
+"""The optimizer wrapper that applies SD / SD2 inside the compiled train
+step."""
 
 import math
 
@@ -7,7 +8,6 @@ from keras import ops
 from keras.src.utils import tracking
 
 from kerastune_lab.choices import LR_ADAPT_MODES
-
 
 # Columns of the per-step ring buffer, in order.
 STEP_LOG_COLUMNS = ("loss", "gamma", "factor", "lr")
@@ -28,8 +28,7 @@ def _check_positive(name, value, allow_none=False):
         )
 
 
-def check_settings(mode, root, min_gamma, max_gamma, min_factor,
-                   max_factor):
+def check_settings(mode, root, min_gamma, max_gamma, min_factor, max_factor):
     """Raises ValueError, naming the argument and value, on a bad setting
     of SD / SD2 (shared by the optimizer and the LossAdaptiveLR callback).
     """
@@ -149,8 +148,9 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
                 "`inner_optimizer` is already a LossAdaptiveOptimizer; wrap "
                 "its `inner_optimizer` instead."
             )
-        check_settings(mode, root, min_gamma, max_gamma, min_factor,
-                       max_factor)
+        check_settings(
+            mode, root, min_gamma, max_gamma, min_factor, max_factor
+        )
         if not isinstance(log_capacity, int) or log_capacity < 0:
             raise ValueError(
                 "`log_capacity` must be a non-negative int. Received: "
@@ -162,7 +162,8 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
                 "comes from; with gradient_accumulation_steps="
                 f"{inner_optimizer.gradient_accumulation_steps} an update "
                 "averages several batches. Use a larger batch instead, or "
-                "drop gradient_accumulation_steps.")
+                "drop gradient_accumulation_steps."
+            )
         if kwargs:
             raise ValueError(
                 "LossAdaptiveOptimizer takes no base optimizer arguments "
@@ -245,7 +246,7 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
     # -- state -------------------------------------------------------------
     @tracking.no_automatic_dependency_tracking
     def build(self, var_list):
-        float_var = dict(shape=(), dtype="float32", aggregation="none")
+        float_var = {"shape": (), "dtype": "float32", "aggregation": "none"}
         self.factor = self.add_variable(
             initializer="ones", name="factor", **float_var
         )
@@ -302,9 +303,11 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
         # The selects fuse into the update; nothing is synced to the host.
         inner = self.inner_optimizer
         guarded = kept_vars + [
-            v for v in inner.variables
+            v
+            for v in inner.variables
             if v is not inner.iterations
-            and v is not getattr(inner, "_learning_rate", None)]
+            and v is not getattr(inner, "_learning_rate", None)
+        ]
         # A copy: on TensorFlow `.value` (and convert_to_tensor of it) is
         # the variable itself, which the update would change under us.
         before = [ops.copy(v.value) for v in guarded]
@@ -322,8 +325,9 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
             safe_gamma = ops.clip(
                 ops.where(finite, gamma, 1.0), self.min_gamma, self.max_gamma
             )
-            factor = ops.power(safe_gamma,
-                               LR_ADAPT_MODES[self.mode] / self.root)
+            factor = ops.power(
+                safe_gamma, LR_ADAPT_MODES[self.mode] / self.root
+            )
             if self.min_factor is not None or self.max_factor is not None:
                 factor = ops.clip(
                     factor,

@@ -5,8 +5,8 @@ import pathlib
 import numpy as np
 
 from kerastune_lab.errors import UserError
-from kerastune_lab.run_directory import RunDirectory
 from kerastune_lab.families import FAMILIES
+from kerastune_lab.run_directory import RunDirectory
 
 
 def predict_images(run_dir, image_paths, top_k=3):
@@ -37,7 +37,8 @@ def predict_images(run_dir, image_paths, top_k=3):
         raise UserError(
             f"{run_dir} is not a finished run directory (it needs "
             "config.json and model.keras). Pass the folder that "
-            "finetuning.py or `kerastune-lab run` printed last.")
+            "finetuning.py or `kerastune-lab run` printed last."
+        )
     record = run.read_record()
     model_config = record["config"]["model"]
     family = FAMILIES.get(model_config["name"])
@@ -45,7 +46,8 @@ def predict_images(run_dir, image_paths, top_k=3):
         serves = [f.name for f in FAMILIES.values() if f.predicts_images]
         raise UserError(
             f"{run_dir} trained model.name = {model_config['name']!r}; "
-            f"predict classifies images with a run of {serves}.")
+            f"predict classifies images with a run of {serves}."
+        )
     class_names = record["data"]["class_names"]
     size = model_config["image_size"]
     preprocess = BASE_MODELS[model_config["base_model"]].preprocess_input
@@ -58,11 +60,11 @@ def predict_images(run_dir, image_paths, top_k=3):
         except Exception as error:
             raise UserError(
                 f"Could not read {path} as an image ({type(error).__name__}"
-                "). Pass JPEG, PNG, BMP or GIF files.") from None
+                "). Pass JPEG, PNG, BMP or GIF files."
+            ) from None
     model = keras.models.load_model(run.model, compile=False)
     batch = preprocess(np.stack(images).astype("float32"))
-    probabilities = keras.ops.convert_to_numpy(model.predict(batch,
-                                                             verbose=0))
+    probabilities = keras.ops.convert_to_numpy(model.predict(batch, verbose=0))
     k = min(top_k, len(class_names))
     results = []
     for row in probabilities:

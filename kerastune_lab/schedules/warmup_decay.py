@@ -40,8 +40,9 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     >>> optimizer = keras.optimizers.AdamW(learning_rate=schedule)
     """
 
-    def __init__(self, peak_learning_rate, warmup_steps=0, decay_steps=1,
-                 decay="linear"):
+    def __init__(
+        self, peak_learning_rate, warmup_steps=0, decay_steps=1, decay="linear"
+    ):
         if not peak_learning_rate > 0:
             raise ValueError(
                 "`peak_learning_rate` must be positive. Received: "

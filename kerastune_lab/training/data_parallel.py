@@ -33,8 +33,11 @@ def data_parallel_scope(train):
         distribution = keras.distribution.DataParallel(devices=devices)
         return distribution.scope(), len(devices)
     if backend == "tensorflow":
-        workers = json.loads(os.environ.get("TF_CONFIG") or "{}").get(
-            "cluster", {}).get("worker", [])
+        workers = (
+            json.loads(os.environ.get("TF_CONFIG") or "{}")
+            .get("cluster", {})
+            .get("worker", [])
+        )
         if len(workers) > 1:
             raise UserError(
                 "train.data_parallel on several TensorFlow workers would need "
@@ -42,7 +45,8 @@ def data_parallel_scope(train):
                 "(keras-team/keras#20585). Use the JAX backend "
                 "(KERAS_BACKEND=jax) with KERAS_DISTRIBUTION_JOB_ADDRESSES / "
                 "_NUM_PROCESSES / _PROCESS_ID for several hosts, or unset "
-                "TF_CONFIG for one host.")
+                "TF_CONFIG for one host."
+            )
         # TensorFlow-only: Keras 3 has no backend-neutral data parallelism
         # on TensorFlow.
         import tensorflow as tf
@@ -53,7 +57,8 @@ def data_parallel_scope(train):
     raise UserError(
         f"train.data_parallel is not supported on the {backend} backend; "
         "use KERAS_BACKEND=jax (all devices, several hosts) or tensorflow "
-        "(one host).")
+        "(one host)."
+    )
 
 
 def _check_batch(batch_size, devices):
@@ -62,7 +67,9 @@ def _check_batch(batch_size, devices):
             f"train.batch_size = {batch_size} does not divide among "
             f"{devices} devices: data parallelism gives every device the "
             f"same share of each batch. Use a multiple of {devices}, e.g. "
-            f"--set train.batch_size={max(devices, batch_size // devices * devices)}.")
+            "--set train.batch_size="
+            f"{max(devices, batch_size // devices * devices)}."
+        )
 
 
 def split_batches_evenly(task, replicas, batch_size):
@@ -75,13 +82,17 @@ def split_batches_evenly(task, replicas, batch_size):
     dropped = {}
     fit = task.fit_data
     fit["x"], dropped["train"] = _even(fit["x"], replicas, batch_size)
-    val, dropped["val"] = _even(fit["validation_data"], replicas,
-                                fit.get("validation_batch_size", batch_size))
+    val, dropped["val"] = _even(
+        fit["validation_data"],
+        replicas,
+        fit.get("validation_batch_size", batch_size),
+    )
     fit["validation_data"] = val
     test = task.test_data
     data = (test["x"], test["y"]) if "y" in test else test["x"]
-    data, dropped["test"] = _even(data, replicas,
-                                  test.get("batch_size", batch_size))
+    data, dropped["test"] = _even(
+        data, replicas, test.get("batch_size", batch_size)
+    )
     if "y" in test:
         test["x"], test["y"] = data
     else:
@@ -97,7 +108,7 @@ def _even(data, replicas, batch_size):
         return data, data.num_rows % data.batch_size % replicas
     if isinstance(data, tuple):
         extra = len(data[0]) % batch_size % replicas
-        return tuple(a[:len(a) - extra] for a in data), extra
+        return tuple(a[: len(a) - extra] for a in data), extra
     # A batched tf.data pipeline (data loading is TensorFlow's there).
     import tensorflow as tf
 

@@ -27,12 +27,6 @@ from kerastune_lab.callbacks.tensorboard_steps import TensorBoardSteps
 from kerastune_lab.errors import UserError
 from kerastune_lab.families import FAMILIES
 from kerastune_lab.optimizers import build_optimizer
-from kerastune_lab.schedules import build_schedule
-from kerastune_lab.training.data_parallel import (
-    data_parallel_scope,
-    split_batches_evenly,
-)
-from kerastune_lab.training.determinism import make_deterministic
 from kerastune_lab.run_directory import (
     RunDirectory,
     create_run_dir,
@@ -40,6 +34,12 @@ from kerastune_lab.run_directory import (
     keep_epochs_before,
     replaced_atomically,
 )
+from kerastune_lab.schedules import build_schedule
+from kerastune_lab.training.data_parallel import (
+    data_parallel_scope,
+    split_batches_evenly,
+)
+from kerastune_lab.training.determinism import make_deterministic
 
 
 def flat_hyperparameters(config):
@@ -51,8 +51,10 @@ def flat_hyperparameters(config):
             continue
         for key, value in values.items():
             flat[f"{section}.{key}"] = (
-                value if isinstance(value, (bool, int, float, str))
-                else str(value))
+                value
+                if isinstance(value, (bool, int, float, str))
+                else str(value)
+            )
     return flat
 
 
@@ -66,8 +68,9 @@ class RunResult:
     history: dict
 
 
-def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
-                    early_stopping=True):
+def build_callbacks(
+    config, run_dir, task, resume_epoch=0, first_epoch=0, early_stopping=True
+):
     """The callbacks of one training phase, in the order their epoch-end
     hooks must run.
 
@@ -95,8 +98,11 @@ def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
             step_offset=first_epoch * task.steps_per_epoch,
         ),
         *([PerplexityLogger()] if task.perplexity else []),
-        *([ScheduleFreeEvaluation()]
-          if train.optimizer == "schedule_free_adamw" else []),
+        *(
+            [ScheduleFreeEvaluation()]
+            if train.optimizer == "schedule_free_adamw"
+            else []
+        ),
         HistoryCSV(run_dir.history, history_rows),
         EpochSeeding(train.seed),
     ]
@@ -104,25 +110,31 @@ def build_callbacks(config, run_dir, task, resume_epoch=0, first_epoch=0,
         logs = run_dir.tensorboard
         callbacks += [
             keras.callbacks.TensorBoard(str(logs), write_graph=False),
-            TensorBoardSteps(logs / "steps", callbacks[0],
-                             flat_hyperparameters(config)),
+            TensorBoardSteps(
+                logs / "steps", callbacks[0], flat_hyperparameters(config)
+            ),
         ]
     if train.stop_on_nonfinite == "batch":
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if train.early_stopping and early_stopping:
-        callbacks.append(ResumableEarlyStopping(
-            run_dir.backup,
-            resume_epoch if resume_epoch > first_epoch else 0,
-            monitor=train.monitor,
-            patience=train.patience,
-            min_delta=train.min_delta,
-            restore_best_weights=train.restore_best_weights,
-        ))
+        callbacks.append(
+            ResumableEarlyStopping(
+                run_dir.backup,
+                resume_epoch if resume_epoch > first_epoch else 0,
+                monitor=train.monitor,
+                patience=train.patience,
+                min_delta=train.min_delta,
+                restore_best_weights=train.restore_best_weights,
+            )
+        )
     # Last, so an epoch is backed up only once everything about it is
     # written: weights, optimizer state (its step drives the schedule) and
     # epoch. Data order and dropout depend on (seed, epoch) alone.
-    callbacks.append(keras.callbacks.BackupAndRestore(
-        str(run_dir.backup), double_checkpoint=True))
+    callbacks.append(
+        keras.callbacks.BackupAndRestore(
+            str(run_dir.backup), double_checkpoint=True
+        )
+    )
     return callbacks
 
 
@@ -134,9 +146,14 @@ def training_phases(config):
     train = config.train
     if not train.head_epochs:
         return [(0, train.epochs, train.learning_rate)]
-    return [(0, train.head_epochs, train.learning_rate),
-            (train.head_epochs, train.epochs,
-             train.fine_tune_learning_rate or train.learning_rate / 10)]
+    return [
+        (0, train.head_epochs, train.learning_rate),
+        (
+            train.head_epochs,
+            train.epochs,
+            train.fine_tune_learning_rate or train.learning_rate / 10,
+        ),
+    ]
 
 
 def compile_model(task, config, learning_rate=None, epochs=None):
@@ -146,12 +163,16 @@ def compile_model(task, config, learning_rate=None, epochs=None):
     train = config.train
     total_steps = task.steps_per_epoch * (epochs or train.epochs)
     try:
-        rate = build_schedule(train.schedule,
-                              learning_rate or train.learning_rate,
-                              total_steps, train.warmup_steps)
+        rate = build_schedule(
+            train.schedule,
+            learning_rate or train.learning_rate,
+            total_steps,
+            train.warmup_steps,
+        )
     except ValueError as error:
-        raise UserError(f"train.warmup_steps = {train.warmup_steps}: "
-                        f"{error}") from None
+        raise UserError(
+            f"train.warmup_steps = {train.warmup_steps}: {error}"
+        ) from None
     optimizer = build_optimizer(
         train.optimizer,
         rate,
@@ -181,15 +202,23 @@ def prepare_task(config):
         keras.config.set_dtype_policy(previous_policy)
 
 
-def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
-                   callbacks=(), run_dir=None, resume=False, edit_model=None):
+def run_experiment(
+    config,
+    runs_dir="runs",
+    verbose="auto",
+    echo=print,
+    callbacks=(),
+    run_dir=None,
+    resume=False,
+    edit_model=None,
+):
     """Trains `config` and writes a run directory.
 
     Files: status.json ("running" until the run completes), config.json
-    (resolved config, versions, backend, seed, data sizes), history.csv (per epoch), steps.csv (per optimizer step: that
-    step's own batch loss and the rate its update used), metrics.json (test
-    split, evaluated once after training), model.keras, diagnosis.json,
-    curves.png.
+    (resolved config, versions, backend, seed, data sizes), history.csv
+    (per epoch), steps.csv (per optimizer step: that step's own batch loss
+    and the rate its update used), metrics.json (test split, evaluated once
+    after training), model.keras, diagnosis.json, curves.png.
 
     Args:
         config: An `ExperimentConfig`.
@@ -214,22 +243,43 @@ def run_experiment(config, runs_dir="runs", verbose="auto", echo=print,
             f"kerastune-lab trains on the {' and '.join(SUPPORTED_BACKENDS)} "
             f"backends; KERAS_BACKEND is {keras.backend.backend()!r}, where "
             "the per-step log and SD/SD2 are untested. Set "
-            "KERAS_BACKEND=tensorflow (the default) or KERAS_BACKEND=jax.")
+            "KERAS_BACKEND=tensorflow (the default) or KERAS_BACKEND=jax."
+        )
     scope, replicas = data_parallel_scope(config.train)
     with scope:
-        return _run_experiment(config, runs_dir, verbose, echo, callbacks,
-                               run_dir, resume, edit_model, replicas)
+        return _run_experiment(
+            config,
+            runs_dir,
+            verbose,
+            echo,
+            callbacks,
+            run_dir,
+            resume,
+            edit_model,
+            replicas,
+        )
 
 
-def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
-                    resume, edit_model, replicas):
+def _run_experiment(
+    config,
+    runs_dir,
+    verbose,
+    echo,
+    callbacks,
+    run_dir,
+    resume,
+    edit_model,
+    replicas,
+):
     train = config.train
     task = prepare_task(config)
     dropped = split_batches_evenly(task, replicas, train.batch_size)
     if edit_model is not None:
         if task.export_model is not None:
-            raise UserError("edit_model works on models that are saved as "
-                            "trained; this task exports another model.")
+            raise UserError(
+                "edit_model works on models that are saved as "
+                "trained; this task exports another model."
+            )
         task.model = edit_model(task.model)
     extra_callbacks = callbacks
     if run_dir is None:
@@ -252,8 +302,14 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
         shutil.rmtree(run_dir.backup, ignore_errors=True)
         run_dir.write_record(record)
     run_dir.write_status("running", resumed_from_epoch=resume_epoch)
-    echo("Data: " + ", ".join(f"{k} {v}" for k, v in task.data_summary.items()
-                              if isinstance(v, int)))
+    echo(
+        "Data: "
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in task.data_summary.items()
+            if isinstance(v, int)
+        )
+    )
     if resume_epoch:
         echo(f"Resuming after epoch {resume_epoch - 1} (0-based)")
     fit_x = task.fit_data["x"]
@@ -270,8 +326,13 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
             task.fine_tune(model)
         compile_model(task, config, rate, end - first)
         callbacks = build_callbacks(
-            config, run_dir, task, resume_epoch, first,
-            early_stopping=number == len(phases) - 1) + list(extra_callbacks)
+            config,
+            run_dir,
+            task,
+            resume_epoch,
+            first,
+            early_stopping=number == len(phases) - 1,
+        ) + list(extra_callbacks)
         # BackupAndRestore leaves the epoch it restored on the model, and
         # fit prefers it to initial_epoch: a later phase must not inherit
         # an earlier phase's.
@@ -293,44 +354,60 @@ def _run_experiment(config, runs_dir, verbose, echo, callbacks, run_dir,
     adaptive = callbacks[0]
     val_loss = history.get("val_loss") or history["loss"]
     metrics = {"test_loss": float(test["loss"])}
-    metrics.update({f"test_{k}": float(v) for k, v in test.items()
-                    if k != "loss"})
+    metrics.update(
+        {f"test_{k}": float(v) for k, v in test.items() if k != "loss"}
+    )
     if task.perplexity:
         metrics["test_perplexity"] = math.exp(min(metrics["test_loss"], 700))
     metrics.update(task.reference)
-    metrics.update({
-        # A diverged run may have no finite validation loss at all.
-        "best_epoch": int(np.argmin(np.where(np.isfinite(val_loss),
-                                             val_loss, np.inf))),
-        "stopped_epoch": len(history["loss"]) - 1,
-        "epochs_run": len(history["loss"]),
-        "nonfinite_gamma_steps": adaptive.nonfinite_steps,
-        "first_nonfinite_loss_step": adaptive.first_nonfinite_step,
-        "wall_seconds": round(wall, 3),
-    })
+    metrics.update(
+        {
+            # A diverged run may have no finite validation loss at all.
+            "best_epoch": int(
+                np.argmin(np.where(np.isfinite(val_loss), val_loss, np.inf))
+            ),
+            "stopped_epoch": len(history["loss"]) - 1,
+            "epochs_run": len(history["loss"]),
+            "nonfinite_gamma_steps": adaptive.nonfinite_steps,
+            "first_nonfinite_loss_step": adaptive.first_nonfinite_step,
+            "wall_seconds": round(wall, 3),
+        }
+    )
     run_dir.write_metrics(metrics)
     if adaptive.first_nonfinite_step is not None:
-        echo(f"Training diverged: the batch loss became non-finite at "
-             f"optimizer step {adaptive.first_nonfinite_step}; updates from "
-             "non-finite batches were skipped and the run stopped "
-             + ("right after it" if train.stop_on_nonfinite == "batch"
-                else "at the end of that epoch")
-             + ". Everything up to then is in the run directory;"
-             " see the advice of `kerastune-lab diagnose` (first: a lower "
-             "train.learning_rate).")
+        echo(
+            f"Training diverged: the batch loss became non-finite at "
+            f"optimizer step {adaptive.first_nonfinite_step}; updates from "
+            "non-finite batches were skipped and the run stopped "
+            + (
+                "right after it"
+                if train.stop_on_nonfinite == "batch"
+                else "at the end of that epoch"
+            )
+            + ". Everything up to then is in the run directory;"
+            " see the advice of `kerastune-lab diagnose` (first: a lower "
+            "train.learning_rate)."
+        )
 
     LossAdaptiveLR.remove(model)
     with replaced_atomically(run_dir.model) as tmp:
         (task.export_model or model).save(tmp)
     steps = run_dir.read_steps()
-    diagnosis = diagnose_history(history, record["config"],
-                                 initial_loss=steps["loss"][0],
-                                 no_skill_loss=task.no_skill_eval_loss,
-                                 step_losses=steps["loss"])
+    diagnosis = diagnose_history(
+        history,
+        record["config"],
+        initial_loss=steps["loss"][0],
+        no_skill_loss=task.no_skill_eval_loss,
+        step_losses=steps["loss"],
+    )
     run_dir.write_diagnosis(diagnosis.to_dict())
     with replaced_atomically(run_dir.curves) as tmp:
-        plot_curves(history, steps, tmp,
-                    title=f"{config.name}: {diagnosis.headline}",
-                    no_skill_loss=task.no_skill_eval_loss)
+        plot_curves(
+            history,
+            steps,
+            tmp,
+            title=f"{config.name}: {diagnosis.headline}",
+            no_skill_loss=task.no_skill_eval_loss,
+        )
     run_dir.write_status("complete")
     return RunResult(run_dir.path, metrics, diagnosis, history)
