@@ -123,9 +123,9 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="local: runs trained at once, each with an equal share "
-    "of the CPU threads [default: 2 on a machine with 2 or "
-    "more CPUs, else 1].",
+    help="local: runs trained at once, each in a long-lived worker process "
+    "with an equal share of the CPU threads [default: 2 on a machine with 2 "
+    "or more CPUs, else 1].",
 )
 @runs_dir_option
 @click.option(
@@ -133,8 +133,8 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
     type=click.Choice(["local", "ray"]),
     default="local",
     show_default=True,
-    help="local: one run after another, each in a fresh process. "
-    "ray: every cell x seed is a Ray Tune trial (pip install "
+    help="local: worker processes on this machine, each training one run "
+    "after another. ray: every cell x seed is a Ray Tune trial (pip install "
     "'kerastune-lab[ray]').",
 )
 @click.option(
@@ -157,6 +157,21 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
     show_default=True,
     help="ray: GPUs reserved per trial.",
 )
+@click.option(
+    "--worker-runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="local: replace a worker process after this many runs "
+    "[default: 200].",
+)
+@click.option(
+    "--worker-memory",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="MIB",
+    help="local: replace a worker whose resident memory after a run is "
+    "above this many MiB [default: 6144].",
+)
 @user_errors
 def compare(
     config,
@@ -168,80 +183,119 @@ def compare(
     address,
     cpus_per_trial,
     gpus_per_trial,
+    worker_runs,
+    worker_memory,
 ):
     """Run every cell of CONFIG's [grid] x --seeds and compare them.
 
     Without CONFIG: the SD study (experiments/sd_study.toml): schedules
     constant/linear/cosine x lr_adapt.mode none/sd/sd2 on the embedded
-    corpus. Each run is a fresh process; re-running the same command skips
-    finished runs. The last line of output is the comparison directory
-    (summary.csv, report.md, report.html, curves.png, rates.png, runs/).
+    corpus. Re-running the same command skips finished runs and resumes
+    interrupted ones. The last line of output is the comparison directory
+    (summary.csv, comparisons.csv, report.md, report.html, plots, runs/).
     """
     from kerastune_lab.comparison.run_comparison import (
-        default_jobs,
+        Study,
         default_study,
-        run_comparison,
+        run_study,
     )
+    from kerastune_lab.comparison.study_progress import StudyProgress
     from kerastune_lab.config import load_experiment
 
-    config = config or default_study()
-    experiment = load_experiment(config, overrides)
-    if engine == "ray":
-        from kerastune_lab.comparison.ray_engine import (
-            run_comparison_on_ray,
-        )
-
-        if jobs:
-            raise UserError(
-                "--jobs sets the local engine's parallel runs; "
-                "with --engine ray use --cpus-per-trial."
-            )
-        out, plan, failures = run_comparison_on_ray(
-            experiment,
-            config,
-            overrides,
-            seeds,
-            runs_dir,
-            echo=click.echo,
-            address=address,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-        )
-    else:
-        if address:
-            raise UserError(
-                "--address joins a Ray cluster and needs --engine ray."
-            )
-        out, plan, failures = run_comparison(
-            experiment,
-            config,
-            overrides,
-            seeds,
-            runs_dir,
-            echo=click.echo,
-            jobs=jobs or default_jobs(),
-        )
+    experiment = load_experiment(config or default_study(), overrides)
+    study = Study.create(experiment, seeds, runs_dir)
+    executor = _executor(
+        study,
+        engine,
+        jobs,
+        address,
+        cpus_per_trial,
+        gpus_per_trial,
+        worker_runs,
+        worker_memory,
+    )
+    progress = StudyProgress.for_terminal(
+        len(study.first_stage()) + study.control_count(), click.echo
+    )
+    try:
+        with executor:
+            result = run_study(study, executor, progress)
+    finally:
+        progress.close()
     from kerastune_lab.comparison.aggregate import aggregate
     from kerastune_lab.comparison.paired_tests import closing_line
 
-    result = aggregate(out, plan)
-    if result:
-        _, comparisons = result
+    summary = aggregate(study.out, result.plan_tuples())
+    if summary:
+        _, comparisons = summary
         for comparison in comparisons:
             if comparison.real:
                 click.echo("real: " + comparison.sentence())
         click.echo(closing_line(comparisons))
-    if failures:
+    if result.failures:
         click.echo(
-            f"{len(failures)} run(s) failed; re-run the same command "
+            f"{len(result.failures)} run(s) failed; re-run the same command "
             "to retry them. Logs:",
             err=True,
         )
-        for _, _, log in failures:
-            click.echo(f"  {log}", err=True)
-        click.echo(str(out))
+        for outcome in result.failures:
+            click.echo(f"  {outcome.planned.log}", err=True)
+        click.echo(str(study.out))
         raise SystemExit(1)
-    click.echo(str(out))
+    click.echo(str(study.out))
+
+
+def _executor(
+    study,
+    engine,
+    jobs,
+    address,
+    cpus_per_trial,
+    gpus_per_trial,
+    worker_runs,
+    worker_memory,
+):
+    """The engine that trains the study's runs, from compare's options."""
+    local_only = {
+        "--jobs": jobs,
+        "--worker-runs": worker_runs,
+        "--worker-memory": worker_memory,
+    }
+    if engine == "ray":
+        given = [name for name, value in local_only.items() if value]
+        if given:
+            raise UserError(
+                f"{given[0]} sets the local engine's worker processes; with "
+                "--engine ray use --cpus-per-trial / --gpus-per-trial."
+            )
+        from kerastune_lab.comparison.ray_engine import RayExecutor
+
+        return RayExecutor(
+            study.out / "ray",
+            address=address,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            echo=click.echo,
+        )
+    if address:
+        raise UserError(
+            "--address joins a Ray cluster and needs --engine ray."
+        )
+    from kerastune_lab.comparison.local_pool import (
+        MAX_RUNS_PER_WORKER,
+        MEMORY_LIMIT_MIB,
+        LocalPool,
+        default_jobs,
+        worker_environment,
+    )
+
+    jobs = jobs or default_jobs()
+    return LocalPool(
+        jobs,
+        environment=worker_environment(jobs),
+        max_runs_per_worker=worker_runs or MAX_RUNS_PER_WORKER,
+        memory_limit_mib=worker_memory or MEMORY_LIMIT_MIB,
+    )
 
 
 @cli.command()

@@ -32,19 +32,11 @@ class Cell:
     def label(self):
         return ", ".join(f"{k}={v}" for k, v in self.values) or "base"
 
-    def overrides(self):
-        return [
-            f"{key}={_toml(value)}"
-            for key, value in self.settings or self.values
-        ]
-
-
-def _toml(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return repr(value)
+    @property
+    def run_settings(self):
+        """{"section.key": value} that turn the study's config into this
+        cell's."""
+        return dict(self.settings or self.values)
 
 
 def expand_grid(grid):

@@ -1,27 +1,23 @@
-"""`compare --engine ray`: every cell x seed is one Ray Tune trial.
+"""`compare --engine ray`: every planned run is one Ray Tune trial.
 
-Each trial trains in a Ray worker process and writes the same run
-directory as the local engine (runs/<cell>-seed<seed>), so the aggregate is
-computed the same way from the same files. The runs directory must be on a
-file system every node of the cluster sees.
+Each trial trains its `PlannedRun` (resolved in the planning process and
+shipped to the trial with `tune.with_parameters`) in a Ray worker and
+writes the same run directory as the local engine, so the aggregate is
+computed the same way from the same files. The runs directory must be on
+a file system every node of the cluster sees.
 """
 
 import contextlib
-import functools
-import pathlib
-import time
+import math
 
-from kerastune_lab.comparison.run_comparison import (
-    echo_outcome,
-    is_complete,
-    log_path,
-    plan_controls,
-    plan_study,
+from kerastune_lab.comparison.planned_run import (
+    COMPLETE,
+    FAILED,
+    SKIPPED,
+    RunOutcome,
 )
 from kerastune_lab.errors import UserError
-from kerastune_lab.run_directory import RunDirectory
 
-EXPERIMENT = "tune"
 INSTALL_HINT = (
     "pip install 'kerastune-lab[ray]' (or pip install "
     "'ray[tune]'); the default engine, --engine local, needs "
@@ -35,166 +31,122 @@ def import_tune():
         from ray import tune
     except ImportError:
         raise UserError(
-            f"--engine ray needs Ray Tune, which is not "
-            f"installed: {INSTALL_HINT}"
+            f"--engine ray needs Ray Tune, which is not installed: "
+            f"{INSTALL_HINT}"
         ) from None
     return ray, tune
 
 
-def train_trial(params, study):
-    """One Ray Tune trial: trains (or resumes, or skips) one run."""
+def train_trial(params, runs):
+    """One Ray Tune trial: trains (or resumes, or skips) one planned run."""
     import ray
     from ray import tune
 
     from kerastune_lab.callbacks.tune_report import TuneReport
-    from kerastune_lab.config import load_experiment, load_run_config
-    from kerastune_lab.training.run_experiment import run_experiment
+    from kerastune_lab.comparison.run_worker import train_planned_run
+    from kerastune_lab.run_directory import RunDirectory
 
-    seed = params["seed"]
-    run_dir = pathlib.Path(study["runs"]) / f"{params['cell']}-seed{seed}"
-    if not is_complete(run_dir):
-        resume = RunDirectory(run_dir).is_run()
-        if resume:
-            config = load_run_config(run_dir)
-        else:
-            config = load_experiment(
-                study["config_path"],
-                list(study["overrides"])
-                + study["cells"][params["cell"]]
-                + [f"train.seed={seed}"],
-            )
-        log = pathlib.Path(study["logs"]) / f"{run_dir.name}.log"
+    planned = runs[params["run"]]
+    if not planned.is_complete():
         with (
-            open(log, "a") as out,
+            open(planned.log, "a") as out,
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(out),
         ):
-            print(
-                f"Ray trial on node {ray.get_runtime_context().get_node_id()}",
-                flush=True,
-            )
-            run_experiment(
-                config,
-                run_dir=run_dir,
-                resume=resume,
-                verbose=2,
-                callbacks=[TuneReport()],
-            )
-    metrics = RunDirectory(run_dir).read_metrics()
+            node = ray.get_runtime_context().get_node_id()
+            print(f"Ray trial on node {node}", flush=True)
+            train_planned_run(planned, callbacks=[TuneReport()])
+    metrics = RunDirectory(planned.run_dir).read_metrics()
     tune.report(
         {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         | {"done": True}
     )
 
 
-def run_comparison_on_ray(
-    config,
-    config_path,
-    overrides,
-    seeds,
-    runs_dir,
-    echo=print,
-    address=None,
-    cpus_per_trial=1.0,
-    gpus_per_trial=0.0,
-):
-    """Runs the study as a Ray Tune experiment; returns (comparison dir,
-    plan, failures) like `run_comparison`.
+class RayExecutor:
+    """Trains planned runs as the trials of a Ray Tune experiment.
 
-    The trials are the study's cells (`tune.grid_search`) times a seed
-    axis; the matched-rate controls are a second Ray experiment, started
-    once the first is done.
-    Re-running restores the Ray experiment (errored and unfinished trials
-    resume; a run directory with metrics.json is never trained again);
-    a failing trial is retried once.
+    Re-running restores the experiment of a stage (errored and unfinished
+    trials resume, each from its last backed-up epoch; a run directory
+    with metrics.json is never trained again); a failing trial is retried
+    once.
 
     Args:
+        storage: Folder of the Ray experiments (the study's ray/).
         address: An existing Ray cluster ("auto", "ray://host:10001",
             "host:6379"); default a local Ray instance.
         cpus_per_trial, gpus_per_trial: `tune.with_resources` of a trial.
+        echo: Prints a line.
     """
-    ray, tune = import_tune()
-    out, plan = plan_study(config, config_path, overrides, seeds, runs_dir)
-    out = out.resolve()
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    run_stage = functools.partial(
-        _run_stage,
-        ray=ray,
-        tune=tune,
-        out=out,
-        config_path=config_path,
-        overrides=overrides,
-        resources={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
-        echo=echo,
-    )
-    failures = run_stage(plan, EXPERIMENT)
-    controls = plan_controls(out, config, seeds, plan)
-    if controls:
-        echo(f"Matched-rate controls: {len(controls)} runs")
-        failures += run_stage(controls, f"{EXPERIMENT}-controls")
-    return out, plan + controls, failures
 
+    def __init__(
+        self,
+        storage,
+        address=None,
+        cpus_per_trial=1.0,
+        gpus_per_trial=0.0,
+        echo=print,
+    ):
+        self.ray, self.tune = import_tune()
+        self.storage = storage.resolve()
+        self.resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
+        self.echo = echo
+        if not self.ray.is_initialized():
+            self.ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
 
-def _run_stage(
-    plan, experiment, ray, tune, out, config_path, overrides, resources, echo
-):
-    """One Tuner over `plan`'s cells x seeds; returns the failures."""
-    cells = {cell.name: cell.overrides() for cell, _, _ in plan}
-    study = {
-        "config_path": str(pathlib.Path(config_path).resolve()),
-        "overrides": list(overrides),
-        "cells": cells,
-        "runs": str(out / "runs"),
-        "logs": str(out / "logs"),
-    }
-    param_space = {
-        "cell": tune.grid_search(list(cells)),
-        "seed": tune.grid_search(sorted({s for _, s, _ in plan})),
-    }
-    trainable = tune.with_resources(
-        tune.with_parameters(train_trial, study=study), resources
-    )
-    storage = out / "ray"
-    start = time.perf_counter()
-    done_before = {
-        run_dir.name for _, _, run_dir in plan if is_complete(run_dir)
-    }
-    if tune.Tuner.can_restore(str(storage / experiment)):
-        echo(f"Restoring the Ray experiment in {storage / experiment}")
-        tuner = tune.Tuner.restore(
-            str(storage / experiment),
-            trainable,
-            resume_unfinished=True,
-            resume_errored=True,
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass  # Ray's own shutdown at exit stops a local instance
+
+    def run(self, planned_runs, on_outcome=None, stage="tune"):
+        """Trains `planned_runs` as one Ray experiment named `stage`;
+        returns their `RunOutcome`s in plan order."""
+        tune = self.tune
+        runs = {planned.name: planned for planned in planned_runs}
+        done_before = {p.name for p in planned_runs if p.is_complete()}
+        trainable = tune.with_resources(
+            tune.with_parameters(train_trial, runs=runs), self.resources
         )
-    else:
-        tuner = tune.Tuner(
-            trainable,
-            param_space=param_space,
-            run_config=tune.RunConfig(
-                name=experiment,
-                storage_path=str(storage),
-                verbose=1,
-                failure_config=tune.FailureConfig(max_failures=1),
-            ),
-        )
-    tuner.fit()
-    seconds = time.perf_counter() - start
-    failures = []
-    for i, (cell, seed, run_dir) in enumerate(plan, 1):
-        prefix = f"[{i}/{len(plan)}] {cell.label}, seed {seed}"
-        if run_dir.name in done_before:
-            echo(f"{prefix}: complete, skipped")
-        elif is_complete(run_dir):
-            echo_outcome(echo, prefix, run_dir, seconds, " (study time)")
+        path = self.storage / stage
+        if tune.Tuner.can_restore(str(path)):
+            self.echo(f"Restoring the Ray experiment in {path}")
+            tuner = tune.Tuner.restore(
+                str(path),
+                trainable,
+                resume_unfinished=True,
+                resume_errored=True,
+            )
         else:
-            log = log_path(out, run_dir)
-            failures.append((cell, seed, log))
-            echo(f"{prefix}: FAILED; log: {log}")
-    return failures
+            tuner = tune.Tuner(
+                trainable,
+                param_space={"run": tune.grid_search(list(runs))},
+                run_config=tune.RunConfig(
+                    name=stage,
+                    storage_path=str(self.storage),
+                    verbose=1,
+                    failure_config=tune.FailureConfig(max_failures=1),
+                ),
+            )
+        tuner.fit()
+        outcomes = []
+        for planned in planned_runs:
+            if planned.name in done_before:
+                outcome = RunOutcome(planned, SKIPPED)
+            elif planned.is_complete():
+                # Ray times the stage, not each trial.
+                outcome = RunOutcome(planned, COMPLETE, math.nan)
+            else:
+                outcome = RunOutcome(
+                    planned, FAILED, math.nan, message="its Ray trial failed"
+                )
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return outcomes

@@ -1,19 +1,25 @@
-"""Runs every cell x seed of a grid, each in a fresh process, resumably."""
+"""A study: every cell x seed of a grid, planned once, trained by an
+executor (the local worker pool or Ray), resumably.
 
+The study is resolved here, in the planning process: each run becomes a
+`PlannedRun` with its validated configuration, and an executor only
+trains it. The matched-rate controls are a second stage, planned from the
+finished first-stage runs (their rate is the rate those runs used).
+"""
+
+import dataclasses
 import hashlib
 import json
-import os
 import pathlib
-import subprocess
-import sys
-import time
 
 from kerastune_lab.comparison.grid import seed_values
+from kerastune_lab.comparison.planned_run import FAILED, PlannedRun
 from kerastune_lab.comparison.study_controls import (
     control_cells,
     first_stage_cells,
 )
 from kerastune_lab.comparison.summarize import collect
+from kerastune_lab.config import with_settings
 from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory, write_json_atomic
 
@@ -34,12 +40,6 @@ def default_study():
     return DEFAULT_STUDY
 
 
-def default_jobs():
-    """Two runs at once where there are two CPUs or more: small models
-    leave cores idle in one process."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
-
-
 def comparison_dir(runs_dir, config, seeds):
     """runs_dir/compare-<name>-<hash>: the same study maps to one folder."""
     identity = json.dumps(
@@ -49,247 +49,163 @@ def comparison_dir(runs_dir, config, seeds):
     return pathlib.Path(runs_dir) / f"compare-{config.name}-{digest}"
 
 
-def is_complete(run_dir):
-    return RunDirectory(run_dir).is_complete()
+@dataclasses.dataclass
+class Study:
+    """A study's folder and its plan.
 
-
-def _worker_environment(jobs, cache_dir):
-    """The environment of a run's process: the study's corpus cache, and
-    with several jobs at once, an equal share of the CPU threads each."""
-    env = dict(os.environ, KERASTUNE_LAB_CACHE_DIR=str(cache_dir))
-    if jobs > 1:
-        threads = str(max(1, (os.cpu_count() or 1) // jobs))
-        env.update(
-            OMP_NUM_THREADS=threads,
-            TF_NUM_INTRAOP_THREADS=threads,
-            TF_NUM_INTEROP_THREADS="1",
-        )
-        env["XLA_FLAGS"] = (
-            env.get("XLA_FLAGS", "") + " --xla_cpu_multi_"
-            "thread_eigen=false intra_op_parallelism_threads=" + threads
-        ).strip()
-    return env
-
-
-def start_run(config_path, overrides, run_dir, log_path, env):
-    """Starts one run in a fresh Python process (memory never carries over
-    from one run to the next), resuming it if an earlier attempt was
-    interrupted. Returns (process, open log file)."""
-    command = [sys.executable, "-m", "kerastune_lab", "run", "--verbose", "2"]
-    if RunDirectory(run_dir).is_run():
-        command += ["--resume", str(run_dir)]
-    else:
-        command += [str(config_path), "--run-dir", str(run_dir)]
-        for override in overrides:
-            command += ["--set", override]
-    log = open(log_path, "a")  # noqa: SIM115 (closed when the run ends)
-    try:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    except BaseException:
-        log.close()
-        raise
-    return process, log
-
-
-def plan_study(config, config_path, overrides, seeds, runs_dir):
-    """The comparison directory and its first-stage plan, shared by every
-    engine.
-
-    Returns (comparison dir, plan): `plan` lists (cell, seed, run_dir) for
-    every run of the grid and the schedule-free cells, in grid order.
-    Writes study.json, which the aggregate reads.
+    Attributes:
+        config: The study's `ExperimentConfig` (with [grid], [controls]).
+        seeds: The seeds every cell is trained with.
+        out: The comparison directory.
     """
-    if not config.grid:
-        raise UserError(
-            f"{config_path} has no [grid] section: compare needs keys mapped "
-            'to lists, e.g. [grid] "train.learning_rate" = [1e-3, 1e-4].'
+
+    config: object
+    seeds: list
+    out: pathlib.Path
+
+    @classmethod
+    def create(cls, config, seeds, runs_dir):
+        """Makes (or reopens) the comparison directory of `config` with
+        `seeds` seeds and writes study.json, which the aggregate reads.
+
+        Args:
+            config: The study's `ExperimentConfig`; it needs a [grid].
+            seeds: Number of seeds per cell (train.seed, +1, ...).
+            runs_dir: Parent folder of comparison directories.
+        """
+        if not config.grid:
+            raise UserError(
+                f"{config.source or 'The experiment'} has no [grid] section:"
+                " compare needs keys mapped to lists, e.g. [grid] "
+                '"train.learning_rate" = [1e-3, 1e-4].'
+            )
+        out = comparison_dir(runs_dir, config, seeds)
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+        (out / "logs").mkdir(exist_ok=True)
+        study = cls(config, seed_values(config.train.seed, seeds), out)
+        earlier = study.read()
+        write_json_atomic(
+            out / "study.json",
+            {
+                "config": config.to_dict(),
+                "config_path": config.source or "",
+                "seeds": study.seeds,
+                "control_rates": earlier.get("control_rates", {}),
+            },
         )
-    out = comparison_dir(runs_dir, config, seeds)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    (out / "logs").mkdir(exist_ok=True)
-    study_file = out / "study.json"
-    earlier = (
-        json.loads(study_file.read_text()) if study_file.is_file() else {}
-    )
-    write_json_atomic(
-        study_file,
-        {
-            "config": config.to_dict(),
-            "config_path": str(config_path),
-            "overrides": list(overrides),
-            "seeds": seed_values(config.train.seed, seeds),
-            "control_rates": earlier.get("control_rates", {}),
-        },
-    )
-    return out, _plan(out, first_stage_cells(config), config, seeds)
+        return study
 
+    def read(self):
+        """study.json ({} before the study's first start)."""
+        path = self.out / "study.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
 
-def _plan(out, cells, config, seeds):
-    plan = [
-        (cell, seed, out / "runs" / f"{cell.name}-seed{seed}")
-        for cell in cells
-        for seed in seed_values(config.train.seed, seeds)
-    ]
-    if config.train.tensorboard:
+    @property
+    def cache_dir(self):
+        return self.out / "cache"
+
+    def plan(self, cells):
+        """A PlannedRun for every cell x seed, in cell order."""
+        runs = [
+            PlannedRun(
+                cell=cell,
+                seed=seed,
+                run_dir=self.out / "runs" / f"{cell.name}-seed{seed}",
+                config=with_settings(
+                    self.config, {**cell.run_settings, "train.seed": seed}
+                ),
+                log=self.out / "logs" / f"{cell.name}-seed{seed}.log",
+                cache_dir=self.cache_dir,
+            )
+            for cell in cells
+            for seed in self.seeds
+        ]
+        if self.config.train.tensorboard:
+            self._link_tensorboard(runs)
+        return runs
+
+    def _link_tensorboard(self, runs):
         # One log directory for the study: `tensorboard --logdir
         # <study>/tensorboard` shows every run side by side.
-        logs = out / "tensorboard"
+        logs = self.out / "tensorboard"
         logs.mkdir(exist_ok=True)
-        for _, _, run_dir in plan:
-            link = logs / run_dir.name
+        for planned in runs:
+            link = logs / planned.name
             if not link.is_symlink():
                 link.symlink_to(
                     pathlib.Path("..")
                     / "runs"
-                    / run_dir.name
+                    / planned.name
                     / RunDirectory.TENSORBOARD,
                     target_is_directory=True,
                 )
-    return plan
 
+    def first_stage(self):
+        """The grid's runs and the schedule-free cells'."""
+        return self.plan(first_stage_cells(self.config))
 
-def plan_controls(out, config, seeds, plan):
-    """The second stage: matched-rate controls computed from the finished
-    first-stage runs of `plan`. The rates are kept in study.json, so a
-    resumed study trains its controls at the rates they started with."""
-    if not config.controls.matched_rate:
-        return []
-    study = json.loads((out / "study.json").read_text())
-    cells, rates = control_cells(
-        config, collect(plan), study.get("control_rates")
-    )
-    study["control_rates"] = rates
-    write_json_atomic(out / "study.json", study)
-    return _plan(out, cells, config, seeds)
+    def control_count(self):
+        """How many runs the second stage will add (known before the first
+        stage has run; its rates are not)."""
+        modes = self.config.controls.matched_rate
+        cells = [
+            cell
+            for cell in first_stage_cells(self.config)
+            if dict(cell.values).get("lr_adapt.mode") in modes
+        ]
+        return len(cells) * len(self.seeds)
 
-
-def run_overrides(overrides, cell, seed):
-    """The --set overrides that turn the study's config into one run's."""
-    return list(overrides) + cell.overrides() + [f"train.seed={seed}"]
-
-
-def log_path(out, run_dir):
-    return out / "logs" / f"{run_dir.name}.log"
-
-
-def echo_outcome(echo, prefix, run_dir, seconds, extra=""):
-    """One line per finished run: its test loss and verdict."""
-    run = RunDirectory(run_dir)
-    metrics = run.read_metrics()
-    diagnosis = run.read_diagnosis()
-    verdict = ", ".join([diagnosis["verdict"], *diagnosis.get("flags", [])])
-    echo(
-        f"{prefix}: test_loss {metrics['test_loss']:.4f}, {verdict}, "
-        f"{seconds:.0f} s{extra}"
-    )
-
-
-def run_comparison(
-    config, config_path, overrides, seeds, runs_dir, echo=print, jobs=1
-):
-    """Runs the study on this machine; returns (comparison dir, plan,
-    failures).
-
-    Up to `jobs` runs train at once, each in its own process with an equal
-    share of the CPU threads. The matched-rate controls run once the
-    first stage is done. A run whose directory already has metrics.json is
-    complete and skipped, so re-running the same command resumes; an
-    interrupted one resumes from its last backed-up epoch.
-    """
-    out, plan = plan_study(config, config_path, overrides, seeds, runs_dir)
-    env = _worker_environment(jobs, out / "cache")
-    failures = _run_plan(
-        out, plan, config_path, overrides, env, jobs, echo, ""
-    )
-    controls = plan_controls(out, config, seeds, plan)
-    if controls:
-        echo(f"Matched-rate controls: {len(controls)} runs")
-        failures += _run_plan(
-            out, controls, config_path, overrides, env, jobs, echo, "control "
+    def controls(self, first_stage_runs):
+        """The second stage: matched-rate controls computed from the
+        finished first-stage runs ({cell: {seed: run}}). Their rates are
+        kept in study.json, so a resumed study trains its controls at the
+        rates they started with."""
+        if not self.config.controls.matched_rate:
+            return []
+        study = self.read()
+        cells, rates = control_cells(
+            self.config, first_stage_runs, study.get("control_rates")
         )
-    return out, plan + controls, failures
+        study["control_rates"] = rates
+        write_json_atomic(self.out / "study.json", study)
+        return self.plan(cells)
 
 
-def _wait_for_one(running):
-    """(pid, status, resource usage) of the first of `running`'s processes
-    to end (only ours: a caller's other children are left alone)."""
-    while running:
-        for pid in running:
-            found, status, usage = os.wait4(pid, os.WNOHANG)
-            if found:
-                return found, status, usage
-        time.sleep(0.1)
-    return None
+@dataclasses.dataclass
+class StudyResult:
+    """What `run_study` did: every planned run and its outcome."""
+
+    study: Study
+    planned: list
+    outcomes: list
+
+    @property
+    def failures(self):
+        return [o for o in self.outcomes if o.state == FAILED]
+
+    def plan_tuples(self):
+        """(cell, seed, run_dir) of every planned run, for the aggregate."""
+        return [(p.cell, p.seed, p.run_dir) for p in self.planned]
 
 
-def _run_plan(out, plan, config_path, overrides, env, jobs, echo, kind):
-    """Trains the runs of `plan`, `jobs` at a time; returns the failures."""
-    failures = []
-    pending = list(enumerate(plan, 1))
-    running = {}
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                i, (cell, seed, run_dir) = pending.pop(0)
-                prefix = f"[{kind}{i}/{len(plan)}] {cell.label}, seed {seed}"
-                if is_complete(run_dir):
-                    echo(f"{prefix}: complete, skipped")
-                    continue
-                if not RunDirectory(run_dir).claim():
-                    echo(f"{prefix}: running in another process, skipped")
-                    continue
-                log = log_path(out, run_dir)
-                process, handle = start_run(
-                    config_path,
-                    run_overrides(overrides, cell, seed),
-                    run_dir,
-                    log,
-                    env,
-                )
-                running[process.pid] = (
-                    process,
-                    handle,
-                    prefix,
-                    cell,
-                    seed,
-                    run_dir,
-                    log,
-                    time.perf_counter(),
-                )
-            finished = _wait_for_one(running)
-            if finished is None:
-                continue
-            pid, status, usage = finished
-            process, handle, prefix, cell, seed, run_dir, log, start = (
-                running.pop(pid)
-            )
-            handle.close()
-            RunDirectory(run_dir).release()
-            code = os.waitstatus_to_exitcode(status)
-            process.returncode = code
-            seconds = time.perf_counter() - start
-            if code == 0 and is_complete(run_dir):
-                # ru_maxrss is in KiB on Linux.
-                echo_outcome(
-                    echo,
-                    prefix,
-                    run_dir,
-                    seconds,
-                    f", peak {usage.ru_maxrss / 1024:.0f} MiB",
-                )
-            else:
-                failures.append((cell, seed, log))
-                echo(f"{prefix}: FAILED (exit {code}); log: {log}")
-    finally:
-        for process, handle, *_, run_dir, _, _ in running.values():
-            process.kill()
-            process.wait()
-            handle.close()
-            RunDirectory(run_dir).release()
-    return failures
+def run_study(study, executor, progress=None):
+    """Trains the study's first stage, then its matched-rate controls.
+
+    Args:
+        study: A `Study`.
+        executor: Anything with `run(planned_runs, on_outcome, stage)`
+            returning `RunOutcome`s: `LocalPool` or `RayExecutor`.
+        progress: Called with each `RunOutcome` as it ends (e.g. a
+            `StudyProgress`), or None.
+
+    Returns:
+        A `StudyResult`.
+    """
+    first = study.first_stage()
+    outcomes = executor.run(first, progress, stage="tune")
+    controls = study.controls(
+        collect([(p.cell, p.seed, p.run_dir) for p in first])
+    )
+    if controls:
+        outcomes += executor.run(controls, progress, stage="tune-controls")
+    return StudyResult(study, first + controls, outcomes)

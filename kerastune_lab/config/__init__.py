@@ -7,10 +7,10 @@ import importlib
 
 __all__ = [
     "ExperimentConfig",
-    "apply_overrides",
     "from_dict",
     "load_experiment",
     "load_run_config",
+    "with_settings",
 ]
 
 

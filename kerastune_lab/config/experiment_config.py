@@ -219,6 +219,12 @@ class ExperimentConfig:
     )
     name: str = "experiment"
     source: str | None = None
+    # The TOML layout it was validated from (file and --set overrides):
+    # a study derives each run's config from it (`with_settings`), so a
+    # cell that changes the model family gets that family's defaults.
+    raw: dict = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def to_dict(self):
         """The resolved configuration as plain TOML-compatible values."""
@@ -316,7 +322,12 @@ def from_dict(raw, name="experiment", source=None):
     )
     _check_controls(controls, grid)
     config = ExperimentConfig(
-        **sections, grid=grid, controls=controls, name=name, source=source
+        **sections,
+        grid=grid,
+        controls=controls,
+        name=name,
+        source=source,
+        raw=copy.deepcopy(raw),
     )
     _check_consistency(config)
     return config
@@ -470,7 +481,21 @@ def load_run_config(run_dir):
     return from_dict(run.read_record()["config"], name=run.name)
 
 
-def apply_overrides(config, overrides):
-    """A new config: `config` with 'section.key=value' overrides applied."""
-    raw = merge_overrides(config.to_dict(), overrides)
+def with_settings(config, settings):
+    """One run of a study: `config`'s own file and overrides with
+    `settings` ({"section.key": value}) applied and the study sections
+    ([grid], [controls]) dropped, validated anew.
+
+    Derived from the raw file rather than the resolved values, so a
+    setting that changes the model family gets that family's keys and
+    defaults, exactly as if the file had been written that way.
+    """
+    raw = {
+        section: copy.deepcopy(values)
+        for section, values in config.raw.items()
+        if section not in STUDY_SECTIONS
+    }
+    for key, value in dict(settings).items():
+        section, _, name = key.partition(".")
+        raw.setdefault(section, {})[name] = value
     return from_dict(raw, name=config.name, source=config.source)

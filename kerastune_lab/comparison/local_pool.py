@@ -1,0 +1,244 @@
+"""The local engine: long-lived worker processes on this machine.
+
+`jobs` workers each import Keras once and then train planned runs one
+after another (a fresh process per run paid ~4 s of imports and start-up
+each time). Memory cannot build up without bound: a worker is replaced
+after `max_runs_per_worker` runs, or when its resident memory after a run
+exceeds `memory_limit_mib`. A worker that crashes or is killed (OOM,
+SIGKILL) is replaced; the run it held is reported failed, its run
+directory stays valid, and the next `compare` resumes it from its last
+backed-up epoch.
+"""
+
+import collections
+import contextlib
+import multiprocessing
+import os
+import time
+from multiprocessing.connection import wait
+
+from kerastune_lab.comparison.planned_run import (
+    BUSY,
+    COMPLETE,
+    FAILED,
+    SKIPPED,
+    RunOutcome,
+)
+from kerastune_lab.comparison.run_worker import worker_main
+from kerastune_lab.run_directory import RunDirectory
+
+# Measured with benchmarks/memory_growth.py (README, Benchmarks): a
+# worker's memory is flat over runs of one study, so these only guard
+# against a model or library that leaks.
+MAX_RUNS_PER_WORKER = 200
+MEMORY_LIMIT_MIB = 6144
+
+
+def default_jobs():
+    """Two runs at once where there are two CPUs or more: small models
+    leave cores idle in one process."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def worker_environment(jobs, cache_dir=None):
+    """The start-up environment of each worker: with several at once, an
+    equal share of the CPU threads each; XLA's compilation cache in the
+    study's cache folder."""
+    env = {}
+    if jobs > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        env.update(
+            OMP_NUM_THREADS=threads,
+            TF_NUM_INTRAOP_THREADS=threads,
+            TF_NUM_INTEROP_THREADS="1",
+        )
+        env["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + " --xla_cpu_multi_thread_eigen=false "
+            f"intra_op_parallelism_threads={threads}"
+        ).strip()
+    return env
+
+
+class _Worker:
+    def __init__(self, context, environment):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=worker_main,
+            args=(child, environment),
+            name="kerastune-lab-worker",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        self.runs = 0
+        self.planned = None
+        self.started = 0.0
+
+    def send(self, planned):
+        self.planned = planned
+        self.started = time.perf_counter()
+        self.runs += 1
+        self.connection.send(planned)
+
+    def stop(self, timeout=10):
+        with contextlib.suppress(OSError):
+            self.connection.send(None)
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
+
+
+class LocalPool:
+    """Trains planned runs in `jobs` long-lived worker processes.
+
+    Args:
+        jobs: Runs trained at once (one worker each).
+        environment: Extra start-up environment of the workers (threads,
+            compilation caches); see `worker_environment`.
+        max_runs_per_worker: A worker is replaced after this many runs.
+        memory_limit_mib: A worker whose resident memory after a run is
+            above this is replaced.
+
+    Example:
+
+    >>> with LocalPool(jobs=2) as pool:
+    ...     outcomes = pool.run([])
+    >>> outcomes
+    []
+    """
+
+    def __init__(
+        self,
+        jobs: int = 1,
+        environment: dict | None = None,
+        max_runs_per_worker: int = MAX_RUNS_PER_WORKER,
+        memory_limit_mib: float = MEMORY_LIMIT_MIB,
+    ):
+        if not isinstance(jobs, int) or jobs < 1:
+            raise ValueError(f"jobs must be an int >= 1. Received: {jobs!r}")
+        if max_runs_per_worker < 1 or memory_limit_mib <= 0:
+            raise ValueError(
+                "max_runs_per_worker must be >= 1 and memory_limit_mib > 0. "
+                f"Received: {max_runs_per_worker!r}, {memory_limit_mib!r}"
+            )
+        self.jobs = jobs
+        self.environment = dict(environment or {})
+        self.max_runs_per_worker = max_runs_per_worker
+        self.memory_limit_mib = memory_limit_mib
+        # Spawned, not forked: a fork of a process that has loaded
+        # TensorFlow or JAX is not safe, and a fresh interpreter is what a
+        # `kerastune-lab run` process is.
+        self._context = multiprocessing.get_context("spawn")
+        self._idle = []
+        self.workers_started = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Stops the idle workers."""
+        while self._idle:
+            self._idle.pop().stop()
+
+    def _worker(self):
+        if self._idle:
+            return self._idle.pop()
+        self.workers_started += 1
+        return _Worker(self._context, self.environment)
+
+    def run(self, planned_runs, on_outcome=None, stage=None):
+        """Trains `planned_runs`, `jobs` at a time; returns their
+        `RunOutcome`s in plan order.
+
+        A complete run is skipped and a run locked by another process is
+        left to it, so re-running a study resumes it. `on_outcome(outcome)`
+        is called as each run ends (progress display). `stage` names the
+        batch of runs for executors that keep records per batch (Ray); the
+        pool needs none.
+        """
+        outcomes = {}
+
+        def record(outcome):
+            outcomes[outcome.planned.name] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
+
+        pending = collections.deque(planned_runs)
+        busy = {}
+        try:
+            while pending or busy:
+                while pending and len(busy) < self.jobs:
+                    planned = pending.popleft()
+                    run = RunDirectory(planned.run_dir)
+                    if run.is_complete():
+                        record(RunOutcome(planned, SKIPPED))
+                    elif not run.claim():
+                        record(RunOutcome(planned, BUSY))
+                    else:
+                        worker = self._worker()
+                        worker.send(planned)
+                        busy[worker.connection] = worker
+                if busy:
+                    for worker in self._finished(busy):
+                        record(self._outcome(worker))
+        finally:
+            for worker in busy.values():  # interrupted: stop them all
+                worker.process.kill()
+                worker.stop()
+                RunDirectory(worker.planned.run_dir).release()
+        return [outcomes[p.name] for p in planned_runs]
+
+    def _finished(self, busy):
+        """Waits until at least one busy worker replies or dies; removes
+        and returns those."""
+        ready = wait(list(busy) + [w.process.sentinel for w in busy.values()])
+        done = []
+        for connection, worker in list(busy.items()):
+            if connection in ready or worker.process.sentinel in ready:
+                del busy[connection]
+                done.append(worker)
+        return done
+
+    def _outcome(self, worker):
+        """The outcome of the worker's run; keeps the worker for the next
+        run, or replaces it."""
+        planned = worker.planned
+        RunDirectory(planned.run_dir).release()
+        try:
+            report = worker.connection.recv()
+        except (EOFError, OSError):
+            worker.process.join()
+            worker.connection.close()
+            return RunOutcome(
+                planned,
+                FAILED,
+                time.perf_counter() - worker.started,
+                message=(
+                    f"its worker process died (exit code "
+                    f"{worker.process.exitcode}); re-run the same command "
+                    "to resume it from its last finished epoch"
+                ),
+            )
+        complete = not report["error"] and planned.is_complete()
+        if (
+            complete
+            and worker.runs < self.max_runs_per_worker
+            and report["memory_mib"] < self.memory_limit_mib
+        ):
+            self._idle.append(worker)
+        else:
+            # A failed run may leave Keras in any state: start afresh.
+            worker.stop()
+        return RunOutcome(
+            planned,
+            COMPLETE if complete else FAILED,
+            report["seconds"],
+            report["memory_mib"],
+            report["error"] or ("" if complete else "no metrics.json"),
+        )
