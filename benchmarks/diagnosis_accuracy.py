@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from kerastune_lab.analysis.diagnose_history import VERDICTS, _spike_fraction
+from kerastune_lab.analysis.diagnose_history import VERDICTS, spike_fraction
 from kerastune_lab.run_directory import RunDirectory
 
 SMALL_DATA = [
@@ -205,7 +205,7 @@ TARGETS = {
         "lower",
         lambda run: (
             float(np.mean(np.diff(run.read_history()["loss"]) > 0))
-            + _spike_fraction(
+            + spike_fraction(
                 run.read_steps()["loss"],
                 run.read_record()["no_skill_eval_loss"],
             )

@@ -253,12 +253,12 @@ def test_every_advised_set_passes_check(overrides, verdict):
     values `kerastune-lab check` accepts, one --set at a time."""
     from click.testing import CliRunner
 
-    from kerastune_lab.analysis.diagnose_history import _advice
+    from kerastune_lab.analysis.diagnose_history import advice_for
     from kerastune_lab.cli.main import cli
     from kerastune_lab.config import load_experiment
 
     config = load_experiment(None, overrides).to_dict()
-    advice = _advice(verdict, config)
+    advice = advice_for(verdict, config)
     assert advice, (verdict, overrides)
     sets = [
         a
