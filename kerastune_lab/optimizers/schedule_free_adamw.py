@@ -109,7 +109,7 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
     >>> model.compile(ScheduleFreeAdamW(0.01, warmup_steps=4), loss="mse")
     >>> x, y = np.ones((16, 3), "float32"), np.zeros((16, 1), "float32")
     >>> _ = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
-    >>> [value.shape for _, value in model.optimizer.evaluation_values()]
+    >>> [tuple(x.shape) for _, x in model.optimizer.evaluation_values()]
     [(3, 1), (1,)]
 
     References:
@@ -237,7 +237,9 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
         started = weight_sum_slot.value > 0.0
         z = ops.where(started, z_slot.value, y)
         x = ops.where(started, x_slot.value, y)
-        gradient = ops.cast(gradient, dtype)
+        # Adding to a dense zero densifies TensorFlow's IndexedSlices (an
+        # embedding's gradient): z, x and y all move densely anyway.
+        gradient = ops.add(ops.zeros_like(y), ops.cast(gradient, dtype))
         step_rate = ops.cast(rate, dtype)
         if self.weight_decay and self._use_weight_decay(variable):
             z = z - step_rate * ops.cast(self.weight_decay, dtype) * y
