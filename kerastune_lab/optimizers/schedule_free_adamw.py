@@ -34,9 +34,9 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
     gradient is taken at y, the AdamW step moves z, and x, a weighted
     average of the z's, is the point to evaluate and ship. This class
     follows `AdamWScheduleFreeReference.step` of facebookresearch/
-    schedule_free (`schedulefree/adamw_schedulefree_reference.py`) and
-    the paper's Algorithm 1. At step t = k + 1 (k optimizer steps done),
-    with base rate `learning_rate` (after any `LearningRateSchedule`):
+    schedule_free (`schedulefree/adamw_schedulefree_reference.py`). At
+    step t = k + 1 (k optimizer steps done), with base rate
+    `learning_rate` (after any `LearningRateSchedule`):
 
         sched_t   = min(t / warmup_steps, 1)             (1 without warmup)
         lr_t      = learning_rate * sched_t * sqrt(1 - beta_2 ** t)
@@ -49,13 +49,15 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
         x         = (1 - c_t) * x + c_t * z
         y         = beta_1 * x + (1 - beta_1) * z
 
-    z and x start at the initial weights, v at 0. With
-    `bias_correction="denominator"` the code follows the reference as
-    revised upstream in November 2024 ("Stability improvements"; the form
-    above survives there as `AdamWScheduleFreePaper`, the version of the
-    paper's experiments): lr_t = learning_rate * sched_t, and the
-    correction moves into the step, z -= lr_t * g / (sqrt(v / (1 -
-    beta_2 ** t)) + epsilon), so without warmup the average is uniform.
+    z and x start at the initial weights, v at 0. That is the reference
+    file as published in 2024 (`bias_correction="rate"`); upstream keeps
+    it as `AdamWScheduleFreePaper`, "the version used in the published
+    experiments in the original paper". Since upstream's revision
+    "Stability improvements" (2024-11-04) the reference file moves the
+    correction into the step (`bias_correction="denominator"`):
+    lr_t = learning_rate * sched_t and z -= lr_t * g / (sqrt(v / (1 -
+    beta_2 ** t)) + epsilon), the rest unchanged; without warmup its
+    average is then uniform.
 
     During training the model's weights are y; z, x, v and the averaging
     state live in this optimizer's variables (z in `_momentums`, as in
@@ -67,12 +69,15 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
     The averaging state is kept per variable, so each variable's update
     is self-contained; all variables hold the same values.
 
-    Choosing the rate (the reference's README, "Caveats"): "For AdamW,
-    learning rates in the range 1x-10x larger than with schedule-based
-    approaches seem to work."; "Using learning rate warmup is
-    recommended."; "Our default of 0.9 works on most problems but it may
-    be necessary to increase the value to 0.95 or 0.98 particularly for
-    very long training runs." (of beta_1); and no schedule is needed.
+    Choosing the rate, from the reference's README ("Caveats"): "For
+    AdamW, learning rates in the range 1x-10x larger than with
+    schedule-based approaches seem to work."; "Using learning rate warmup
+    is recommended."; of beta_1, "Our default of 0.9 works on most
+    problems but it may be necessary to increase the value to 0.95 or
+    0.98 particularly for very long training runs."; "There is no need to
+    use a learning rate scheduler". With `bias_correction="rate"`,
+    sqrt(1 - beta_2 ** t) also damps the early steps (0.31 at t = 100,
+    0.79 at t = 1000 for beta_2 = 0.999).
 
     Args:
         learning_rate: A float, a
@@ -86,15 +91,14 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
             to `1e-8`.
         warmup_steps: Steps of linear warmup, sched_t = min(t / W, 1).
             Defaults to `0`.
-        r: Power of t in the averaging weights. Defaults to `0.0`.
-        weight_lr_power: Power of lr_max in the averaging weights (0
-            gives the uniform average). Defaults to `2.0`.
-        bias_correction: `"rate"` (the reference as above, and the
-            paper) or `"denominator"` (the reference since its November
-            2024 revision). Defaults to `"rate"`.
         weight_decay: Decoupled weight decay, applied to z at y as above;
             `exclude_from_weight_decay()` works as for every Keras
             optimizer. Defaults to `None` (no decay).
+        r: Power of t in the averaging weights. Defaults to `0.0`.
+        weight_lr_power: Power of lr_max in the averaging weights (0
+            gives the uniform average). Defaults to `2.0`.
+        bias_correction: `"rate"` (the formulas above) or `"denominator"`
+            (the reference since November 2024). Defaults to `"rate"`.
         **kwargs: The other arguments of `keras.optimizers.Optimizer`
             (`clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`,
             `loss_scale_factor`, `gradient_accumulation_steps`, `name`,
@@ -125,10 +129,10 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
         beta_2=0.999,
         epsilon=1e-8,
         warmup_steps=0,
+        weight_decay=None,
         r=0.0,
         weight_lr_power=2.0,
         bias_correction="rate",
-        weight_decay=None,
         name=None,
         **kwargs,
     ):
