@@ -12,6 +12,7 @@ OPTIMIZERS = {
     "rmsprop": "RMSprop",
     "sgd": "SGD",
     "adagrad": "Adagrad",
+    # kerastune_lab.optimizers' reference version, not Keras's class.
     "schedule_free_adamw": "ScheduleFreeAdamW",
 }
 # Optimizers whose constructor takes `momentum` (train.momentum).

@@ -1,66 +1,62 @@
-"""Evaluates a ScheduleFreeAdamW model at its averaged weights."""
+"""Evaluates a schedule-free model at its averaged weights."""
 
 import keras
 from keras import ops
 
 
-def _schedule_free(optimizer):
-    """The ScheduleFreeAdamW inside `optimizer` (or the SD wrapper around
-    it), else None."""
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    if isinstance(optimizer, keras.optimizers.ScheduleFreeAdamW):
-        return optimizer
+def _evaluation_source(optimizer):
+    """`optimizer`, or the optimizer it wraps (the SD wrapper's or
+    LossScaleOptimizer's `inner_optimizer`), if it offers
+    `evaluation_values()`; else None."""
+    for candidate in (optimizer, getattr(optimizer, "inner_optimizer", None)):
+        if callable(getattr(candidate, "evaluation_values", None)):
+            return candidate
     return None
 
 
 class ScheduleFreeEvaluation(keras.callbacks.Callback):
     """Moves a schedule-free model to its averaged point x to evaluate.
 
-    `keras.optimizers.ScheduleFreeAdamW` trains the model at the
-    interpolation y = (1 - beta_1) z + beta_1 x of its gradient sequence z
-    (the optimizer's "momentum" slots) and the running average x. Defazio
-    et al. (2024) evaluate, and ship, x; Keras's optimizer has no such
-    switch, so validation inside `fit` would score y. This callback puts
-    x = (y - (1 - beta_1) z) / beta_1 into the model for every evaluation
-    inside `fit` and restores y afterwards, and leaves x in the model when
-    training ends, so the test split and the saved model use x too. It
-    does nothing for other optimizers.
+    A schedule-free optimizer (`kerastune_lab.optimizers.ScheduleFreeAdamW`)
+    trains the model at the interpolation y of its step sequence z and
+    their running average x; Defazio et al. (2024) evaluate, and ship, x.
+    Keras has no such switch, so validation inside `fit` would score y.
+    This callback puts the optimizer's `evaluation_values()` into the model
+    for every evaluation inside `fit` and restores y afterwards, and leaves
+    x in the model when training ends, so the test split and the saved
+    model use x too. It works for any optimizer (or wrapper with an
+    `inner_optimizer`) that offers `evaluation_values()`, returning
+    `(variable, value)` pairs, and does nothing for others.
 
     Example:
 
-    >>> model.compile(keras.optimizers.ScheduleFreeAdamW(1e-3), "mse")
-    >>> model.fit(x, y, validation_split=0.1,
-    ...           callbacks=[ScheduleFreeEvaluation()])
+    >>> import keras
+    >>> import numpy as np
+    >>> from kerastune_lab.optimizers import ScheduleFreeAdamW
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> model.compile(ScheduleFreeAdamW(1e-2), loss="mse")
+    >>> x, y = np.ones((32, 3), "float32"), np.zeros((32, 1), "float32")
+    >>> _ = model.fit(x, y, validation_split=0.25, verbose=0,
+    ...               callbacks=[ScheduleFreeEvaluation()])
     """
 
     def __init__(self):
         super().__init__()
         self._saved = None
 
-    def _pairs(self):
-        optimizer = _schedule_free(self.model.optimizer)
-        if optimizer is None or not optimizer.built:
-            return None, ()
-        return optimizer, [
-            (
-                variable,
-                optimizer._momentums[optimizer._get_variable_index(variable)],
-            )
-            for variable in optimizer._trainable_variables
-        ]
-
     def _move_to_average(self):
-        optimizer, pairs = self._pairs()
-        if optimizer is None:
+        """Puts x into the model; returns the (variable, y) it replaced."""
+        source = _evaluation_source(self.model.optimizer)
+        if source is None:
             return None
-        beta_1 = float(optimizer.beta_1)
-        saved = []
-        for variable, z in pairs:
-            y = ops.convert_to_numpy(variable)
-            saved.append((variable, y))
-            variable.assign(
-                (y - (1 - beta_1) * ops.convert_to_numpy(z)) / beta_1
-            )
+        pairs = source.evaluation_values()
+        # Host copies of y first: on TensorFlow a variable's value is the
+        # variable itself, which the assignments below change.
+        saved = [
+            (variable, ops.convert_to_numpy(variable)) for variable, _ in pairs
+        ]
+        for variable, value in pairs:
+            variable.assign(value)
         return saved
 
     def on_test_begin(self, logs=None):

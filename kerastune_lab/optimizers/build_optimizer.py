@@ -3,6 +3,12 @@
 import keras
 
 from kerastune_lab.choices import MOMENTUM_OPTIMIZERS, OPTIMIZERS
+from kerastune_lab.optimizers.schedule_free_adamw import ScheduleFreeAdamW
+
+# This package's classes, which take precedence over keras.optimizers'
+# class of the same name (Keras's ScheduleFreeAdamW is not the reference
+# algorithm: kerastune_lab.optimizers.schedule_free_adamw).
+OWN_OPTIMIZERS = {cls.__name__: cls for cls in (ScheduleFreeAdamW,)}
 
 
 def build_optimizer(
@@ -41,7 +47,11 @@ def build_optimizer(
         common["momentum"] = momentum
     # ScheduleFreeAdamW trains at an interpolated point y; evaluation
     # belongs at its average x (callbacks.ScheduleFreeEvaluation).
-    optimizer = getattr(keras.optimizers, OPTIMIZERS[name])(**common)
+    class_name = OPTIMIZERS[name]
+    optimizer_class = OWN_OPTIMIZERS.get(class_name) or getattr(
+        keras.optimizers, class_name
+    )
+    optimizer = optimizer_class(**common)
     if weight_decay and exclude_from_weight_decay:
         optimizer.exclude_from_weight_decay(
             var_names=list(exclude_from_weight_decay)
