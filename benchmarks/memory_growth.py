@@ -1,20 +1,21 @@
-"""Does memory grow over many runs of one `compare`?
+"""Does a worker's memory grow over many runs?
 
-Runs a 30-cell grid of small GRU runs through `run_comparison` (each run a
-fresh process) and records, after every run, the resident memory of the
-comparing process and the peak resident memory of the run's own process.
-Flat means: the last runs use what the first ones did.
+Trains a study of `--runs` small GRU runs (one cell per model width, one
+seed each) in ONE long-lived worker of the local engine (`LocalPool`,
+jobs 1, never recycled) and records the worker's resident memory after
+every run. Flat means: after the last run it uses what it used after the
+first (issue 18: within 10%).
 
-    python benchmarks/memory_growth.py [--cells 30]
+    python benchmarks/memory_growth.py [--runs 30]
 """
 
 import argparse
 import pathlib
-import re
 import statistics
 import tempfile
 
-from kerastune_lab.comparison.run_comparison import run_comparison
+from kerastune_lab.comparison.local_pool import LocalPool
+from kerastune_lab.comparison.run_comparison import Study
 from kerastune_lab.config import load_experiment
 
 STUDY = """
@@ -34,44 +35,38 @@ batch_size = 32
 """
 
 
-def own_rss_mib():
-    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     folder = pathlib.Path(tempfile.mkdtemp(prefix="memory_growth_"))
-    study = folder / "study.toml"
-    units = list(range(4, 4 + args.cells))
-    study.write_text(STUDY + f'\n[grid]\n"model.gru_units" = {units}\n')
-    config = load_experiment(study)
-    parent, children = [], []
+    study_file = folder / "study.toml"
+    units = list(range(4, 4 + args.runs))
+    study_file.write_text(STUDY + f'\n[grid]\n"model.gru_units" = {units}\n')
+    study = Study.create(load_experiment(study_file), 1, folder / "runs")
+    memory = []
 
-    def echo(line):
-        peak = re.search(r"peak (\d+) MiB", line)
-        if peak:
-            children.append(float(peak[1]))
-            parent.append(own_rss_mib())
-        print(line, flush=True)
-
-    run_comparison(config, study, [], 1, folder / "runs", echo=echo)
-    third = max(1, len(children) // 3)
-    for name, values in (
-        ("compare process RSS", parent),
-        ("run process peak RSS", children),
-    ):
-        first = statistics.median(values[:third])
-        last = statistics.median(values[-third:])
+    def record(outcome):
+        memory.append(outcome.memory_mib)
         print(
-            f"{name}: first third {first:.0f} MiB, last third {last:.0f} "
-            f"MiB, change {last - first:+.0f} MiB "
-            f"({(last / first - 1) * 100:+.1f}%)"
+            f"run {len(memory)}: {outcome.state}, worker "
+            f"{outcome.memory_mib:.0f} MiB, {outcome.seconds:.1f} s",
+            flush=True,
         )
+
+    with LocalPool(
+        jobs=1, max_runs_per_worker=10**9, memory_limit_mib=10**9
+    ) as pool:
+        pool.run(study.first_stage(), on_outcome=record)
+    assert pool.workers_started == 1
+    third = max(1, len(memory) // 3)
+    print(
+        f"worker RSS after run 1: {memory[0]:.0f} MiB, after run "
+        f"{len(memory)}: {memory[-1]:.0f} MiB "
+        f"({(memory[-1] / memory[0] - 1) * 100:+.1f}%); median of the first "
+        f"third {statistics.median(memory[:third]):.0f} MiB, of the last "
+        f"third {statistics.median(memory[-third:]):.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

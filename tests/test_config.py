@@ -2,7 +2,7 @@ import pathlib
 
 import pytest
 
-from kerastune_lab.config import apply_overrides, load_experiment
+from kerastune_lab.config import load_experiment, with_settings
 from kerastune_lab.config.experiment_config import parse_override
 from kerastune_lab.errors import ConfigError
 
@@ -46,8 +46,18 @@ def test_overrides_parse_values_as_toml():
     assert config.data.text_column == "body"
     assert config.model.params["gru_units"] == 8
     assert isinstance(config.train.epochs, int)
-    again = apply_overrides(config, ["train.epochs=5"])
+    again = with_settings(config, {"train.epochs": 5})
     assert again.train.epochs == 5 and again.model.params["gru_units"] == 8
+
+
+def test_a_cell_that_switches_the_family_gets_that_familys_defaults():
+    config = load_experiment(None, ["train.epochs=3"])
+    assert config.train.batch_size == 64  # the GRU's (generic) default
+    other = with_settings(config, {"model.name": "bert_mlm"})
+    assert other.model.params["size"] == "tiny"
+    assert "gru_units" not in other.model.params
+    assert other.train.optimizer == "adamw"  # bert_mlm's train defaults
+    assert other.train.epochs == 3  # the file's own keys still win
 
 
 def test_int_is_accepted_for_float_keys():

@@ -9,6 +9,10 @@ from kerastune_lab.data.masked_lm_data import (
     load_masked_lm_data,
 )
 from kerastune_lab.data.masking import draw_masks
+from kerastune_lab.data.no_skill_loss import (
+    context_free_masked_lm_loss,
+    no_skill_loss,
+)
 from kerastune_lab.errors import UserError
 
 SPECIAL = {0, 1, 2, 3, 4}
@@ -24,9 +28,8 @@ def test_masking_rate_and_80_10_10_split_statistically():
         chunks, np.random.default_rng(1), 0.15, SPECIAL, MASK_ID, 3000
     )
     used = weight > 0
-    maskable = (~np.isin(chunks, list(SPECIAL))).sum()
-    # Exactly round(15%) of each row's maskable tokens are predicted.
-    assert used.sum() / maskable == pytest.approx(0.15, abs=0.002)
+    # Every row predicts round(15% of 128) = 19 of its tokens.
+    assert used.sum(axis=1).tolist() == [19] * 3000
     assert not np.isin(labels[used], list(SPECIAL)).any()
     at = np.take_along_axis(ids, positions, axis=1)[used]
     orig = labels[used]
@@ -53,12 +56,13 @@ def test_masking_rate_and_80_10_10_split_statistically():
 def test_short_rows_get_zero_weight_slots():
     chunks = np.full((2, 20), 2)
     chunks[0, 1:] = np.arange(5, 24)  # 19 maskable -> 3 of 3 slots
-    chunks[1, 1:4] = [7, 8, 9]  # 3 maskable -> 0 (round(0.45)) used
-    _, _, _, weight = draw_masks(
+    chunks[1, 1:3] = [7, 8]  # 2 maskable -> 2 of 3 slots
+    _, _, labels, weight = draw_masks(
         chunks, np.random.default_rng(0), 0.15, SPECIAL, MASK_ID, 50
     )
     assert weight.shape == (2, 3)
-    assert weight[0].tolist() == [1, 1, 1] and weight[1].sum() == 0
+    assert weight.tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert sorted(labels[1, :2].tolist()) == [7, 8]
 
 
 def test_training_masks_change_every_epoch_eval_masks_do_not():
@@ -148,3 +152,79 @@ def test_a_fixed_split_seed_gives_every_training_seed_the_same_eval_set():
     assert not np.array_equal(
         a.train[0][0]["token_ids"], b.train[0][0]["token_ids"]
     )
+
+
+def test_context_free_loss_is_the_bayes_posterior_of_the_shown_token():
+    """Against the joint table P(true y, shown s) built slot by slot from
+    the 80/10/10 channel: P(s | y) = 0.8 [s = MASK] + 0.1 / R [s not
+    special] + 0.1 [s = y]."""
+    rng = np.random.default_rng(3)
+    vocab = 12
+    train = rng.choice(
+        np.arange(5, vocab),
+        size=400,
+        p=np.linspace(1, 3, vocab - 5) / np.linspace(1, 3, vocab - 5).sum(),
+    )
+    chunks = rng.integers(5, vocab, size=(200, 20))
+    chunks[:, 0] = 2
+    ids, positions, labels, weight = draw_masks(
+        chunks, rng, 0.15, SPECIAL, MASK_ID, vocab
+    )
+    shown = np.take_along_axis(ids, positions, axis=1)
+    counts = np.bincount(train, minlength=vocab) + 1.0
+    unigram = counts / counts.sum()
+    random_ids = [t for t in range(vocab) if t not in SPECIAL]
+    channel = np.zeros((vocab, vocab))
+    channel[:, MASK_ID] = 0.8
+    channel[:, random_ids] += 0.1 / len(random_ids)
+    channel[random_ids, random_ids] += 0.1  # true tokens are never special
+    losses = []
+    for y, s in zip(labels[weight > 0], shown[weight > 0]):
+        joint = unigram * channel[:, s]
+        losses.append(-np.log(joint[y] / joint.sum()))
+    expected = float(np.mean(losses))
+    got = context_free_masked_lm_loss(
+        train, labels, shown, vocab, MASK_ID, len(random_ids), weight
+    )
+    assert got == pytest.approx(expected, rel=1e-9)
+    # Reading the shown token beats the unigram alone.
+    assert got < no_skill_loss(train, labels, vocab, weight) - 0.05
+
+
+def test_eval_loss_and_both_baselines_average_over_real_slots():
+    """Keras's val loss of the masked LM equals the mean cross-entropy
+    over the real masked slots of the eval split, computed in NumPy from
+    the model's own logits; the baselines are figures of the same
+    slots."""
+    import keras
+
+    from kerastune_lab.training.run_experiment import (
+        compile_model,
+        prepare_task,
+    )
+
+    config = load_experiment(
+        None,
+        [
+            'model.name="bert_mlm"',
+            "model.vocabulary_size=300",
+            "data.max_chunks=60",
+            "data.chunk_size=32",
+            "train.batch_size=7",
+        ],
+    )
+    task = prepare_task(config)
+    compile_model(task, config)
+    val = task.fit_data["validation_data"]
+    keras_loss = task.model.evaluate(val, verbose=0, return_dict=True)["loss"]
+    total, slots = 0.0, 0.0
+    for i in range(len(val)):
+        inputs, labels, weight = val[i]
+        logits = keras.ops.convert_to_numpy(task.model(inputs)).astype(float)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        nll = -np.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
+        total += (nll * weight).sum()
+        slots += weight.sum()
+    assert keras_loss == pytest.approx(total / slots, rel=1e-5)
+    assert task.no_skill_eval_loss < task.baselines["unigram_eval_loss"]

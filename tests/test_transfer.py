@@ -14,7 +14,7 @@ from PIL import Image
 
 from kerastune_lab.cli.finetune import finetune
 from kerastune_lab.cli.main import cli
-from kerastune_lab.config import apply_overrides, load_experiment
+from kerastune_lab.config import load_experiment, with_settings
 from kerastune_lab.data.digits import load_digits_images
 from kerastune_lab.data.image_classification_data import (
     load_image_classification,
@@ -240,9 +240,7 @@ def test_each_optimizer_compiles_and_trains_the_head(tmp_path):
         ("rmsprop", keras.optimizers.RMSprop),
         ("sgd", keras.optimizers.SGD),
     ]:
-        compile_model(
-            task, apply_overrides(config, [f'train.optimizer="{name}"'])
-        )
+        compile_model(task, with_settings(config, {"train.optimizer": name}))
         task.model.run_eagerly = True  # one step: tracing would dominate
         assert type(task.model.optimizer) is cls
         assert float(task.model.optimizer.learning_rate) == pytest.approx(0.01)
@@ -616,8 +614,34 @@ def test_optimizer_options_follow_seed_004_and_the_config(
     )
 
 
-def test_finetune_choices_come_from_the_config():
-    from kerastune_lab.choices import OPTIMIZERS
+@pytest.mark.parametrize(
+    "name", ["adam", "sgd", "schedule_free_adamw", "lion", "Adam", "adam "]
+)
+def test_finetune_accepts_an_optimizer_exactly_when_a_config_does(
+    monkeypatch, name
+):
+    """The option and experiment files agree on every name, valid or not:
+    the option takes a name iff `train.optimizer` does."""
+    import kerastune_lab.training.run_experiment as module
+    from kerastune_lab.config import load_experiment
+    from kerastune_lab.errors import ConfigError
 
-    params = {p.name: p for p in finetune.params}
-    assert list(params["optimizer"].type.choices) == list(OPTIMIZERS)
+    try:
+        load_experiment(
+            None, ['model.name="transfer"', f'train.optimizer="{name}"']
+        )
+        valid = True
+    except ConfigError:
+        valid = False
+
+    def capture(experiment, *rest, **kwargs):
+        raise UserError(f"captured {experiment.train.optimizer}")
+
+    monkeypatch.setattr(module, "run_experiment", capture)
+    result = CliRunner().invoke(finetune, ["--optimizer", name, *SMALL])
+    assert result.exit_code == 2
+    if valid:
+        assert f"captured {name}" in result.output, result.output
+    else:
+        assert "Invalid value for '--optimizer'" in result.output
+        assert "'adam'" in result.output  # the valid names are listed

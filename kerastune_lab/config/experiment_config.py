@@ -31,7 +31,8 @@ class DataConfig:
         DATA_NAMES[0],
         choices=DATA_NAMES,
         doc="classification: fortunes (embedded, 4 classes), csv, "
-        "synthetic; masked LM: pydoc (embedded corpus), text; images: "
+        "synthetic; masked LM: pydoc or python_source (embedded corpora), "
+        "text; images: "
         "digits (embedded), images (a folder of class folders)",
     )
     path: str = option(

@@ -17,10 +17,20 @@ import numpy as np
 from kerastune_lab.data.epoch_keyed_dataset import EpochKeyedDataset
 from kerastune_lab.data.masking import draw_masks
 from kerastune_lab.data.splits import stratified_split
-from kerastune_lab.data.text_corpus import load_pydoc_corpus, load_text_files
+from kerastune_lab.data.text_corpus import (
+    load_pydoc_corpus,
+    load_python_source_corpus,
+    load_text_files,
+)
 from kerastune_lab.errors import UserError
 
 RESERVED_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+
+# data.name -> loader of a corpus that ships with Python.
+EMBEDDED_CORPORA = {
+    "pydoc": load_pydoc_corpus,
+    "python_source": load_python_source_corpus,
+}
 
 
 def build_tokenizer(texts, preset="", vocabulary_size=8000, lowercase=True):
@@ -145,17 +155,41 @@ class MaskedLMData:
     vocabulary_size: int
     tokenizer: object
 
+    def _train_tokens(self):
+        """The training chunks' maskable tokens (the unigram's counts)."""
+        tokens = self.train.chunks.ravel()
+        return tokens[~np.isin(tokens, sorted(self.train.mask["special_ids"]))]
+
     def no_skill_eval_loss(self):
+        """The eval loss of the best predictor that uses no context: the
+        posterior of each masked slot's token given the token shown there
+        (`context_free_masked_lm_loss`), over the real eval slots."""
+        from kerastune_lab.data.no_skill_loss import (
+            context_free_masked_lm_loss,
+        )
+
+        ids, positions, labels, weights = self.val.arrays
+        mask = self.train.mask
+        return context_free_masked_lm_loss(
+            self._train_tokens(),
+            labels,
+            np.take_along_axis(ids, positions, axis=1),
+            self.vocabulary_size,
+            mask["mask_id"],
+            mask["vocab_size"] - len(mask["special_ids"]),
+            weights,
+        )
+
+    def unigram_eval_loss(self):
         """Cross-entropy of the training chunks' unigram distribution (of
-        maskable tokens) at the evaluation split's masked positions."""
+        maskable tokens) at the evaluation split's real masked slots: a
+        predictor that ignores even the token shown at the slot."""
         from kerastune_lab.data.no_skill_loss import no_skill_loss
 
-        tokens = self.train.chunks.ravel()
-        tokens = tokens[
-            ~np.isin(tokens, sorted(self.train.mask["special_ids"]))
-        ]
         _, _, labels, weights = self.val.arrays
-        return no_skill_loss(tokens, labels, self.vocabulary_size, weights)
+        return no_skill_loss(
+            self._train_tokens(), labels, self.vocabulary_size, weights
+        )
 
     def summary(self):
         return {
@@ -182,7 +216,7 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
             )
         texts = load_text_files(data_config.path)
     else:
-        texts = load_pydoc_corpus()
+        texts = EMBEDDED_CORPORA[data_config.name]()
     tokenizer, token_lists = tokenize_corpus(
         texts, model_params["preset"], model_params["vocabulary_size"]
     )

@@ -7,7 +7,7 @@ from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.fields import option
 from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 
-CORPUS_DATA = ("pydoc", "text")
+CORPUS_DATA = ("pydoc", "python_source", "text")
 
 
 @dataclasses.dataclass
@@ -49,8 +49,9 @@ def check(config):
 
 
 def prepare(config):
-    """BERT on a text corpus: chunks, 80/10/10 masks, the unigram no-skill
-    loss, and (with source = "semantic") the semantic-differential G."""
+    """BERT on a text corpus: chunks, 80/10/10 masks, the context-free
+    and unigram baselines, and (with source = "semantic") the
+    semantic-differential G."""
     import keras
 
     from kerastune_lab.callbacks.semantic_gamma import build_semantic_gamma
@@ -98,12 +99,17 @@ def prepare(config):
             "shuffle": False,
         },
         test_data={"x": data.test},
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        # Per real masked slot: the default reduction would also count the
+        # empty slots of short rows in the divisor.
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
         metrics=[],
         weighted_metrics=["sparse_categorical_accuracy"],
         steps_per_epoch=len(data.train),
         data_summary=data.summary(),
         no_skill_eval_loss=data.no_skill_eval_loss(),
+        baselines={"unigram_eval_loss": data.unigram_eval_loss()},
         perplexity=True,
         gamma_source=gamma_source,
         export_model=masked_lm,

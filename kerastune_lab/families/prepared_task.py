@@ -18,8 +18,11 @@ class PreparedTask:
         data_summary: Sizes of the splits, for config.json.
         reference: Extra figures for metrics.json (e.g. the majority-class
             accuracy that a classifier must beat).
-        no_skill_eval_loss: The validation loss of a model that learned
-            nothing (`analysis.no_skill_loss`): class prior or unigram.
+        no_skill_eval_loss: The validation loss of the best predictor that
+            uses no context (`data.no_skill_loss`): the class prior, or for
+            a masked LM the posterior of the token shown at each slot.
+        baselines: Other reference losses for config.json, by name (e.g.
+            the masked LM's `unigram_eval_loss`).
         perplexity: Report exp(loss) as perplexity.
         gamma_source: A G source object for LossAdaptiveLR (None: the
             registered source named in [lr_adapt] source).
@@ -40,6 +43,7 @@ class PreparedTask:
     data_summary: dict
     reference: dict = dataclasses.field(default_factory=dict)
     no_skill_eval_loss: float = float("nan")
+    baselines: dict = dataclasses.field(default_factory=dict)
     perplexity: bool = False
     gamma_source: object = None
     export_model: object = None

@@ -292,6 +292,7 @@ def _run_experiment(
         "seed": train.seed,
         "data": task.data_summary,
         "no_skill_eval_loss": task.no_skill_eval_loss,
+        **task.baselines,
         "replicas": replicas,
         **({"dropped_for_even_batches": dropped} if dropped else {}),
         **environment_info(),
