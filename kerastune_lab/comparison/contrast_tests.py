@@ -1,6 +1,6 @@
 """The tests of one paired contrast: per-seed differences level - baseline.
 
-Which test (`test_contrasts`), and why:
+Which test (`paired_contrast_tests`), and why:
 - The paired t-test on the per-seed differences where it fits: no run of
   either arm failed (final eval loss not below the no-skill loss, or
   diverged) and every difference is finite. Learned runs differ by
@@ -81,8 +81,7 @@ def paired_t(diffs, confidence=0.95):
     (p 0)."""
     diffs = np.asarray(diffs, dtype=float)
     mean = diffs.mean(axis=-1)
-    spread = diffs.std(axis=-1, ddof=1)
-    degenerate = spread == 0
+    degenerate = np.ptp(diffs, axis=-1) == 0
     low, high = mean.copy(), mean.copy()
     p = np.where(mean == 0, 1.0, 0.0)
     if (~degenerate).any():
@@ -197,7 +196,7 @@ def signed_rank(diffs, confidence=0.95):
     return tuple(out)
 
 
-def test_contrasts(diffs, failed, confidence=0.95):
+def paired_contrast_tests(diffs, failed, confidence=0.95):
     """The test each contrast's outcomes fit (see the module docstring).
 
     Args:
@@ -213,7 +212,7 @@ def test_contrasts(diffs, failed, confidence=0.95):
     Example:
 
     >>> import numpy as np
-    >>> tests = test_contrasts(
+    >>> tests = paired_contrast_tests(
     ...     np.array([[0.1, 0.2, 0.3], [0.1, 0.2, np.inf]]),
     ...     np.array([False, True]),
     ... )

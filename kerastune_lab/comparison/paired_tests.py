@@ -39,7 +39,7 @@ import numpy as np
 from kerastune_lab.comparison.contrast_tests import (
     PAIRED_T,
     detectable_difference,  # noqa: F401 (part of this module's API)
-    test_contrasts,
+    paired_contrast_tests,
     tost,
 )
 from kerastune_lab.comparison.failures import run_failed, worst_value
@@ -94,7 +94,7 @@ class Comparison:
             figure counted as the worst value).
         failed_runs: Failed runs among the runs compared.
         test, estimate, ci, p, min_p: Of the test the outcomes fit
-            (contrast_tests.test_contrasts); ci at `confidence`.
+            (contrast_tests.paired_contrast_tests); ci at `confidence`.
         interval: What the interval is, e.g. "simultaneous 95%".
         p_adjusted: Holm-adjusted p (primary, testable).
         tost_p, tost_p_adjusted, equivalent: The equivalence test
@@ -200,21 +200,30 @@ class Comparison:
             text += ": real"
             if self.ci[0] <= 0 <= self.ci[1]:
                 text += (
-                    " (by Holm's step-down, whose later thresholds are "
-                    "looser than the Bonferroni interval's, which still "
-                    "reaches 0)"
+                    " (Holm's step-down tests it at a looser threshold than "
+                    "the alpha / m of this interval, which still reaches 0)"
                 )
         else:
             text += f": not distinguishable at these {self.n} seeds"
-        threshold = 1 - self.confidence  # alpha / m: Holm's first step
-        if self.min_p > threshold:
-            text += (
-                f"; with {self.n} seeds this test cannot give p below "
-                f"{self.min_p:.3g} (the family's first Holm threshold is "
-                f"{threshold:.3g}), so it could not have called any "
-                "difference real"
+        return text + self._floor_words() + "." + self._equivalence_words()
+
+    def _floor_words(self):
+        """Where the exact test's smallest p is above Holm's first
+        threshold (alpha / m), what that means for the verdict."""
+        threshold = 1 - self.confidence
+        if self.min_p <= threshold:
+            return ""
+        text = f"; with {self.n} seeds this test cannot give p below "
+        if self.min_p > self.alpha:
+            return text + (
+                f"{self.min_p:.3g}, above alpha {self.alpha:g}: it could "
+                "not have called any difference real"
             )
-        return text + "." + self._equivalence_words()
+        return text + (
+            f"{self.min_p:.3g}, above the family's first Holm threshold "
+            f"{threshold:.3g}: it can be real only after Holm has "
+            "rejected other comparisons"
+        )
 
     def _equivalence_words(self):
         if self.equivalent is None:
@@ -439,7 +448,7 @@ def paired_comparisons(runs, axes, analysis=None):
 
 def _run_tests(comparisons, confidence):
     for c in comparisons:
-        tests = test_contrasts(
+        tests = paired_contrast_tests(
             np.asarray([c.diffs]), np.asarray([c.failed_runs > 0]), confidence
         )
         c.test = str(tests.test[0])

@@ -150,11 +150,20 @@ def power_lines(plan, figure):
         f"- Where a run fails, the {SIGNED_RANK} test decides: with "
         f"{plan.n} seeds its smallest possible p is {plan.exact_min_p:.3g}"
     )
-    if plan.exact_min_p > plan.threshold:
+    fewest = (
+        f"{plan.exact_seeds} seeds are the fewest at which it can reach "
+        f"{plan.threshold:.3g}"
+    )
+    if plan.exact_min_p > plan.alpha:
         exact += (
-            f", above {plan.threshold:.3g}: it cannot call any such "
-            f"comparison real at these seeds, whatever its size "
-            f"({plan.exact_seeds} seeds are the fewest at which it can)."
+            f", above alpha {plan.alpha:g}: it cannot call any such "
+            f"comparison real at these seeds, whatever its size ({fewest})."
+        )
+    elif plan.exact_min_p > plan.threshold:
+        exact += (
+            f", above Holm's first threshold {plan.threshold:.3g}: such a "
+            "comparison can be real only after Holm has rejected others "
+            f"({fewest})."
         )
     else:
         exact += f", at or below {plan.threshold:.3g}."
