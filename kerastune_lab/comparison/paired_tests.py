@@ -131,7 +131,10 @@ class Comparison:
 
     @property
     def mean_diff(self):
-        return float(np.mean(self.diffs)) if self.diffs else math.nan
+        """Mean of the differences: +-inf with a diverged run, NaN where
+        diverged runs fall on both sides."""
+        with np.errstate(invalid="ignore"):
+            return float(np.mean(self.diffs)) if self.diffs else math.nan
 
     @property
     def effect_size(self):
@@ -177,10 +180,16 @@ class Comparison:
         if self.test == PAIRED_T:
             return f"mean difference {self.estimate:+.3g}"
         runs = "run" if self.failed_runs == 1 else "runs"
+        infinite = sum(math.isinf(d) for d in self.diffs)
         return (
             f"{self.failed_runs} failed {runs} among those compared, so "
             "the exact signed-rank test: Hodges-Lehmann estimate "
             f"{self.estimate:+.3g}"
+        ) + (
+            f" ({infinite} of the {self.n} per-seed differences infinite: "
+            "a diverged run counts as the worst value)"
+            if infinite
+            else ""
         )
 
     def sentence(self):

@@ -143,6 +143,9 @@ def plot_rate_loss(runs, path, figure="final_eval_loss"):
                 DODGE,
             )
         ax.set_xscale("log")
+        ax.set_xticks([p.rate for p in curve], minor=False)
+        ax.set_xticks([], minor=True)
+        ax.set_xticklabels([f"{p.rate:.2g}" for p in curve])
         name = ", ".join(f"{k.split('.')[-1]} = {v}" for k, v in others)
         ax.set(
             xlabel=f"rate (adaptive modes drawn x{DODGE} to the right)",
@@ -152,7 +155,8 @@ def plot_rate_loss(runs, path, figure="final_eval_loss"):
         ax.legend(fontsize=7)
     fig.suptitle(
         "Mode none against its rate, SD/SD2 at their mean rate "
-        "(mean and 95% t interval per cell; faint: seeds)",
+        "(mean and 95% t interval of each cell's finite runs; faint: "
+        "seeds)",
         fontsize=9,
     )
     fig.tight_layout()
