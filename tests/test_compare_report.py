@@ -17,6 +17,7 @@ from kerastune_lab.comparison.paired_tests import CSV_COLUMNS, closing_line
 from kerastune_lab.comparison.plot_rate_loss import rate_loss_curves
 from kerastune_lab.comparison.study_controls import study_axes
 from kerastune_lab.config import from_dict
+from kerastune_lab.errors import ConfigError
 
 NO_SKILL = 4.946
 SEEDS = [42, 43, 44, 45, 46]
@@ -324,3 +325,12 @@ def test_rate_loss_curves_put_sd_at_its_mean_rate(tmp_path):
         {"sd": 0.8e-3, "sd2": 1.7e-3}
     )
     assert all(len(p.values) == len(SEEDS) for p in curve + adaptive)
+
+
+def test_a_figure_the_runs_lack_is_a_config_error(tmp_path, quick_plots):
+    config = study_config({"figure": "test_accuracy"})
+    out, runs = crafted_study(tmp_path, config)
+    with pytest.raises(
+        ConfigError, match=r"analysis\.figure = 'test_accuracy'"
+    ):
+        aggregate(out, [], runs=runs)

@@ -21,6 +21,7 @@ from kerastune_lab.comparison.study_controls import study_axes
 from kerastune_lab.comparison.summarize import collect, write_summary
 from kerastune_lab.comparison.write_report import write_report
 from kerastune_lab.config import from_dict
+from kerastune_lab.errors import ConfigError
 
 
 def primary_power_plan(comparisons, analysis, seeds):
@@ -37,6 +38,23 @@ def primary_power_plan(comparisons, analysis, seeds):
         analysis.pilot_sd,
         [c.diffs for c in primary],
     )
+
+
+def _check_figure(runs, figure):
+    missing = [
+        cell.label
+        for cell, seeds in runs.items()
+        if any(figure not in run["figures"] for run in seeds.values())
+    ]
+    if missing:
+        known = sorted(
+            next(iter(next(iter(runs.values())).values()))["figures"]
+        )
+        raise ConfigError(
+            f"analysis.figure = {figure!r}: the runs of {missing[0]} have no "
+            f"such figure (they have {', '.join(known)}); set "
+            "analysis.figure to one of those."
+        )
 
 
 def aggregate(out, plan, runs=None):
@@ -57,6 +75,7 @@ def aggregate(out, plan, runs=None):
         return None
     config = from_dict(study["config"])
     analysis = config.analysis
+    _check_figure(runs, analysis.figure)
     axes = study_axes(config)
     rows = write_summary(runs, out / "summary.csv")
     comparisons = paired_comparisons(runs, axes, analysis)

@@ -80,17 +80,19 @@ def paired_t(diffs, confidence=0.95):
     test against: 0 is no difference (p 1), anything else is exact
     (p 0)."""
     diffs = np.asarray(diffs, dtype=float)
-    mean = diffs.mean(axis=-1)
-    degenerate = np.ptp(diffs, axis=-1) == 0
+    shape = diffs.shape[:-1]
+    rows = diffs.reshape(-1, diffs.shape[-1])
+    mean = rows.mean(axis=-1)
+    degenerate = np.ptp(rows, axis=-1) == 0
     low, high = mean.copy(), mean.copy()
     p = np.where(mean == 0, 1.0, 0.0)
     if (~degenerate).any():
-        result = stats.ttest_1samp(diffs[~degenerate], 0.0, axis=-1)
+        result = stats.ttest_1samp(rows[~degenerate], 0.0, axis=-1)
         interval = result.confidence_interval(confidence)
         low[~degenerate] = interval.low
         high[~degenerate] = interval.high
         p[~degenerate] = result.pvalue
-    return mean, low, high, p
+    return tuple(v.reshape(shape) for v in (mean, low, high, p))
 
 
 def _rank_weights(diffs):

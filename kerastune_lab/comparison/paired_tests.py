@@ -384,13 +384,12 @@ def _build(outcomes, axes, spec, figure):
         pairs = []
         for pool in itertools.product(*(axes[k] for k in pooled)):
             values = {**fixed, **dict(zip(pooled, pool))}
-
-            def cell(value, values=values):
-                return tuple(
-                    (k, value if k == axis else values[k]) for k in keys
+            pairs.append(
+                tuple(
+                    tuple((k, v if k == axis else values[k]) for k in keys)
+                    for v in (level, baseline)
                 )
-
-            pairs.append((cell(level), cell(baseline)))
+            )
         diffs, failed = outcomes.differences(pairs)
         if diffs:
             results.append(
