@@ -225,7 +225,7 @@ def compare(
     from kerastune_lab.comparison.aggregate import aggregate
     from kerastune_lab.comparison.paired_tests import closing_line
 
-    summary = aggregate(study.out, result.plan_tuples())
+    summary = aggregate(study.out, result.plan_tuples(), result.runs)
     if summary:
         _, comparisons = summary
         for comparison in comparisons:

@@ -1,10 +1,12 @@
 """From a comparison's finished runs to summary.csv, comparisons.csv,
 plots and report."""
 
+import collections
 import json
 import math
 
 from kerastune_lab.comparison.paired_tests import (
+    PRIMARY,
     paired_comparisons,
     write_comparisons,
 )
@@ -12,32 +14,86 @@ from kerastune_lab.comparison.plot_comparison import (
     plot_comparison_curves,
     plot_rate_traces,
 )
+from kerastune_lab.comparison.plot_rate_loss import plot_rate_loss
+from kerastune_lab.comparison.plot_strip import plot_strip
+from kerastune_lab.comparison.power_plan import power_plan
 from kerastune_lab.comparison.study_controls import study_axes
 from kerastune_lab.comparison.summarize import collect, write_summary
 from kerastune_lab.comparison.write_report import write_report
 from kerastune_lab.config import from_dict
+from kerastune_lab.errors import ConfigError
 
 
-def aggregate(out, plan):
-    """Writes summary.csv, comparisons.csv, curves.png, rates.png,
-    report.md and report.html; returns (summary rows, comparisons)."""
+def primary_power_plan(comparisons, analysis, seeds):
+    """The primary family's `PowerPlan`: n the most common n of its
+    comparisons (the study's seeds if none), m the testable ones."""
+    primary = [c for c in comparisons if c.role == PRIMARY]
+    sizes = collections.Counter(c.n for c in primary)
+    n = sizes.most_common(1)[0][0] if sizes else seeds
+    m = max(1, sum(c.testable for c in primary) or len(primary))
+    return power_plan(
+        n,
+        m,
+        analysis.alpha,
+        analysis.pilot_sd,
+        [c.diffs for c in primary],
+    )
+
+
+def _check_figure(runs, figure):
+    missing = [
+        cell.label
+        for cell, seeds in runs.items()
+        if any(figure not in run["figures"] for run in seeds.values())
+    ]
+    if missing:
+        known = sorted(
+            next(iter(next(iter(runs.values())).values()))["figures"]
+        )
+        raise ConfigError(
+            f"analysis.figure = {figure!r}: the runs of {missing[0]} have no "
+            f"such figure (they have {', '.join(known)}); set "
+            "analysis.figure to one of those."
+        )
+
+
+def aggregate(out, plan, runs=None):
+    """Writes summary.csv, comparisons.csv, strip.png, rate_loss.png (with
+    matched-rate controls), curves.png, rates.png, report.md and
+    report.html; returns (summary rows, comparisons), or None without
+    finished runs.
+
+    Args:
+        out: The comparison directory, holding study.json.
+        plan: [(cell, seed, run_dir)] of the study.
+        runs: {cell: {seed: run}} to use instead of reading the plan's run
+            directories (summarize.collect's shape).
+    """
     study = json.loads((out / "study.json").read_text())
-    runs = collect(plan)
+    runs = collect(plan) if runs is None else runs
     if not runs:
         return None
-    axes = study_axes(from_dict(study["config"]))
+    config = from_dict(study["config"])
+    analysis = config.analysis
+    _check_figure(runs, analysis.figure)
+    axes = study_axes(config)
     rows = write_summary(runs, out / "summary.csv")
-    comparisons = paired_comparisons(runs, axes)
+    comparisons = paired_comparisons(runs, axes, analysis)
     write_comparisons(comparisons, out / "comparisons.csv")
     no_skill = [
         r["no_skill_eval_loss"]
         for r in rows
         if not math.isnan(r["no_skill_eval_loss"])
     ]
+    images = ["strip.png"]
+    plot_strip(runs, out / "strip.png", analysis.figure)
+    if plot_rate_loss(runs, out / "rate_loss.png", analysis.figure):
+        images.append("rate_loss.png")
     plot_comparison_curves(
         runs, out / "curves.png", min(no_skill) if no_skill else None
     )
     plot_rate_traces(runs, out / "rates.png")
+    images += ["curves.png", "rates.png"]
     write_report(
         out,
         f"Comparison {out.name}",
@@ -45,6 +101,8 @@ def aggregate(out, plan):
         axes,
         rows,
         comparisons,
-        ["curves.png", "rates.png"],
+        images,
+        analysis,
+        primary_power_plan(comparisons, analysis, len(study["seeds"])),
     )
     return rows, comparisons

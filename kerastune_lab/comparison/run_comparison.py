@@ -42,9 +42,10 @@ def default_study():
 
 def comparison_dir(runs_dir, config, seeds):
     """runs_dir/compare-<name>-<hash>: the same study maps to one folder."""
-    identity = json.dumps(
-        {"config": config.to_dict(), "seeds": seeds}, sort_keys=True
-    )
+    # [analysis] says how to read the runs, not what they are: declaring
+    # the question afterwards must not start the study over.
+    trained = {k: v for k, v in config.to_dict().items() if k != "analysis"}
+    identity = json.dumps({"config": trained, "seeds": seeds}, sort_keys=True)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
     return pathlib.Path(runs_dir) / f"compare-{config.name}-{digest}"
 
@@ -173,11 +174,14 @@ class Study:
 
 @dataclasses.dataclass
 class StudyResult:
-    """What `run_study` did: every planned run and its outcome."""
+    """What `run_study` did: every planned run, its outcome, and the
+    complete runs as read once from their folders ({cell: {seed: run}},
+    `summarize.collect`'s shape)."""
 
     study: Study
     planned: list
     outcomes: list
+    runs: dict
 
     @property
     def failures(self):
@@ -203,9 +207,9 @@ def run_study(study, executor, progress=None):
     """
     first = study.first_stage()
     outcomes = executor.run(first, progress, stage="tune")
-    controls = study.controls(
-        collect([(p.cell, p.seed, p.run_dir) for p in first])
-    )
+    runs = collect([(p.cell, p.seed, p.run_dir) for p in first])
+    controls = study.controls(runs)
     if controls:
         outcomes += executor.run(controls, progress, stage="tune-controls")
-    return StudyResult(study, first + controls, outcomes)
+        runs.update(collect([(p.cell, p.seed, p.run_dir) for p in controls]))
+    return StudyResult(study, first + controls, outcomes, dict(runs))

@@ -18,24 +18,20 @@ import numpy as np
 
 from kerastune_lab.comparison.grid import Cell, expand_grid
 
-SCHEDULE_AXIS = "train.schedule"
-MODE_AXIS = "lr_adapt.mode"
-SCHEDULE_FREE = "schedule_free"
-
-
-def matched_level(mode):
-    """The mode-axis level of the control matched to `mode`'s rate."""
-    return f"none_at_{mode}_rate"
+# The control levels' names are the config's, which checks [analysis]
+# contrasts against them.
+from kerastune_lab.config.experiment_config import (
+    MODE_AXIS,
+    SCHEDULE_AXIS,
+    SCHEDULE_FREE,
+    matched_level,
+    study_levels,
+)
 
 
 def study_axes(config):
     """{axis: levels}: the grid's, plus the levels the controls add."""
-    axes = {key: list(values) for key, values in config.grid.items()}
-    if config.controls.schedule_free:
-        axes[SCHEDULE_AXIS].append(SCHEDULE_FREE)
-    for mode in config.controls.matched_rate:
-        axes[MODE_AXIS].append(matched_level(mode))
-    return axes
+    return study_levels(config.grid, config.controls)
 
 
 def first_stage_cells(config):

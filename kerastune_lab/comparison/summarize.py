@@ -8,16 +8,12 @@ import numpy as np
 from scipy import stats
 
 from kerastune_lab.analysis.diagnose_history import PROBLEMS, STILL_IMPROVING
+from kerastune_lab.comparison.failures import failure_interval, run_failed
+from kerastune_lab.config.experiment_config import STUDY_FIGURES
 from kerastune_lab.run_directory import RunDirectory
 
-FIGURES = (
-    "final_eval_loss",
-    "best_eval_loss",
-    "final_eval_perplexity",
-    "final_train_loss",
-    "train_eval_gap",
-    "test_loss",
-)
+# Every run has these; test_accuracy only where the task has accuracy.
+FIGURES = tuple(f for f in STUDY_FIGURES if f != "test_accuracy")
 
 
 def read_run(run_dir):
@@ -50,15 +46,17 @@ def read_run(run_dir):
 
 
 def mean_ci(values, confidence=0.95):
-    """(mean, low, high) with a t interval; NaN bounds for one value."""
+    """(mean, low, high): the mean and scipy's t interval; NaN bounds for
+    one value or a non-finite one, the mean itself for identical ones."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
-    if len(values) < 2:
+    if len(values) < 2 or not np.isfinite(values).all():
         return mean, math.nan, math.nan
-    half = float(
-        stats.sem(values) * stats.t.ppf((1 + confidence) / 2, len(values) - 1)
-    )
-    return mean, mean - half, mean + half
+    sem = stats.sem(values)
+    if sem == 0:
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, len(values) - 1, mean, sem)
+    return mean, float(low), float(high)
 
 
 def collect(plan):
@@ -71,7 +69,8 @@ def collect(plan):
 
 
 def write_summary(runs, path):
-    """summary.csv: one row per cell, mean and CI of each figure."""
+    """summary.csv: one row per cell: mean and 95% CI of each figure,
+    failed runs with their Clopper-Pearson 95% interval."""
     names = list(FIGURES) + (
         ["test_accuracy"]
         if any(
@@ -95,6 +94,10 @@ def write_summary(runs, path):
             )
         row["still_improving_seeds"] = sum(
             STILL_IMPROVING in r["flags"] for r in seeds.values()
+        )
+        row["failures"] = sum(run_failed(r) for r in seeds.values())
+        row["failure_ci_low"], row["failure_ci_high"] = failure_interval(
+            row["failures"], len(seeds)
         )
         for name in names:
             mean, low, high = mean_ci(

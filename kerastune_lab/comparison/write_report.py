@@ -1,8 +1,10 @@
 """report.md and a self-contained report.html for a comparison.
 
-Read top-down: the protocol, a matrix of the primary figure (rows: the
-last axis, e.g. modes and controls; columns: the first, e.g. schedules), a
-few sentences, then the details.
+Read top-down: the protocol (question, figure, tests, correction, power,
+written before any result), the primary results in words, a matrix of the
+figure (rows: the last axis, e.g. modes and controls; columns: the first,
+e.g. schedules), the failed runs per cell, the plots, the exploratory
+estimates (unadjusted, no verdict), then every figure and the diagnosis.
 """
 
 import itertools
@@ -10,11 +12,8 @@ import math
 
 from kerastune_lab.analysis.diagnose_history import PROBLEMS
 from kerastune_lab.analysis.html_page import render_html
-from kerastune_lab.comparison.paired_tests import (
-    ALPHA,
-    MIN_SEEDS,
-    PRIMARY_FIGURE,
-)
+from kerastune_lab.comparison.paired_tests import EXPLORATORY, PRIMARY
+from kerastune_lab.comparison.report_protocol import protocol_lines
 
 FIGURES = [
     ("final_eval_loss", "final eval loss"),
@@ -23,6 +22,16 @@ FIGURES = [
     ("final_train_loss", "final train loss"),
     ("train_eval_gap", "eval - train gap"),
 ]
+CAPTIONS = {
+    "strip.png": "Every seed's result per cell: failed runs in red, the "
+    "no-skill eval loss dashed.",
+    "rate_loss.png": "Mode none against its rate (the base cell and its "
+    "matched-rate controls), SD/SD2 at their mean rate: below the curve "
+    "is more than a larger rate.",
+    "curves.png": "Training and eval loss curves (mean over seeds, "
+    "min-max band).",
+    "rates.png": "The rate every step used (first seed of each cell).",
+}
 
 
 def _fmt(mean, low, high):
@@ -35,7 +44,7 @@ def _short(key):
     return key.split(".")[-1]
 
 
-def _cell_figure(row, figure=PRIMARY_FIGURE):
+def _cell_figure(row, figure):
     return _fmt(
         row[f"{figure}_mean"],
         row[f"{figure}_ci_low"],
@@ -43,10 +52,30 @@ def _cell_figure(row, figure=PRIMARY_FIGURE):
     )
 
 
-def _matrices(rows, axes, comparisons):
+def _row_notes(row_axis, comparisons):
+    """{level: note} for real pooled primary contrasts of the row axis."""
+    notes = {}
+    for c in comparisons:
+        if c.role == PRIMARY and c.real and c.pooled and c.axis == row_axis:
+            word = "lower" if c.estimate < 0 else "higher"
+            notes.setdefault(c.level, []).append(
+                f"{word} than {c.baseline}, pooled"
+            )
+    return {level: "; ".join(v) for level, v in notes.items()}
+
+
+def _matrix_cell(row, figure, test):
+    text = _cell_figure(row, figure)
+    if test is not None and test.real:
+        word = "lower" if test.estimate < 0 else "higher"
+        text = f"**{text}** {word}"
+    return text
+
+
+def _matrices(rows, axes, comparisons, figure):
     """One matrix per combination of the middle axes: rows are the last
-    axis's levels, columns the first's; a cell is marked where it differs
-    really from its column's first-row cell."""
+    axis's levels, columns the first's; bold where a cell is really
+    different (a primary verdict) from its column's first-row cell."""
     keys = list(axes)
     row_axis, col_axis = keys[-1], keys[0]
     middle = keys[1:-1]
@@ -54,8 +83,13 @@ def _matrices(rows, axes, comparisons):
     against_first = {
         (c.level, c.fixed): c
         for c in comparisons
-        if c.axis == row_axis and c.baseline == axes[row_axis][0]
+        if c.role == PRIMARY
+        and not c.pooled
+        and c.axis == row_axis
+        and c.baseline == axes[row_axis][0]
     }
+    notes = _row_notes(row_axis, comparisons)
+    columns = axes[col_axis] if len(keys) > 1 else [None]
     lines = []
     for combo in itertools.product(*(axes[k] for k in middle)):
         if middle:
@@ -65,9 +99,8 @@ def _matrices(rows, axes, comparisons):
                 + ", ".join(f"{k}={v}" for k, v in zip(middle, combo))
                 + ":",
             ]
-        columns = axes[col_axis] if len(keys) > 1 else [None]
         header = [_short(row_axis)] + [
-            f"{_short(col_axis)} = {c}" if c is not None else PRIMARY_FIGURE
+            f"{_short(col_axis)} = {c}" if c is not None else figure
             for c in columns
         ]
         lines += [
@@ -83,72 +116,91 @@ def _matrices(rows, axes, comparisons):
                     values[col_axis] = column
                 values[row_axis] = level
                 row = by_values.get(tuple(values[k] for k in keys))
-                if row is None:
-                    cells.append("")
-                    continue
-                text = _cell_figure(row)
                 fixed = tuple((k, values[k]) for k in keys if k != row_axis)
-                test = against_first.get((level, fixed))
-                if test is not None and test.real:
-                    text = (
-                        f"**{text}** "
-                        f"{'lower' if test.mean_diff < 0 else 'higher'}"
+                cells.append(
+                    ""
+                    if row is None
+                    else _matrix_cell(
+                        row, figure, against_first.get((level, fixed))
                     )
-                cells.append(text)
+                )
             if any(cells):
-                lines.append(f"| {level} | " + " | ".join(cells) + " |")
+                label = (
+                    f"**{level}** ({notes[level]})"
+                    if level in notes
+                    else str(level)
+                )
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _summary_sentence(axis, baseline, level, tests):
-    """One sentence on `level` vs `baseline` over the other axes."""
-    if not tests:
-        return None
-    real = [t for t in tests if t.real]
-    lower = [t for t in real if t.mean_diff < 0]
-    higher = [t for t in real if t.mean_diff > 0]
-    untestable = [t for t in tests if t.verdict == "untestable"]
-    where = len(tests)
-    if len(untestable) == where:
-        return (
-            f"{axis}={level} vs {baseline}: untestable with fewer than "
-            f"{MIN_SEEDS} seeds (no claim either way)."
+def _primary_results(comparisons):
+    primary = [c for c in comparisons if c.role == PRIMARY]
+    lines = ["## Primary results", ""]
+    if not primary:
+        return lines + ["- No primary comparison had paired runs."]
+    return lines + [
+        f"- {'**' if c.real else ''}{c.sentence()}{'**' if c.real else ''}"
+        for c in primary
+    ]
+
+
+def _failure_table(rows, grid_keys):
+    lines = [
+        "## Failed runs per cell",
+        "",
+        "Runs not below the no-skill eval loss, or diverged; 95% "
+        "Clopper-Pearson interval of the cell's failure rate. Described, "
+        "not tested: telling failure rates apart takes many seeds.",
+        "",
+        "| "
+        + " | ".join(_short(k) for k in grid_keys)
+        + " | failed / seeds | failure rate 95% interval |",
+        "|" + "---|" * (len(grid_keys) + 2),
+    ]
+    for row in rows:
+        lines.append(
+            "| "
+            + " | ".join(str(row[k]) for k in grid_keys)
+            + f" | {row['failures']} / {row['seeds']} | "
+            f"[{row['failure_ci_low']:.2f}, {row['failure_ci_high']:.2f}] |"
         )
-    parts = []
-    for group, word in ((lower, "lower"), (higher, "higher")):
-        if group:
-            p = max(t.p_adjusted for t in group)
-            parts.append(
-                f"{word} {PRIMARY_FIGURE} in {len(group)} of {where} "
-                f"setting(s) of the other axes (mean difference "
-                f"{', '.join(f'{t.mean_diff:+.3g}' for t in group)}; Holm-"
-                f"adjusted p <= {p:.2g})"
+    return lines
+
+
+def _exploratory(comparisons, alpha):
+    exploratory = [c for c in comparisons if c.role == EXPLORATORY]
+    if not exploratory:
+        return []
+    level = f"{100 * (1 - alpha):.4g}%"
+    lines = [
+        "## Exploratory estimates (unadjusted, no verdict)",
+        "",
+        f"Every other pair of levels, other axes fixed: the estimate with "
+        f"its unadjusted {level} interval. They answer no declared "
+        "question and are not corrected for their number: leads for a "
+        "next study, not findings.",
+        "",
+        f"| comparison | n | test | estimate | unadjusted {level} interval |",
+        "|---|---|---|---|---|",
+    ]
+    for c in exploratory:
+        if not c.testable:
+            lines.append(
+                f"| {c.label()} | {c.n} | untestable | "
+                f"{c.mean_diff:+.3g} (mean) | |"
             )
-    rest = [t for t in tests if not t.real and t not in untestable]
-    if rest:
-        detectable = max(t.detectable_diff for t in rest)
-        parts.append(
-            f"indistinguishable in {len(rest)} of {where} "
-            f"(differences {', '.join(f'{t.mean_diff:+.3g}' for t in rest)};"
-            f" these seeds detect about {detectable:.3g} or more)"
+            continue
+        low, high = c.ci
+        interval = (
+            "unbounded at this n"
+            if math.isinf(low) and math.isinf(high)
+            else f"[{low:+.3g}, {high:+.3g}]"
         )
-    return f"{axis}={level} vs {baseline}: " + "; ".join(parts) + "."
-
-
-def _sentences(axes, comparisons):
-    lines = []
-    for axis, levels in reversed(list(axes.items())):
-        for baseline, level in itertools.combinations(levels, 2):
-            tests = [
-                c
-                for c in comparisons
-                if c.axis == axis
-                and c.baseline == baseline
-                and c.level == level
-            ]
-            sentence = _summary_sentence(_short(axis), baseline, level, tests)
-            if sentence:
-                lines.append("- " + sentence)
+        lines.append(
+            f"| {c.label()} | {c.n} | {c.test} | {c.estimate:+.3g} | "
+            f"{interval} |"
+        )
     return lines
 
 
@@ -162,7 +214,7 @@ def _verdicts(row):
     return text
 
 
-def _table(rows, grid_keys):
+def _all_figures(rows, grid_keys):
     figures = list(FIGURES)
     if "test_accuracy_mean" in rows[0]:
         figures.append(("test_accuracy", "test accuracy"))
@@ -172,9 +224,17 @@ def _table(rows, grid_keys):
         + [label for _, label in figures]
         + ["verdicts of the seeds"]
     )
-    body = []
+    lines = [
+        "## All figures",
+        "",
+        "Means over seeds with a 95% t confidence interval in "
+        "brackets (none with one seed or a non-finite value).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     for row in rows:
-        body.append(
+        cells = (
             [str(row[k]) for k in grid_keys]
             + [str(row["seeds"]), f"{row['learning_rate']:.3g}"]
             + [
@@ -183,111 +243,16 @@ def _table(rows, grid_keys):
             ]
             + [_verdicts(row)]
         )
-    return header, body
-
-
-def _protocol(study, axes, rows, comparisons):
-    seeds = study["seeds"]
-    split = study["config"]["data"].get("split_seed", -1)
-    varied = "initialisation, data order, dropout and masks" + (
-        f"; the data split is fixed (data.split_seed = {split})"
-        if split >= 0
-        else "; the data split too"
-    )
-    testable = [c for c in comparisons if c.verdict != "untestable"]
-    no_skill = [
-        r["no_skill_eval_loss"]
-        for r in rows
-        if not math.isnan(r["no_skill_eval_loss"])
-    ]
-    lines = [
-        f"Study: `{study['config_path']}`, {len(rows)} cells x "
-        f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}).",
-        "",
-        f"- Primary figure: **{PRIMARY_FIGURE}** (the validation loss after "
-        "the last epoch); the other figures are descriptive.",
-        f"- Between seeds varied: {varied}.",
-        "- Test: every pair of levels of each axis, other axes fixed, "
-        "paired by seed, two-sided t-test on the per-seed differences; "
-        f"Holm-Bonferroni over all {len(testable)} tested comparisons, "
-        f"family-wise alpha {ALPHA}.",
-        f"- Fewer than {MIN_SEEDS} paired seeds: untestable (a paired test "
-        "on 2 seeds has one degree of freedom and almost no power).",
-    ]
-    if no_skill:
-        lines.append(
-            "- No-skill eval loss (a model that learned nothing: "
-            + ("class prior" if "test_accuracy_mean" in rows[0] else "unigram")
-            + f"): **{min(no_skill):.4g}**"
-            + (
-                f" to {max(no_skill):.4g}"
-                if max(no_skill) - min(no_skill) > 1e-9
-                else ""
-            )
-            + ". Every figure below is read against it."
-        )
-    if len(seeds) < MIN_SEEDS:
-        lines += [
-            "",
-            f"**With {len(seeds)} seed(s) no comparison can be "
-            "tested: the numbers below are descriptions, not "
-            f"findings. Run --seeds {MIN_SEEDS} or more.**",
-        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
-def write_report(out, title, study, axes, rows, comparisons, images):
-    """Writes out/report.md and out/report.html; returns both paths."""
-    grid_keys = list(axes)
-    header, body = _table(rows, grid_keys)
+def _diagnosis(rows, grid_keys):
     flagged = {
         verdict: [r for r in rows if r[f"{verdict}_seeds"] * 2 > r["seeds"]]
         for verdict in PROBLEMS
     }
-    lines = [f"# {title}", ""]
-    lines += _protocol(study, axes, rows, comparisons)
-    lines += [
-        "",
-        f"## At a glance: {PRIMARY_FIGURE}, mean [95% CI]",
-        "",
-        f"Bold: really different (Holm-adjusted p < {ALPHA}) from the "
-        "first row of its column; lower loss is better.",
-    ]
-    lines += _matrices(rows, axes, comparisons)
-    lines += ["", "## In words", ""]
-    lines += _sentences(axes, comparisons)
-    lines += [
-        "",
-        "## All figures",
-        "",
-        "Means over seeds with a 95% t confidence interval in "
-        "brackets (none with one seed).",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    lines += ["| " + " | ".join(r) + " |" for r in body]
-    lines += [
-        "",
-        "## Every comparison",
-        "",
-        "Also in comparisons.csv (raw and Holm-adjusted p, d_z, the "
-        "smallest difference detectable at power 0.8).",
-        "",
-    ]
-    ordered = sorted(
-        comparisons,
-        key=lambda c: (
-            not c.real,
-            c.p_adjusted if not math.isnan(c.p_adjusted) else 2,
-        ),
-    )
-    lines += [
-        f"- {'**' if c.real else ''}{c.sentence()}{'**' if c.real else ''}"
-        for c in ordered
-    ]
-    lines += [
-        "",
+    lines = [
         "## Diagnosis of the cells",
         "",
         "Each run's own diagnosis (`kerastune-lab diagnose`, the "
@@ -312,8 +277,46 @@ def write_report(out, title, study, axes, rows, comparisons, images):
             f"- Still improving at the end (train longer): "
             f"{len(improving)} of {len(rows)} cells."
         )
+    return lines
+
+
+def write_report(
+    out, title, study, axes, rows, comparisons, images, analysis, plan
+):
+    """Writes out/report.md and out/report.html; returns both paths.
+
+    Args:
+        out: The comparison directory (images are read from it).
+        title: The page title.
+        study: study.json's content (config_path, seeds, config).
+        axes: {axis: [levels]} of the study, controls included.
+        rows: summary.csv's rows.
+        comparisons: `paired_tests.Comparison`s, primary first.
+        images: PNG file names in `out`, in reading order.
+        analysis: The study's `AnalysisConfig`.
+        plan: The primary family's `power_plan.PowerPlan`.
+    """
+    grid_keys = list(axes)
+    figure = analysis.figure
+    lines = [f"# {title}", ""]
+    lines += protocol_lines(study, analysis, rows, comparisons, plan)
+    lines += [""] + _primary_results(comparisons)
+    lines += [
+        "",
+        f"## At a glance: {figure}, mean [95% CI] per cell",
+        "",
+        "Bold: really different (a primary comparison, Holm-adjusted p < "
+        f"{analysis.alpha:g}) from the first row of its column, or a row "
+        "really different when pooled; intervals per cell, unadjusted.",
+    ]
+    lines += _matrices(rows, axes, comparisons, figure)
+    lines += [""] + _failure_table(rows, grid_keys)
     lines += ["", "## Figures", ""]
-    lines += [f"![{name}]({name})" for name in images]
+    for name in images:
+        lines += [CAPTIONS.get(name, name), "", f"![{name}]({name})", ""]
+    lines += _exploratory(comparisons, analysis.alpha)
+    lines += [""] + _all_figures(rows, grid_keys)
+    lines += [""] + _diagnosis(rows, grid_keys)
     markdown = "\n".join(lines) + "\n"
     (out / "report.md").write_text(markdown)
     (out / "report.html").write_text(render_html(title, markdown, out))

@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import pathlib
+import re
 import tomllib
 from typing import Any
 
@@ -197,8 +198,98 @@ class ControlsConfig:
     )
 
 
+# The figures `compare` computes per run (comparison/summarize.py):
+# what [analysis] figure may name.
+STUDY_FIGURES = (
+    "final_eval_loss",
+    "best_eval_loss",
+    "final_eval_perplexity",
+    "final_train_loss",
+    "train_eval_gap",
+    "test_loss",
+    "test_accuracy",
+)
+# The axes the controls add levels to, and the names of those levels.
+SCHEDULE_AXIS = "train.schedule"
+MODE_AXIS = "lr_adapt.mode"
+SCHEDULE_FREE = "schedule_free"
+
+
+def matched_level(mode):
+    """The mode-axis level of the control matched to `mode`'s rate."""
+    return f"none_at_{mode}_rate"
+
+
+@dataclasses.dataclass
+class AnalysisConfig:
+    """The question a study answers: what `compare` tests and how.
+
+    A study section like [grid]: `run` ignores it, `compare` reads it.
+    Without `primary` every comparison of the study is primary (one Holm
+    family over all of them, as a small user study wants).
+
+    Attributes:
+        primary: Contrasts "axis: level vs baseline", e.g.
+            "lr_adapt.mode: sd2 vs none"; the difference is level -
+            baseline. Holm runs over these only; every other pair of
+            levels is exploratory (an estimate with an unadjusted
+            interval, no verdict). The axis is a [grid] axis, or
+            lr_adapt.mode / train.schedule with the levels [controls]
+            adds (none_at_<mode>_rate, schedule_free).
+        pool_over: [grid] axes a primary contrast is pooled over: per
+            seed, the mean of the differences over those axes' levels
+            where both cells exist. The seed stays the unit of
+            replication (n = seeds). Without it, a primary contrast is
+            tested once per combination of the other axes.
+        figure: The per-run figure tested (STUDY_FIGURES).
+        alpha: The family-wise error rate of the primary family.
+        equivalence_margin: > 0: a primary contrast whose baseline is a
+            matched-rate control also gets an equivalence test (TOST)
+            against +-margin, in the figure's units. 0: no equivalence
+            claim can be made.
+        pilot_sd: The SD of per-seed differences from a pilot, for the
+            power statement; 0: the study's own pooled SD is used.
+    """
+
+    primary: list = option(
+        [],
+        doc='contrasts "axis: level vs baseline" (difference level - '
+        "baseline); Holm runs over these only, every other pair is "
+        "exploratory; empty: every comparison is primary",
+    )
+    pool_over: list = option(
+        [],
+        doc="[grid] axes a primary contrast is pooled over (per seed, the "
+        "mean difference over their levels; n = seeds)",
+    )
+    figure: str = option(
+        "final_eval_loss",
+        choices=STUDY_FIGURES,
+        doc="the per-run figure tested",
+    )
+    alpha: float = option(
+        0.05,
+        minimum=0.0,
+        maximum=0.5,
+        exclusive_minimum=True,
+        doc="family-wise error rate of the primary comparisons",
+    )
+    equivalence_margin: float = option(
+        0.0,
+        minimum=0.0,
+        doc="> 0: equivalence test (TOST) against +-margin of the primary "
+        "contrasts whose baseline is a matched-rate control; 0: none",
+    )
+    pilot_sd: float = option(
+        0.0,
+        minimum=0.0,
+        doc="SD of per-seed differences from a pilot, for the power "
+        "statement; 0: the study's own",
+    )
+
+
 # Sections that describe a study for `compare`; `run` ignores them.
-STUDY_SECTIONS = ("grid", "controls")
+STUDY_SECTIONS = ("grid", "controls", "analysis")
 
 SECTIONS = {
     "data": DataConfig,
@@ -217,6 +308,9 @@ class ExperimentConfig:
     grid: dict = dataclasses.field(default_factory=dict)
     controls: ControlsConfig = dataclasses.field(
         default_factory=ControlsConfig
+    )
+    analysis: AnalysisConfig = dataclasses.field(
+        default_factory=AnalysisConfig
     )
     name: str = "experiment"
     source: str | None = None
@@ -240,6 +334,8 @@ class ExperimentConfig:
             out["grid"] = copy.deepcopy(self.grid)
         if self.controls != ControlsConfig():
             out["controls"] = dataclasses.asdict(self.controls)
+        if self.analysis != AnalysisConfig():
+            out["analysis"] = dataclasses.asdict(self.analysis)
         return out
 
 
@@ -322,10 +418,15 @@ def from_dict(raw, name="experiment", source=None):
         ControlsConfig, raw.get("controls", {}), "controls"
     )
     _check_controls(controls, grid)
+    analysis = build_dataclass(
+        AnalysisConfig, raw.get("analysis", {}), "analysis"
+    )
+    _check_analysis(analysis, grid, controls)
     config = ExperimentConfig(
         **sections,
         grid=grid,
         controls=controls,
+        analysis=analysis,
         name=name,
         source=source,
         raw=copy.deepcopy(raw),
@@ -369,6 +470,94 @@ def _check_controls(controls, grid):
         raise ConfigError(
             "controls.schedule_free adds a level to the grid's "
             '"train.schedule" axis; add that axis to [grid].'
+        )
+
+
+def study_levels(grid, controls):
+    """{axis: [levels]}: the grid's, plus the levels the controls add."""
+    axes = {key: list(values) for key, values in grid.items()}
+    if controls.schedule_free:
+        axes[SCHEDULE_AXIS].append(SCHEDULE_FREE)
+    for mode in controls.matched_rate:
+        axes[MODE_AXIS].append(matched_level(mode))
+    return axes
+
+
+_CONTRAST = re.compile(r"^\s*([^:\s]+)\s*:\s*(\S+)\s+vs\s+(\S+)\s*$")
+
+
+def parse_contrast(text):
+    """'axis: level vs baseline' -> (axis, level, baseline), as text."""
+    match = _CONTRAST.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigError(
+            f"analysis.primary entry {text!r}: expected the text "
+            '"axis: level vs baseline", e.g. "lr_adapt.mode: sd2 vs none".'
+        )
+    return match.groups()
+
+
+def _check_analysis(analysis, grid, controls):
+    """Every primary contrast names an axis and two of its levels; the
+    pooled axes are grid axes other than the contrasts' own."""
+    if analysis.primary and not grid:
+        raise ConfigError(
+            f"analysis.primary = {analysis.primary!r} names levels of "
+            "[grid] axes, but the study has no [grid]: add one."
+        )
+    axes = study_levels(grid, controls)
+    contrast_axes = set()
+    for text in analysis.primary:
+        axis, level, baseline = parse_contrast(text)
+        if axis not in axes:
+            raise ConfigError(
+                f"analysis.primary entry {text!r}: axis {axis!r} is not an "
+                f"axis of the study; use one of {', '.join(axes)}."
+            )
+        names = [str(v) for v in axes[axis]]
+        for name in (level, baseline):
+            if name not in names:
+                raise ConfigError(
+                    f"analysis.primary entry {text!r}: {name!r} is not a "
+                    f"level of {axis!r}; its levels are {names!r} (a "
+                    "control's level exists when [controls] asks for it)."
+                )
+        if level == baseline:
+            raise ConfigError(
+                f"analysis.primary entry {text!r} compares a level with "
+                "itself; name two different levels."
+            )
+        contrast_axes.add(axis)
+    if len(set(map(parse_contrast, analysis.primary))) < len(analysis.primary):
+        raise ConfigError(
+            f"analysis.primary = {analysis.primary!r} lists a contrast "
+            "twice; keep one (each is tested once)."
+        )
+    if analysis.pool_over and not analysis.primary:
+        raise ConfigError(
+            f"analysis.pool_over = {analysis.pool_over!r} pools the primary "
+            "contrasts, but analysis.primary is empty: declare them."
+        )
+    for axis in analysis.pool_over:
+        if axis not in grid or axis in contrast_axes:
+            raise ConfigError(
+                f"analysis.pool_over = {analysis.pool_over!r}: {axis!r} "
+                "must be a [grid] axis other than the primary contrasts' "
+                f"own ({', '.join(sorted(contrast_axes))}); [grid] axes: "
+                f"{', '.join(grid)}."
+            )
+    controls_compared = [
+        text
+        for text in analysis.primary
+        if parse_contrast(text)[2]
+        in {matched_level(m) for m in controls.matched_rate}
+    ]
+    if analysis.equivalence_margin and not controls_compared:
+        raise ConfigError(
+            f"analysis.equivalence_margin = {analysis.equivalence_margin} "
+            "applies to primary contrasts whose baseline is a matched-rate "
+            'control (e.g. "lr_adapt.mode: sd2 vs none_at_sd2_rate"); '
+            "analysis.primary has none: add one or set the margin to 0."
         )
 
 

@@ -24,6 +24,7 @@ from kerastune_lab.callbacks.schedule_free_evaluation import (
     ScheduleFreeEvaluation,
 )
 from kerastune_lab.callbacks.tensorboard_steps import TensorBoardSteps
+from kerastune_lab.config.experiment_config import STUDY_SECTIONS
 from kerastune_lab.errors import UserError
 from kerastune_lab.families import FAMILIES
 from kerastune_lab.optimizers import build_optimizer
@@ -47,7 +48,7 @@ def flat_hyperparameters(config):
     HParams plugin takes them (numbers, strings, booleans)."""
     flat = {}
     for section, values in config.to_dict().items():
-        if section in ("grid", "controls"):
+        if section in STUDY_SECTIONS:
             continue
         for key, value in values.items():
             flat[f"{section}.{key}"] = (
