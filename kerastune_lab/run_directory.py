@@ -9,6 +9,7 @@ status checks and the run locks live here, at the bottom of the package
 import contextlib
 import csv
 import datetime
+import fcntl
 import io
 import json
 import math
@@ -29,8 +30,13 @@ class RunDirectory:
 
     Example:
 
-    >>> run = RunDirectory("runs/20261123-101500-approach_a-1f2e")
+    >>> import tempfile
+    >>> run = RunDirectory(tempfile.mkdtemp())
+    >>> run.is_run(), run.is_complete()
+    (False, False)
+    >>> run.write_metrics({"test_loss": 0.5})
     >>> run.is_complete(), run.read_metrics()["test_loss"]
+    (True, 0.5)
     """
 
     CONFIG = "config.json"
@@ -43,6 +49,7 @@ class RunDirectory:
     STATUS = "status.json"
     BACKUP = "backup"
     TENSORBOARD = "tensorboard"
+    LOCK = ".lock"
     FILES = (CONFIG, HISTORY, STEPS, METRICS, MODEL, DIAGNOSIS, CURVES, STATUS)
 
     def __init__(self, path):
@@ -101,7 +108,10 @@ class RunDirectory:
 
     @property
     def lock(self):
-        return self.path.with_name(self.path.name + ".lock")
+        """The run's lock file, a hidden file in the run directory (never
+        removed: deleting a lock file that others may hold open would let
+        two processes lock different files of one name)."""
+        return self.path / self.LOCK
 
     # -- state ---------------------------------------------------------
     def is_run(self):
@@ -153,28 +163,31 @@ class RunDirectory:
 
     # -- locks ---------------------------------------------------------
     def claim(self):
-        """Takes <run>.lock for this process; False if another live process
-        holds it (two `compare` commands on one study share the work and
-        never write into the same run)."""
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    os.kill(int(self.lock.read_text() or 0), 0)
-                    return False  # its owner is alive
-                except (ProcessLookupError, ValueError):
-                    self.lock.unlink(missing_ok=True)  # a dead process's
-                    continue
-                except PermissionError:
-                    return False
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
+        """Locks the run for this process (fcntl.flock on its lock file);
+        False if another process holds it. Two `compare` commands on one
+        study share the work and never write into the same run, and the
+        lock of a process that dies is released by the system."""
+        if os.fspath(self.lock) in _HELD:
             return True
-        return False
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock, os.O_CREAT | os.O_WRONLY, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        _HELD[os.fspath(self.lock)] = fd
+        return True
 
     def release(self):
-        self.lock.unlink(missing_ok=True)
+        """Gives up this process's lock on the run (if it holds it)."""
+        fd = _HELD.pop(os.fspath(self.lock), None)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
+# Lock files this process holds, by path -> open descriptor.
+_HELD = {}
 
 
 def read_csv_columns(path):

@@ -11,13 +11,13 @@ import subprocess
 import sys
 import time
 
+import tomli_w
 from tiny_study import GRID_2X2, TINY_GRU
 
 from kerastune_lab.comparison.local_pool import LocalPool
 from kerastune_lab.comparison.planned_run import COMPLETE, FAILED, SKIPPED
 from kerastune_lab.comparison.run_comparison import Study
 from kerastune_lab.config import load_experiment, with_settings
-from kerastune_lab.config.toml_text import to_toml
 from kerastune_lab.run_directory import RunDirectory
 
 RUN_FILES = ("history.csv", "steps.csv", "config.json")
@@ -42,7 +42,7 @@ def test_a_run_in_a_worker_after_three_others_equals_a_fresh_process(
 
     last = planned[-1]  # sd2, cosine: the fourth run of that worker
     cell_file = tmp_path / "cell.toml"
-    cell_file.write_text(to_toml(last.config.to_dict()))
+    cell_file.write_text(tomli_w.dumps(last.config.to_dict()))
     fresh = tmp_path / "fresh"
     subprocess.run(
         [sys.executable, "-m", "kerastune_lab", "run", str(cell_file)]
@@ -99,7 +99,7 @@ def test_a_failing_run_is_reported_and_the_rest_go_on(tmp_path):
     ]
     assert "missing.csv" in outcomes[1].message
     assert "missing.csv" in planned[1].log.read_text()
-    assert not RunDirectory(planned[1].run_dir).lock.exists()
+    assert RunDirectory(planned[1].run_dir).claim()  # released
     # A worker whose run failed is replaced, not reused.
     assert pool.workers_started == 2
 

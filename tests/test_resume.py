@@ -1,7 +1,6 @@
 """Crash safety: SIGKILL mid-epoch, then `run --resume`."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -97,21 +96,37 @@ def test_resume_of_a_complete_run_or_a_non_run(tmp_path):
 
 def test_a_run_claimed_by_a_live_process_is_not_taken(tmp_path):
     run_dir = tmp_path / "cell-seed1"
-    other = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)"]
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from kerastune_lab.run_directory import RunDirectory\n"
+            f"assert RunDirectory({str(run_dir)!r}).claim()\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        run_dir.with_name(run_dir.name + ".lock").write_text(str(other.pid))
+        assert holder.stdout.readline().strip() == "held"
         assert not RunDirectory(run_dir).claim()
     finally:
-        other.kill()
-        other.wait()
-    assert RunDirectory(
-        run_dir
-    ).claim()  # the owner died: the stale lock is taken over
-    assert (
-        int(run_dir.with_name(run_dir.name + ".lock").read_text())
-        == os.getpid()
+        holder.kill()
+        holder.wait()
+    # Its owner died: the system released the lock.
+    run = RunDirectory(run_dir)
+    assert run.claim() and run.claim()  # held: claiming again is a no-op
+    run.release()
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from kerastune_lab.run_directory import RunDirectory\n"
+            f"print(RunDirectory({str(run_dir)!r}).claim())",
+        ],
+        capture_output=True,
+        text=True,
     )
-    RunDirectory(run_dir).release()
-    assert not run_dir.with_name(run_dir.name + ".lock").exists()
+    assert other.stdout.strip() == "True"

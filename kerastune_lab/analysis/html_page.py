@@ -1,13 +1,15 @@
-"""A self-contained HTML page from the small Markdown our reports write.
+"""A self-contained HTML page from a report's Markdown.
 
-Handles what the reports use: # and ## headings, paragraphs, "- " bullets
-(with **bold**), pipe tables and ![alt](file.png) images, which are
-embedded as base64 so the page works when copied or mailed on its own.
+Python-Markdown (with its tables extension) renders the text; images the
+report links (![alt](file.png)) are embedded as base64, so the page works
+when copied or mailed on its own.
 """
 
 import base64
 import html
 import re
+
+import markdown
 
 _STYLE = (
     "body{font-family:sans-serif;max-width:1200px;margin:auto;"
@@ -18,69 +20,30 @@ _STYLE = (
 )
 
 
-def _inline(text):
-    text = html.escape(text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+def render_html(title, text, folder):
+    """The page for Markdown `text`; linked PNG files are read from
+    `folder` and embedded.
 
+    Example:
 
-def _table(rows):
-    cells = [
-        [c.strip() for c in row.strip().strip("|").split("|")]
-        for row in rows
-        if not re.fullmatch(r"\|?(\s*-+\s*\|)+\s*", row)
-    ]
-    head, body = cells[0], cells[1:]
-    return (
-        "<table><tr>"
-        + "".join(f"<th>{_inline(c)}</th>" for c in head)
-        + "</tr>"
-        + "".join(
-            "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
-            for row in body
-        )
-        + "</table>"
-    )
+    >>> import pathlib
+    >>> text = "# Hi\\n\\n| a |\\n|---|\\n| 1 |"
+    >>> page = render_html("t", text, pathlib.Path())
+    >>> "<h1>Hi</h1>" in page and "<td>1</td>" in page
+    True
+    """
 
+    def embed(match):
+        path = folder / html.unescape(match[1])
+        if not path.is_file():
+            return match[0]
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
 
-def render_html(title, markdown, folder):
-    """The page for `markdown`; images are read from `folder`."""
-    parts, table, bullets = [], [], []
-
-    def flush():
-        if table:
-            parts.append(_table(table))
-            table.clear()
-        if bullets:
-            parts.append(
-                "<ul>" + "".join(f"<li>{b}</li>" for b in bullets) + "</ul>"
-            )
-            bullets.clear()
-
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        if line.startswith("- "):
-            bullets.append(_inline(line[2:]))
-            continue
-        flush()
-        image = re.fullmatch(r"!\[(.*)\]\((.+)\)", line.strip())
-        if image:
-            data = base64.b64encode((folder / image[2]).read_bytes()).decode()
-            parts.append(
-                f'<figure><img alt="{html.escape(image[1])}" '
-                f'src="data:image/png;base64,{data}"></figure>'
-            )
-        elif line.startswith("## "):
-            parts.append(f"<h2>{_inline(line[3:])}</h2>")
-        elif line.startswith("# "):
-            parts.append(f"<h1>{_inline(line[2:])}</h1>")
-        elif line.strip():
-            parts.append(f"<p>{_inline(line)}</p>")
-    flush()
+    body = markdown.markdown(text, extensions=["tables"])
+    body = re.sub(r'src="([^"]+\.png)"', embed, body)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>"
         f"{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        "<body>\n" + "\n".join(parts) + "\n</body></html>\n"
+        "<body>\n" + body + "\n</body></html>\n"
     )

@@ -155,12 +155,10 @@ class _Cycle(keras.utils.PyDataset):
 def plot_range_test(result, path, title=""):
     """Smoothed and raw loss against the rate (log scale), suggestion
     marked."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.plot(
         result.rates, result.losses, color="0.75", lw=0.8, label="batch loss"
     )
@@ -189,4 +187,3 @@ def plot_range_test(result, path, title=""):
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

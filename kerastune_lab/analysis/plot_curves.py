@@ -1,9 +1,6 @@
 """curves.png: the epoch curves and the per-step loss and rate of a run."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
 def plot_curves(history, steps, path, title="", no_skill_loss=None):
@@ -22,7 +19,8 @@ def plot_curves(history, steps, path, title="", no_skill_loss=None):
         for k in history
         if not k.startswith("val_") and k not in ("loss", "lr", "epoch")
     )
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig = Figure(figsize=(15, 4))
+    axes = fig.subplots(1, 3)
     epochs = range(len(history["loss"]))
     ax = axes[0]
     ax.plot(epochs, history["loss"], label="train loss")
@@ -70,4 +68,3 @@ def plot_curves(history, steps, path, title="", no_skill_loss=None):
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

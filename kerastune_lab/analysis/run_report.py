@@ -114,12 +114,10 @@ def _flatten(config, prefix=""):
 
 
 def _scatter(points, path):
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
     for name, loss, accuracy in points:
         ax.plot(loss, accuracy, "o-", ms=3, lw=0.6, label=name[-40:])
     ax.set(
@@ -131,7 +129,6 @@ def _scatter(points, path):
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_run_report(paths, out):

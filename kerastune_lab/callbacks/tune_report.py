@@ -14,9 +14,17 @@ class TuneReport(keras.callbacks.Callback):
         report: The reporting function; default `ray.tune.report` (the
             current trial's session).
 
-    Example:
+    Example (inside a Ray Tune trial the default `report` is used; here
+    the reports are collected in a list):
 
-    >>> model.fit(x, y, epochs=5, callbacks=[TuneReport()])  # in a trial
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> sent = []
+    >>> _ = model.fit(np.ones((8, 2)), np.ones(8), epochs=2, verbose=0,
+    ...               callbacks=[TuneReport(report=sent.append)])
+    >>> [sorted(r) for r in sent]
+    [['epoch', 'loss'], ['epoch', 'loss']]
     """
 
     def __init__(self, report=None):

@@ -308,10 +308,11 @@ def check(config, overrides):
     Prints the resolved configuration as TOML (every key, defaults
     included); exits 2 with the reason if anything is invalid.
     """
-    from kerastune_lab.config import load_experiment
-    from kerastune_lab.config.toml_text import to_toml
+    import tomli_w
 
-    click.echo(to_toml(load_experiment(config, overrides).to_dict()), nl=False)
+    from kerastune_lab.config import load_experiment
+
+    click.echo(tomli_w.dumps(load_experiment(config, overrides).to_dict()))
 
 
 @cli.command("lr-find")

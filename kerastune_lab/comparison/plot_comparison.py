@@ -1,10 +1,7 @@
 """The comparison's figures: curves per first-axis value, and rate traces."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 
 def _smooth(values, window):
@@ -48,9 +45,8 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
     and eval loss per epoch, mean over seeds with a min-max band, and the
     no-skill loss as a dashed line."""
     groups = _rows(runs)
-    fig, axes = plt.subplots(
-        len(groups), 2, figsize=(13, 3.6 * len(groups)), squeeze=False
-    )
+    fig = Figure(figsize=(13, 3.6 * len(groups)))
+    axes = fig.subplots(len(groups), 2, squeeze=False)
     for row, ((key, value), cells) in enumerate(groups.items()):
         title = f"{key.split('.')[-1]} = {value}" if key else ""
         for cell in cells:
@@ -97,15 +93,13 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
             ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def plot_rate_traces(runs, path):
     """The learning rate every step used (first seed of each cell)."""
     groups = _rows(runs)
-    fig, axes = plt.subplots(
-        1, len(groups), figsize=(5 * len(groups), 3.4), squeeze=False
-    )
+    fig = Figure(figsize=(5 * len(groups), 3.4))
+    axes = fig.subplots(1, len(groups), squeeze=False)
     for col, ((key, value), cells) in enumerate(groups.items()):
         ax = axes[0, col]
         for cell in cells:
@@ -125,4 +119,3 @@ def plot_rate_traces(runs, path):
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)

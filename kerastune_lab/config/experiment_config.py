@@ -32,8 +32,7 @@ class DataConfig:
         DATA_NAMES[0],
         choices=DATA_NAMES,
         doc="classification: fortunes (embedded, 4 classes), csv, "
-        "synthetic; masked LM: pydoc or python_source (embedded corpora), "
-        "text; images: "
+        "synthetic; masked LM: pydoc (embedded corpus), text; images: "
         "digits (embedded), images (a folder of class folders)",
     )
     path: str = option(

@@ -17,20 +17,10 @@ import numpy as np
 from kerastune_lab.data.epoch_keyed_dataset import EpochKeyedDataset
 from kerastune_lab.data.masking import draw_masks
 from kerastune_lab.data.splits import stratified_split
-from kerastune_lab.data.text_corpus import (
-    load_pydoc_corpus,
-    load_python_source_corpus,
-    load_text_files,
-)
+from kerastune_lab.data.text_corpus import load_pydoc_corpus, load_text_files
 from kerastune_lab.errors import UserError
 
 RESERVED_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
-
-# data.name -> loader of a corpus that ships with Python.
-EMBEDDED_CORPORA = {
-    "pydoc": load_pydoc_corpus,
-    "python_source": load_python_source_corpus,
-}
 
 
 def build_tokenizer(texts, preset="", vocabulary_size=8000, lowercase=True):
@@ -216,7 +206,7 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
             )
         texts = load_text_files(data_config.path)
     else:
-        texts = EMBEDDED_CORPORA[data_config.name]()
+        texts = load_pydoc_corpus()
     tokenizer, token_lists = tokenize_corpus(
         texts, model_params["preset"], model_params["vocabulary_size"]
     )

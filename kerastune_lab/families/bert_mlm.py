@@ -7,7 +7,7 @@ from kerastune_lab.families.model_family import Knob, ModelFamily
 from kerastune_lab.fields import option
 from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 
-CORPUS_DATA = ("pydoc", "python_source", "text")
+CORPUS_DATA = ("pydoc", "text")
 
 
 @dataclasses.dataclass

@@ -12,6 +12,12 @@ is saved once and looked up under the head's path).
 from kerastune_lab.errors import UserError
 
 BERT_SIZES = {
+    "mini": {
+        "num_layers": 2,
+        "num_heads": 2,
+        "hidden_dim": 64,
+        "intermediate_dim": 256,
+    },
     "tiny": {
         "num_layers": 2,
         "num_heads": 2,
