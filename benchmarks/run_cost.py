@@ -10,6 +10,19 @@ Variants run interleaved, round-robin, so a shared machine's drift hits
 all alike; medians are reported.
 
     python benchmarks/run_cost.py [--repeats 3] [--variants tf,tf-nojit,jax]
+
+With --worker, the same cell is trained in the local engine's long-lived
+worker processes instead (one `LocalPool` worker per variant, all alive
+at once and used in turn), as `compare` now runs a study. A worker's
+imports are paid once, so a run's cost is T(E) = F + E x S for E epochs:
+each round trains the cell for --short and --long epochs in every
+variant's worker, and F = (long x T(short) - short x T(long)) / (long -
+short) is the fixed cost per run (data, model, compilation, test, files),
+S the time per epoch. Worker variants add compilation caches (XLA's
+persistent cache on TensorFlow, JAX's compilation cache) and one thread
+per run (as with `compare --jobs 2` on 2 cores).
+
+    python benchmarks/run_cost.py --worker [--variants tf,tf-cache,jax,...]
 """
 
 import argparse
@@ -117,6 +130,112 @@ def one(variant, config, overrides, cache_dir):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def worker_environment(variant, cache):
+    """The start-up environment of a worker variant: backend, compilation
+    cache, threads."""
+    from kerastune_lab.comparison.local_pool import worker_environment
+
+    backend = "jax" if variant.startswith("jax") else "tensorflow"
+    env = {"KERAS_BACKEND": backend}
+    if "1thread" in variant:
+        env.update(worker_environment(jobs=2))  # 2 cores: 1 thread each
+    if "cache" in variant:
+        folder = cache / f"compile-{variant}"
+        folder.mkdir(exist_ok=True)
+        if backend == "jax":
+            env.update(
+                JAX_COMPILATION_CACHE_DIR=str(folder),
+                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+            )
+        else:
+            env["TF_XLA_FLAGS"] = (
+                f"--tf_xla_persistent_cache_directory={folder} "
+                "--tf_xla_disable_strict_signature_checks=true"
+            )
+    return env
+
+
+def worker_mode(args):
+    """Fixed cost per run in a long-lived worker, per variant."""
+    from kerastune_lab.comparison.grid import Cell
+    from kerastune_lab.comparison.local_pool import LocalPool
+    from kerastune_lab.comparison.planned_run import COMPLETE, PlannedRun
+    from kerastune_lab.config import load_experiment, with_settings
+
+    config = load_experiment(args.config, args.overrides)
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="run_cost_worker_"))
+    counter = iter(range(10**6))
+
+    def planned(variant, epochs):
+        number = next(counter)
+        settings = {
+            "train.epochs": epochs,
+            **VARIANT_SETTINGS.get(variant, {}),
+        }
+        return PlannedRun(
+            cell=Cell(()),
+            seed=config.train.seed,
+            run_dir=folder / "runs" / f"{variant}-{number}",
+            config=with_settings(config, settings),
+            log=folder / f"{variant}-{number}.log",
+            cache_dir=folder,
+        )
+
+    variants = args.variants.split(",")
+    pools = {
+        v: LocalPool(1, environment=worker_environment(v, folder))
+        for v in variants
+    }
+    times = {(v, e): [] for v in variants for e in (args.short, args.long)}
+    steps = {}
+    try:
+        for v in variants:  # warm-up: first run of each worker, untimed
+            pools[v].run([planned(v, args.short)])
+        for r in range(args.repeats):
+            order = variants if r % 2 == 0 else variants[::-1]
+            for v in order:
+                for epochs in (args.short, args.long):
+                    run = planned(v, epochs)
+                    (outcome,) = pools[v].run([run])
+                    assert outcome.state == COMPLETE, outcome.message
+                    times[(v, epochs)].append(outcome.seconds)
+                    lines = (run.run_dir / "steps.csv").read_text()
+                    steps[v] = (len(lines.splitlines()) - 1) / epochs
+                print(
+                    f"round {r + 1} {v}: "
+                    + ", ".join(
+                        f"{e} epochs {times[(v, e)][-1]:.1f} s"
+                        for e in (args.short, args.long)
+                    ),
+                    flush=True,
+                )
+    finally:
+        for pool in pools.values():
+            pool.close()
+    print(f"\nmedians, {args.short} vs {args.long} epochs:")
+    for v in variants:
+        short = statistics.median(times[(v, args.short)])
+        long = statistics.median(times[(v, args.long)])
+        per_epoch = (long - short) / (args.long - args.short)
+        fixed = short - args.short * per_epoch
+        print(
+            f"{v}: fixed cost per run {fixed:.2f} s, "
+            f"{per_epoch / steps[v] * 1000:.1f} ms per step (epoch time "
+            f"{per_epoch:.2f} s / {steps[v]:.0f} steps, eval included)"
+        )
+
+
+# Config settings of worker variants (everything else is environment).
+VARIANT_SETTINGS = {
+    "tf-nojit": {"train.jit_compile": False},
+    "tf-spe8": {"train.steps_per_execution": 8},
+    "tf-1thread-spe8": {"train.steps_per_execution": 8},
+    "tf-sd2": {"lr_adapt.mode": "sd2"},
+    "tf-1thread-sd2": {"lr_adapt.mode": "sd2"},
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -126,9 +245,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variants", default="tf,tf-nojit,jax")
     parser.add_argument("--child")
+    parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--short", type=int, default=1)
+    parser.add_argument("--long", type=int, default=3)
     args = parser.parse_args()
     if args.child:
         return child(args.config, args.overrides, pathlib.Path(args.child))
+    if args.worker:
+        return worker_mode(args)
     cache = pathlib.Path(tempfile.mkdtemp(prefix="run_cost_cache_"))
     one("tf", args.config, args.overrides, cache)  # fills the corpus cache
     variants = [

@@ -233,6 +233,8 @@ def test_sd_study_files_hold_the_grid_and_the_original_setup(repo):
         "train.schedule": ["constant", "linear", "cosine"],
         "lr_adapt.mode": ["none", "sd", "sd2"],
     }
+    assert study.controls.matched_rate == ["sd", "sd2"]
+    assert len(study.analysis.primary) == 4 and study.analysis.seeds >= 5
     original = load_experiment(repo / "experiments" / "sd_study_original.toml")
     assert original.model.params["preset"] == "bert_base_en"
     t = original.train

@@ -115,9 +115,9 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @click.option(
     "--seeds",
     type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Seeds per cell (train.seed, +1, ...); comparisons need at least 3.",
+    default=None,
+    help="Seeds per cell (train.seed, +1, ...); comparisons need at least "
+    "3 [default: the study's analysis.seeds, else 3].",
 )
 @click.option(
     "--jobs",
@@ -203,6 +203,7 @@ def compare(
     from kerastune_lab.config import load_experiment
 
     experiment = load_experiment(config or default_study(), overrides)
+    seeds = seeds or experiment.analysis.seeds or 3
     study = Study.create(experiment, seeds, runs_dir)
     executor = _executor(
         study,

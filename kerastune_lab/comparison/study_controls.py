@@ -9,9 +9,11 @@ scheduled), so both cells take the same total step size and differ only
 in how it is spread over the batches. The factor is known only after those
 runs, so controls are a second stage of the study.
 
-The schedule-free cell is keras.optimizers.ScheduleFreeAdamW (Defazio et
-al., 2024) at the base rate, mode none: an established method that needs
-no schedule, as a level `schedule_free` of the schedule axis.
+The schedule-free cell is the reference schedule-free AdamW of Defazio
+et al. (2024; `kerastune_lab.optimizers.ScheduleFreeAdamW`), mode none, at
+the base rate times controls.schedule_free_rate_factor: an established
+method that needs no schedule, as a level `schedule_free` of the schedule
+axis.
 """
 
 import numpy as np
@@ -36,7 +38,8 @@ def study_axes(config):
 
 def first_stage_cells(config):
     """The grid's cells and, with controls.schedule_free, a schedule-free
-    cell per combination of the axes other than schedule and mode."""
+    cell per combination of the axes other than schedule and mode, at
+    controls.schedule_free_rate_factor times the base rate."""
     cells = expand_grid(config.grid)
     if config.controls.schedule_free:
         for cell in cells:
@@ -47,10 +50,15 @@ def first_stage_cells(config):
             ):
                 continue
             labels = {**values, SCHEDULE_AXIS: SCHEDULE_FREE}
+            rate = values.get(
+                "train.learning_rate", config.train.learning_rate
+            )
             settings = {
                 **values,
                 SCHEDULE_AXIS: "constant",
                 "train.optimizer": "schedule_free_adamw",
+                "train.learning_rate": rate
+                * config.controls.schedule_free_rate_factor,
             }
             cells.append(Cell(tuple(labels.items()), tuple(settings.items())))
     return cells

@@ -1,5 +1,6 @@
 """Experiment files: TOML, validated into typed dataclasses."""
 
+import contextlib
 import copy
 import dataclasses
 import pathlib
@@ -193,7 +194,16 @@ class ControlsConfig:
     schedule_free: bool = option(
         False,
         doc="add a train.schedule level 'schedule_free': "
-        "ScheduleFreeAdamW at the base rate, lr_adapt.mode none",
+        "ScheduleFreeAdamW, lr_adapt.mode none, at the base rate times "
+        "schedule_free_rate_factor",
+    )
+    schedule_free_rate_factor: float = option(
+        1.0,
+        minimum=0.0,
+        exclusive_minimum=True,
+        doc="the schedule-free cell's rate over the base rate (its authors "
+        "advise AdamW rates 1-10x those of scheduled AdamW); declare it "
+        "before the study, never tune it on the study's seeds",
     )
 
 
@@ -248,6 +258,7 @@ class AnalysisConfig:
             claim can be made.
         pilot_sd: The SD of per-seed differences from a pilot, for the
             power statement; 0: the study's own pooled SD is used.
+        seeds: Seeds per cell when `compare` gets no --seeds; 0: 3.
     """
 
     primary: list = option(
@@ -284,6 +295,12 @@ class AnalysisConfig:
         minimum=0.0,
         doc="SD of per-seed differences from a pilot, for the power "
         "statement; 0: the study's own",
+    )
+    seeds: int = option(
+        0,
+        minimum=0,
+        doc="seeds per cell that `compare` trains when --seeds is not "
+        "given (the number the power statement was planned for); 0: 3",
     )
 
 
@@ -339,10 +356,19 @@ class ExperimentConfig:
 
 
 def parse_override(text):
-    """'section.key=value' -> ('section', 'key', value parsed as TOML)."""
+    """'section.key=value' -> ('section', 'key', value parsed as TOML).
+
+    Everything after the first dot is the key, so a [grid] key needs no
+    quotes (`grid.train.schedule=["constant"]`); quoted, it may be written
+    as in the TOML file (`grid."train.schedule"=["constant"]`).
+    """
     key, sep, raw = text.partition("=")
     section, dot, name = key.strip().partition(".")
-    if not sep or not dot or not section or not name:
+    if name.startswith('"') and name.endswith('"') and len(name) > 1:
+        # A malformed quoted key keeps its quotes and is reported below.
+        with contextlib.suppress(tomllib.TOMLDecodeError):
+            name = tomllib.loads(f"v = {name}")["v"]
+    if not sep or not dot or not section or not name or '"' in name:
         raise ConfigError(
             f"--set {text!r}: expected SECTION.KEY=VALUE, for example "
             '--set train.learning_rate=1e-4 or --set data.path="x.csv".'
