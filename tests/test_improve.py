@@ -373,7 +373,7 @@ def test_incumbent_verdict_is_the_majority_and_flags_need_half():
     assert Incumbent({}, {1: run("good_fit"), 2: run("good_fit")}).settled
 
 
-def test_round_test_matches_a_t_test_by_formula_and_holm_by_hand():
+def test_round_test_matches_scipys_t_test_and_holm_by_hand():
     incumbent = {1: 1.0, 2: 1.5, 3: 0.7, 4: 1.1}
     candidates = {
         "a": {1: 0.8, 2: 1.25, 3: 0.55, 4: 0.85},
@@ -383,16 +383,15 @@ def test_round_test_matches_a_t_test_by_formula_and_holm_by_hand():
     tests = paired_round_test(incumbent, candidates)
     raw = {}
     for name, figures in candidates.items():
-        d = np.array([figures[s] - incumbent[s] for s in incumbent])
-        se = d.std(ddof=1) / math.sqrt(len(d))
-        t = d.mean() / se
-        raw[name] = 2 * stats.t.sf(abs(t), len(d) - 1)
-        half = stats.t.ppf(0.975, len(d) - 1) * se
+        d = [figures[s] - incumbent[s] for s in incumbent]
+        reference = stats.ttest_1samp(d, 0.0)
+        interval = reference.confidence_interval(0.95)
+        raw[name] = reference.pvalue
         test = tests[name]
         assert test.n == 4 and test.test == "paired t"
-        assert test.mean_diff == pytest.approx(d.mean())
-        assert test.ci == pytest.approx((d.mean() - half, d.mean() + half))
-        assert test.p == pytest.approx(raw[name])
+        assert test.mean_diff == pytest.approx(np.mean(d))
+        assert test.ci == pytest.approx((interval.low, interval.high))
+        assert test.p == pytest.approx(reference.pvalue)
     # Holm by hand: sorted p times (m, m - 1, ...), running maximum.
     order = sorted(raw, key=raw.get)
     running = 0.0
@@ -451,13 +450,17 @@ def simulate_rounds(effects, seeds, rounds, rng, seed_sd=0.5, noise=0.1):
 
 @pytest.mark.parametrize("seeds, k", [(3, 3), (5, 3), (5, 1)])
 def test_null_rounds_adopt_something_at_most_5_percent(seeds, k):
-    rounds = 1500
+    rounds = 4000
     adopted = simulate_rounds(
         [0.0] * k, seeds, rounds, np.random.default_rng(7)
     )
     rate = np.mean([a is not None for a in adopted])
     # 5% plus three simulation standard errors.
     assert rate <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / rounds), rate
+    if k == 1:
+        # One candidate: a two-sided test at 0.05 adopts the 2.5% of null
+        # rounds that fall on the "better" side; a wrong p shows here.
+        assert abs(rate - 0.025) < 3 * math.sqrt(0.025 * 0.975 / rounds)
 
 
 def test_a_large_true_improvement_is_adopted_and_picked():
@@ -557,3 +560,18 @@ def test_real_configuration_that_fits_well_adopts_nothing(tmp_path):
         improved.to_dict()
         == load_experiment(tmp_path / "experiment.toml").to_dict()
     )
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_improve_on_ray_trains_each_run_once(tmp_path):
+    pytest.importorskip("ray")
+    from tiny_study import TINY_GRU
+
+    args = ("--rounds", "1", "--candidates", "1", "--engine", "ray")
+    _, out = real_improve(tmp_path, TINY_GRU, *args)
+    assert len(read_rounds(out)) == 1
+    assert len(list((out / "rounds").glob("*/*/metrics.json"))) == 6
+    again, _ = real_improve(tmp_path, TINY_GRU, *args)
+    assert any("; 0 run(s) trained" in line for line in again)
+    assert (out / "rounds.csv").read_text().count("\n") == 2

@@ -83,8 +83,8 @@ def improve(config, overrides, seeds, rounds, candidates, runs_dir, **engine):
     click.echo(
         f"stopped: {stop_sentence(result)}; adopted: "
         + (", ".join(f"--set {label}" for label in adopted) or "nothing")
-        + f"; {result.trained} run(s) trained in "
-        f"{duration(time.monotonic() - start)}"
+        + f"; {result.trained} run(s) trained, "
+        f"{duration(time.monotonic() - start)} in all"
     )
     if result.failures:
         click.echo(

@@ -28,7 +28,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from kerastune_lab.comparison.paired_tests import ALPHA, MIN_SEEDS, holm
 
@@ -84,14 +84,18 @@ def _one_candidate(candidate, incumbent):
     if np.isinf(diffs).any():
         p = stats.wilcoxon(diffs, method="exact").pvalue
         return n, mean, nan_ci, float(p), "exact Wilcoxon", failed
-    if diffs.std(ddof=1) == 0.0:
+    sd = float(diffs.std(ddof=1))
+    if sd == 0.0:
         # Identical differences: no noise to test against (as `compare`).
         p = 1.0 if mean == 0 else 0.0
         return n, mean, (mean, mean), p, "paired t", failed
-    result = stats.ttest_1samp(diffs, 0.0)
-    ci = result.confidence_interval(0.95)
-    ci = (float(ci.low), float(ci.high))
-    return n, mean, ci, float(result.pvalue), "paired t", failed
+    # The one-sample t-test written out: scipy.stats.ttest_1samp gives the
+    # same (tests/test_improve.py) at a twentieth of the speed, which the
+    # simulation of thousands of rounds feels.
+    se = sd / math.sqrt(n)
+    p = 2.0 * special.stdtr(n - 1, -abs(mean) / se)
+    half = special.stdtrit(n - 1, 0.975) * se
+    return n, mean, (mean - half, mean + half), float(p), "paired t", failed
 
 
 def paired_round_test(
