@@ -23,6 +23,7 @@ from kerastune_lab.improvement.candidate_changes import (
 )
 from kerastune_lab.improvement.round_decision import (
     adopted_candidate,
+    exact_test_seeds,
     paired_round_test,
 )
 from kerastune_lab.improvement.round_run import RoundRun
@@ -269,6 +270,49 @@ def test_improve_with_nothing_to_fix_trains_round_0_only(
     assert improved.to_dict() == original.to_dict()
 
 
+def diverges_at_the_default_rate(config):
+    return "diverged" if config.train.learning_rate == 1e-3 else "good_fit"
+
+
+@pytest.mark.parametrize("seeds, adopted", [(3, None), (7, "0.0001")])
+def test_a_diverged_incumbent_needs_enough_seeds_for_the_exact_test(
+    tmp_path, monkeypatch, seeds, adopted
+):
+    """Every run of the incumbent diverged (+inf), every candidate run
+    learned: only the signs count, and 3 seeds cannot reach p < 0.05."""
+    monkeypatch.setitem(SEED_SHIFT, 47, 0.3)
+    monkeypatch.setitem(SEED_SHIFT, 48, -0.2)
+    _executor, lines, out = crafted_improve(
+        tmp_path,
+        monkeypatch,
+        diverges_at_the_default_rate,
+        "--seeds",
+        seeds,
+    )
+    rows = read_rounds(out)
+    assert [r["change"] for r in rows] == [
+        "train.learning_rate=0.0001",
+        "train.clipnorm=1.0",
+    ]
+    assert {r["verdict_before"] for r in rows} == {"diverged"}
+    # Clipping alone leaves the rate, and the runs diverge again: both
+    # sides failed on every seed, nothing to compare.
+    assert [(r["mean_diff"], r["n"]) for r in rows] == [
+        ("-inf", str(seeds)),
+        ("nan", "0"),
+    ]
+    final = load_experiment(out / "improved.toml")
+    if adopted is None:
+        assert {r["adopted"] for r in rows} == {"false"}
+        assert [r["p"] for r in rows] == ["0.25", "nan"]
+        assert any("use --seeds 7 or more" in line for line in lines)
+        assert final.train.learning_rate == 1e-3
+    else:
+        assert [r["adopted"] for r in rows] == ["true", "false"]
+        assert float(rows[0]["p"]) == pytest.approx(2 / 2**7)
+        assert final.train.learning_rate == 1e-4
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -425,6 +469,10 @@ def test_round_test_with_failed_runs():
     )
     assert three["x"].p == pytest.approx(0.25)
     assert adopted_candidate(three) is None
+    # The fewest seeds that can: 2 / 2^n * m below 0.05.
+    for m in (1, 2, 3, 5):
+        n = exact_test_seeds(m)
+        assert 2 / 2**n * m < 0.05 <= 2 / 2 ** (n - 1) * m
     untestable = paired_round_test({1: 1.0, 2: 1.0}, {"x": {1: 0.1, 2: 0.2}})
     assert untestable["x"].test == "untestable"
     assert not untestable["x"].real

@@ -11,6 +11,7 @@ from kerastune_lab.analysis.diagnosis import (
 from kerastune_lab.improvement.round_decision import (
     CandidateTest,
     adopted_candidate,
+    exact_test_seeds,
     paired_round_test,
 )
 
@@ -127,10 +128,19 @@ class Round:
                 self.tests,
                 key=lambda label: _nan_last(self.tests[label].mean_diff),
             )
-            return (
+            line = (
                 f"round {self.number}: no real improvement; closest: "
                 f"{best}: {effect_text(self.tests[best])}"
             )
+            test = self.tests[best]
+            needed = exact_test_seeds(len(self.tests))
+            if test.test == "exact Wilcoxon" and test.n < needed:
+                line += (
+                    f"; runs failed, and an exact test over {test.n} seeds "
+                    f"cannot find {len(self.tests)} candidate(s) real: use "
+                    f"--seeds {needed} or more"
+                )
+            return line
         return (
             f"round {self.number}: adopted {self.adopted}: "
             f"{effect_text(self.tests[self.adopted])}"

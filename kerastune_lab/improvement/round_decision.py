@@ -141,6 +141,22 @@ def paired_round_test(
     return tests
 
 
+def exact_test_seeds(candidates: int, alpha: float = ALPHA) -> int:
+    """The fewest seeds with which the exact test can find a change real
+    among `candidates` (its smallest p, 2 / 2^n, times Holm's first factor
+    below alpha): a diverged incumbent needs them.
+
+    Example:
+
+    >>> exact_test_seeds(1), exact_test_seeds(3)
+    (6, 7)
+    """
+    n = 1
+    while 2 / 2**n * candidates >= alpha:
+        n += 1
+    return n
+
+
 def adopted_candidate(tests: Mapping[str, CandidateTest]) -> str | None:
     """The candidate a round adopts: of those whose improvement is real,
     the lowest mean difference (then the lowest adjusted p); None if no
