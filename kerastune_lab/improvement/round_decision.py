@@ -90,7 +90,7 @@ def _one_candidate(candidate, incumbent):
         p = 1.0 if mean == 0 else 0.0
         return n, mean, (mean, mean), p, "paired t", failed
     # The one-sample t-test written out: scipy.stats.ttest_1samp gives the
-    # same (tests/test_improve.py) at a twentieth of the speed, which the
+    # same (tests/test_improve.py) about ten times slower, which the
     # simulation of thousands of rounds feels.
     se = sd / math.sqrt(n)
     p = 2.0 * special.stdtr(n - 1, -abs(mean) / se)
