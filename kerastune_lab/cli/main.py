@@ -6,10 +6,13 @@ import sys
 import click
 
 from kerastune_lab.cli.finetune import finetune
+from kerastune_lab.cli.improve import improve
 from kerastune_lab.cli.options import (
     echo_run_result,
+    executor_options,
     keras_verbose,
     load_backend_quietly,
+    make_executor,
     runs_dir_option,
     set_option,
     user_errors,
@@ -119,59 +122,8 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
     help="Seeds per cell (train.seed, +1, ...); comparisons need at least "
     "3 [default: the study's analysis.seeds, else 3].",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="local: runs trained at once, each in a long-lived worker process "
-    "with an equal share of the CPU threads [default: 2 on a machine with 2 "
-    "or more CPUs, else 1].",
-)
 @runs_dir_option
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="local: worker processes on this machine, each training one run "
-    "after another. ray: every cell x seed is a Ray Tune trial (pip install "
-    "'kerastune-lab[ray]').",
-)
-@click.option(
-    "--address",
-    help="ray: join this Ray cluster (e.g. 'auto' or "
-    "'head-node:6379') instead of starting a "
-    "local instance.",
-)
-@click.option(
-    "--cpus-per-trial",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="ray: CPUs reserved per trial.",
-)
-@click.option(
-    "--gpus-per-trial",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="ray: GPUs reserved per trial.",
-)
-@click.option(
-    "--worker-runs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="local: replace a worker process after this many runs "
-    "[default: 200].",
-)
-@click.option(
-    "--worker-memory",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="MIB",
-    help="local: replace a worker whose resident memory after a run is "
-    "above this many MiB [default: 6144].",
-)
+@executor_options
 @user_errors
 def compare(
     config,
@@ -205,8 +157,8 @@ def compare(
     experiment = load_experiment(config or default_study(), overrides)
     seeds = seeds or experiment.analysis.seeds or 3
     study = Study.create(experiment, seeds, runs_dir)
-    executor = _executor(
-        study,
+    executor = make_executor(
+        study.out,
         engine,
         jobs,
         address,
@@ -244,59 +196,6 @@ def compare(
         click.echo(str(study.out))
         raise SystemExit(1)
     click.echo(str(study.out))
-
-
-def _executor(
-    study,
-    engine,
-    jobs,
-    address,
-    cpus_per_trial,
-    gpus_per_trial,
-    worker_runs,
-    worker_memory,
-):
-    """The engine that trains the study's runs, from compare's options."""
-    local_only = {
-        "--jobs": jobs,
-        "--worker-runs": worker_runs,
-        "--worker-memory": worker_memory,
-    }
-    if engine == "ray":
-        given = [name for name, value in local_only.items() if value]
-        if given:
-            raise UserError(
-                f"{given[0]} sets the local engine's worker processes; with "
-                "--engine ray use --cpus-per-trial / --gpus-per-trial."
-            )
-        from kerastune_lab.comparison.ray_engine import RayExecutor
-
-        return RayExecutor(
-            study.out / "ray",
-            address=address,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            echo=click.echo,
-        )
-    if address:
-        raise UserError(
-            "--address joins a Ray cluster and needs --engine ray."
-        )
-    from kerastune_lab.comparison.local_pool import (
-        MAX_RUNS_PER_WORKER,
-        MEMORY_LIMIT_MIB,
-        LocalPool,
-        default_jobs,
-        worker_environment,
-    )
-
-    jobs = jobs or default_jobs()
-    return LocalPool(
-        jobs,
-        environment=worker_environment(jobs),
-        max_runs_per_worker=worker_runs or MAX_RUNS_PER_WORKER,
-        memory_limit_mib=worker_memory or MEMORY_LIMIT_MIB,
-    )
 
 
 @cli.command()
@@ -472,6 +371,7 @@ def predict(run_dir, images, top_k):
 
 
 cli.add_command(finetune)
+cli.add_command(improve)
 
 
 def main():

@@ -101,3 +101,129 @@ def load_backend_quietly():
             import keras_hub  # noqa: F401
         except ImportError:
             pass  # the command's own import reports it, with a traceback
+
+
+_EXECUTOR_OPTIONS = (
+    click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="local: runs trained at once, each in a long-lived worker "
+        "process with an equal share of the CPU threads [default: 2 on a "
+        "machine with 2 or more CPUs, else 1].",
+    ),
+    click.option(
+        "--engine",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="local: worker processes on this machine, each training one "
+        "run after another. ray: every run is a Ray Tune trial (pip "
+        "install 'kerastune-lab[ray]').",
+    ),
+    click.option(
+        "--address",
+        help="ray: join this Ray cluster (e.g. 'auto' or "
+        "'head-node:6379') instead of starting a local instance.",
+    ),
+    click.option(
+        "--cpus-per-trial",
+        type=click.FloatRange(min=0),
+        default=1.0,
+        show_default=True,
+        help="ray: CPUs reserved per trial.",
+    ),
+    click.option(
+        "--gpus-per-trial",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help="ray: GPUs reserved per trial.",
+    ),
+    click.option(
+        "--worker-runs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="local: replace a worker process after this many runs "
+        "[default: 200].",
+    ),
+    click.option(
+        "--worker-memory",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="MIB",
+        help="local: replace a worker whose resident memory after a run is "
+        "above this many MiB [default: 6144].",
+    ),
+)
+
+
+def executor_options(command):
+    """The engine options of every command that trains many runs
+    (`compare`, `improve`): they reach the command as the keyword arguments
+    that `make_executor` takes."""
+    for option in reversed(_EXECUTOR_OPTIONS):
+        command = option(command)
+    return command
+
+
+def make_executor(
+    out,
+    engine,
+    jobs,
+    address,
+    cpus_per_trial,
+    gpus_per_trial,
+    worker_runs,
+    worker_memory,
+):
+    """The engine that trains a command's runs, from `executor_options`.
+
+    Args:
+        out: The command's output folder (a Ray engine keeps its
+            experiments in out/ray).
+
+    Returns:
+        A `LocalPool` or a `RayExecutor` (raises `UserError` where Ray is
+        not installed, or for options of the other engine).
+    """
+    local_only = {
+        "--jobs": jobs,
+        "--worker-runs": worker_runs,
+        "--worker-memory": worker_memory,
+    }
+    if engine == "ray":
+        given = [name for name, value in local_only.items() if value]
+        if given:
+            raise UserError(
+                f"{given[0]} sets the local engine's worker processes; with "
+                "--engine ray use --cpus-per-trial / --gpus-per-trial."
+            )
+        from kerastune_lab.comparison.ray_engine import RayExecutor
+
+        return RayExecutor(
+            out / "ray",
+            address=address,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            echo=click.echo,
+        )
+    if address:
+        raise UserError(
+            "--address joins a Ray cluster and needs --engine ray."
+        )
+    from kerastune_lab.comparison.local_pool import (
+        MAX_RUNS_PER_WORKER,
+        MEMORY_LIMIT_MIB,
+        LocalPool,
+        default_jobs,
+        worker_environment,
+    )
+
+    jobs = jobs or default_jobs()
+    return LocalPool(
+        jobs,
+        environment=worker_environment(jobs),
+        max_runs_per_worker=worker_runs or MAX_RUNS_PER_WORKER,
+        memory_limit_mib=worker_memory or MEMORY_LIMIT_MIB,
+    )

@@ -25,7 +25,9 @@ def _line_label(cell):
     return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in rest)
 
 
-def _band(ax, x, series, label):
+def plot_band(ax, x, series, label):
+    """The mean of `series` (cut to the shortest) against `x` on `ax`,
+    with a min-max band over them."""
     stacked = np.vstack([s[: min(map(len, series))] for s in series])
     x = x[: stacked.shape[1]]
     (line,) = ax.plot(x, stacked.mean(axis=0), label=label, lw=1.2)
@@ -54,7 +56,7 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
             steps = [np.asarray(r["steps"]["loss"]) for r in seeds]
             window = max(1, len(steps[0]) // 60)
             smoothed = [_smooth(s, window) for s in steps]
-            _band(
+            plot_band(
                 axes[row, 0],
                 np.arange(len(smoothed[0])) + window - 1,
                 smoothed,
@@ -64,7 +66,7 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
                 np.asarray(r["history"].get("val_loss", r["history"]["loss"]))
                 for r in seeds
             ]
-            _band(
+            plot_band(
                 axes[row, 1],
                 np.arange(len(evals[0])),
                 evals,
