@@ -52,7 +52,7 @@ def child(config_path, overrides, out):
     import keras
 
     from kerastune_lab.config import load_experiment
-    from kerastune_lab.training import run_experiment as module
+    from kerastune_lab.training.experiment_runner import ExperimentRunner
 
     marks = {"process start and imports": time.time() - started}
 
@@ -66,24 +66,22 @@ def child(config_path, overrides, out):
         def on_epoch_end(self, epoch, logs=None):
             epoch_times.append(time.perf_counter() - self.start)
 
-    prepare = module.prepare_task
     phase = {}
 
-    def timed_prepare(config):
-        start = time.perf_counter()
-        task = prepare(config)
-        phase["data and model build"] = time.perf_counter() - start
-        return task
+    class TimedRunner(ExperimentRunner):
+        def prepare(self):
+            start = time.perf_counter()
+            super().prepare()
+            phase["data and model build"] = time.perf_counter() - start
 
-    module.prepare_task = timed_prepare
     start = time.perf_counter()
-    result = module.run_experiment(
+    result = TimedRunner(
         config,
-        run_dir=out / "run",
+        out / "run",
         verbose=0,
         echo=lambda *a: None,
         callbacks=[Timer()],
-    )
+    ).run()
     total_run = time.perf_counter() - start
     steps = len((result.run_dir / "steps.csv").read_text().splitlines()) - 1
     per_step = statistics.median(epoch_times[1:]) / (steps / len(epoch_times))

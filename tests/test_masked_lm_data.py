@@ -198,7 +198,7 @@ def test_eval_loss_and_both_baselines_average_over_real_slots():
     slots."""
     import keras
 
-    from kerastune_lab.training.run_experiment import (
+    from kerastune_lab.training.task_setup import (
         compile_model,
         prepare_task,
     )

@@ -29,10 +29,8 @@ from kerastune_lab.callbacks.schedule_free_evaluation import (
 from kerastune_lab.config import load_experiment
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.optimizers import ScheduleFreeAdamW
-from kerastune_lab.training.run_experiment import (
-    prepare_task,
-    run_experiment,
-)
+from kerastune_lab.training.run_experiment import run_experiment
+from kerastune_lab.training.task_setup import prepare_task
 
 SETTINGS = {"learning_rate": 0.05, "warmup_steps": 3}
 EPOCHS = 3

@@ -26,11 +26,8 @@ from kerastune_lab.models.transfer_classifier import (
     build_transfer_classifier,
     set_trainable_top,
 )
-from kerastune_lab.training.run_experiment import (
-    compile_model,
-    prepare_task,
-    run_experiment,
-)
+from kerastune_lab.training.run_experiment import run_experiment
+from kerastune_lab.training.task_setup import compile_model, prepare_task
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RUN_FILES = {

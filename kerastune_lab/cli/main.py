@@ -261,7 +261,7 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
         plot_range_test,
     )
     from kerastune_lab.run_directory import create_run_dir, write_json_atomic
-    from kerastune_lab.training.run_experiment import (
+    from kerastune_lab.training.task_setup import (
         compile_model,
         prepare_task,
     )
