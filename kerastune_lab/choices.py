@@ -5,7 +5,12 @@ builds each thing read these; no other module restates a list. Light on
 purpose (no Keras import), so a configuration can be checked quickly.
 """
 
-# train.optimizer -> the keras.optimizers class it builds.
+# train.optimizer values whose update reads each batch's loss -> their
+# class in kerastune_lab.optimizers (kerastune_lab.lr_adapt; the loss
+# probe feeds them, lr_adapt.mode stays none).
+LOSS_READING_OPTIMIZERS = {"momo": "Momo", "momo_adam": "MomoAdam"}
+
+# train.optimizer -> the class it builds (keras.optimizers for the others).
 OPTIMIZERS = {
     "adam": "Adam",
     "adamw": "AdamW",
@@ -13,15 +18,15 @@ OPTIMIZERS = {
     "sgd": "SGD",
     "adagrad": "Adagrad",
     "schedule_free_adamw": "ScheduleFreeAdamW",
+    **LOSS_READING_OPTIMIZERS,
 }
 # Optimizers whose constructor takes `momentum` (train.momentum).
-MOMENTUM_OPTIMIZERS = ("rmsprop", "sgd")
+MOMENTUM_OPTIMIZERS = ("rmsprop", "sgd", "momo")
 
 # train.schedule: Hugging Face's definitions (schedules.WarmupDecay).
 SCHEDULES = ("constant", "linear", "cosine")
 
-# lr_adapt.mode -> sign of the exponent of G: rate x G ** (sign / root).
-LR_ADAPT_MODES = {"none": 0, "sd": -1, "sd2": 1}
+# lr_adapt.mode: the rules of kerastune_lab.lr_adapt.registry.RATE_RULES.
 
-# lr_adapt.source: where G comes from (callbacks.gamma_sources).
+# lr_adapt.source: where G comes from (lr_adapt.gamma_sources).
 GAMMA_SOURCES = ("loss", "semantic")

@@ -1,8 +1,11 @@
-"""Optimizers: the named factory and the SD/SD2 wrapper."""
+"""Optimizers: the named factory, the loss-adaptive wrapper and the
+optimizers that read the loss (their code is in `kerastune_lab.lr_adapt`).
+"""
 
-from kerastune_lab.optimizers.build_optimizer import build_optimizer
-from kerastune_lab.optimizers.loss_adaptive_optimizer import (
+from kerastune_lab.lr_adapt.loss_adaptive_optimizer import (
     LossAdaptiveOptimizer,
 )
+from kerastune_lab.lr_adapt.momo import Momo, MomoAdam
+from kerastune_lab.optimizers.build_optimizer import build_optimizer
 
-__all__ = ["LossAdaptiveOptimizer", "build_optimizer"]
+__all__ = ["LossAdaptiveOptimizer", "Momo", "MomoAdam", "build_optimizer"]

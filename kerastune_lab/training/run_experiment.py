@@ -26,6 +26,7 @@ from kerastune_lab.callbacks.schedule_free_evaluation import (
 from kerastune_lab.callbacks.tensorboard_steps import TensorBoardSteps
 from kerastune_lab.errors import UserError
 from kerastune_lab.families import FAMILIES
+from kerastune_lab.lr_adapt.registry import config_settings
 from kerastune_lab.optimizers import build_optimizer
 from kerastune_lab.run_directory import (
     RunDirectory,
@@ -88,14 +89,10 @@ def build_callbacks(
         # Before HistoryCSV: it adds logs["lr"].
         LossAdaptiveLR(
             mode=adapt.mode,
-            root=adapt.root,
             source=task.gamma_source or adapt.source,
-            min_gamma=adapt.min_gamma,
-            max_gamma=adapt.max_gamma,
-            min_factor=adapt.min_factor or None,
-            max_factor=adapt.max_factor or None,
             steps_csv=run_dir.steps,
             step_offset=first_epoch * task.steps_per_epoch,
+            **config_settings(adapt),
         ),
         *([PerplexityLogger()] if task.perplexity else []),
         *(
@@ -180,6 +177,7 @@ def compile_model(task, config, learning_rate=None, epochs=None):
         momentum=train.momentum,
         epsilon=train.epsilon or None,
         clipnorm=train.clipnorm or None,
+        f_star=config.lr_adapt.f_star,
     )
     task.model.compile(
         optimizer=optimizer,
