@@ -29,7 +29,7 @@ def build_optimizer(
         weight_decay: Decoupled weight decay (adamw and
             schedule_free_adamw; Keras applies it the same way for the
             others when non-zero).
-        momentum: Momentum of sgd and rmsprop.
+        momentum: Momentum of sgd and rmsprop; beta of momo.
         epsilon: Epsilon of the adaptive optimizers (Keras default if None).
         clipnorm: Global gradient-norm clip, or None.
         exclude_from_weight_decay: Variable-name fragments that get no decay
