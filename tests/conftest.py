@@ -1,5 +1,8 @@
+import json
 import os
 import pathlib
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -39,3 +42,36 @@ def tiny_local_study(tmp_path_factory):
     assert result.exit_code == 0, result.output
     out = pathlib.Path(result.output.strip().splitlines()[-1])
     return study, root / "runs", out
+
+
+def run_scenario_script(name, **env):
+    """Runs tests/<name> in a fresh Python (the backend and the logical
+    devices are fixed when Keras starts) and returns its JSON output."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "tests" / name)],
+        env=dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests")]),
+            **env,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="session")
+def jax_results():
+    """sd_scenarios.py's results on the JAX backend (with the optax
+    comparisons), computed once per session."""
+    pytest.importorskip("jax")
+    return run_scenario_script("sd_scenarios.py", KERAS_BACKEND="jax")
+
+
+@pytest.fixture(scope="session")
+def mirrored_results():
+    """mirrored_scenario.py's results (2 logical CPUs vs one), computed
+    once per session."""
+    return run_scenario_script("mirrored_scenario.py")

@@ -1,6 +1,7 @@
-"""SD2 under tf.distribute.MirroredStrategy on 2 logical CPU devices,
-against the same training on one device. Run as a script (the logical
-devices must be set before TensorFlow starts); prints one JSON object."""
+"""Every loss-adaptive rule under tf.distribute.MirroredStrategy on 2
+logical CPU devices, against the same training on one device. Run as a
+script (the logical devices must be set before TensorFlow starts); prints
+one JSON object."""
 
 import contextlib
 import json
@@ -20,6 +21,24 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kerastune_lab.callbacks import LossAdaptiveLR  # noqa: E402
+from kerastune_lab.keras_internals import (  # noqa: E402
+    unscale_loss_for_distribution,
+)
+from kerastune_lab.optimizers import Momo, MomoAdam  # noqa: E402
+
+# rule -> (optimizer, LossAdaptiveLR arguments); SGD with momentum so that
+# a zero rate alone would still move a skipped batch's weights.
+RULES = {
+    "sd": (lambda: keras.optimizers.SGD(0.1, momentum=0.9), {"mode": "sd"}),
+    "sd2": (lambda: keras.optimizers.SGD(0.1, momentum=0.9), {"mode": "sd2"}),
+    # c large enough for Polyak's step to fall below the cap.
+    "polyak": (
+        lambda: keras.optimizers.SGD(0.5, momentum=0.9),
+        {"mode": "polyak", "polyak_c": 8.0},
+    ),
+    "momo": (lambda: Momo(1.0, weight_decay=0.01), {"mode": "none"}),
+    "momo_adam": (lambda: MomoAdam(0.1, weight_decay=0.01), {"mode": "none"}),
+}
 
 
 def data(nan_row=None):
@@ -32,7 +51,7 @@ def data(nan_row=None):
     return x, y, weight
 
 
-def train(strategy, nan_row=None):
+def train(strategy, rule, nan_row=None):
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
         keras.utils.set_random_seed(0)
@@ -47,11 +66,12 @@ def train(strategy, nan_row=None):
                 keras.layers.Dense(3, activation="softmax"),
             ]
         )
+        optimizer, arguments = RULES[rule]
         model.compile(
-            optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+            optimizer=optimizer(),
             loss="sparse_categorical_crossentropy",
         )
-    callback = LossAdaptiveLR(mode="sd2")
+    callback = LossAdaptiveLR(**arguments)
     x, y, weight = data(nan_row)
     model.fit(
         x,
@@ -88,29 +108,47 @@ def largest_difference(a, b):
     return worst
 
 
+def compare(rule, nan_row):
+    one = train(None, rule, nan_row)
+    two = train(MIRRORED, rule, nan_row)
+    return {
+        "weight_diff": largest_difference(one["weights"], two["weights"]),
+        "slot_diff": largest_difference(one["slots"], two["slots"]),
+        **{
+            f"{column}_diff": largest_difference(
+                [one["steps"][column]], [two["steps"][column]]
+            )
+            for column in one["steps"]
+        },
+        "steps": [len(one["steps"]["step"]), len(two["steps"]["step"])],
+        "first_nonfinite": [one["first_nonfinite"], two["first_nonfinite"]],
+    }
+
+
+def unscaled_per_replica(value):
+    """unscale_loss_for_distribution(value) inside each replica."""
+
+    @tf.function
+    def step():
+        return MIRRORED.run(
+            lambda: unscale_loss_for_distribution(tf.constant(value))
+        )
+
+    return [float(v) for v in MIRRORED.experimental_local_results(step())]
+
+
 def main():
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    results = {"replicas": mirrored.num_replicas_in_sync}
-    for name, nan_row in (("finite", None), ("nan", 20)):
-        one = train(None, nan_row)
-        two = train(mirrored, nan_row)
-        results[name] = {
-            "weight_diff": largest_difference(one["weights"], two["weights"]),
-            "slot_diff": largest_difference(one["slots"], two["slots"]),
-            **{
-                f"{column}_diff": largest_difference(
-                    [one["steps"][column]], [two["steps"][column]]
-                )
-                for column in ("loss", "gamma", "factor", "lr")
-            },
-            "steps": [len(one["steps"]["step"]), len(two["steps"]["step"])],
-            "first_nonfinite": [
-                one["first_nonfinite"],
-                two["first_nonfinite"],
-            ],
-        }
+    results = {
+        "replicas": MIRRORED.num_replicas_in_sync,
+        "unscaled_one": unscaled_per_replica(1.0),
+        # SD2 over 3 whole epochs; every rule with a NaN batch (its
+        # epoch: a finite step, the skipped one, two more finite steps).
+        "finite": compare("sd2", None),
+        **{f"nan_{rule}": compare(rule, 20) for rule in RULES},
+    }
     json.dump(results, sys.stdout)
 
 
 if __name__ == "__main__":
+    MIRRORED = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     main()

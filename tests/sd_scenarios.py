@@ -1,8 +1,10 @@
-"""SD/SD2 scenarios checked against NumPy, runnable on any Keras backend.
+"""Rate-rule scenarios checked against NumPy, runnable on any Keras
+backend.
 
 The tests import these functions on the TensorFlow backend and run this
 file as a script with KERAS_BACKEND=jax (the backend is fixed at import):
-`python tests/sd_scenarios.py` prints one JSON object of results.
+`python tests/sd_scenarios.py` prints one JSON object of results, on JAX
+with the optax comparisons of `optax_scenarios` as well (one process).
 """
 
 import json
@@ -11,6 +13,7 @@ import sys
 
 import keras
 import numpy as np
+import optax_scenarios
 
 from kerastune_lab.callbacks import LossAdaptiveLR
 from kerastune_lab.schedules import WarmupDecay
@@ -18,23 +21,42 @@ from kerastune_lab.schedules import WarmupDecay
 BATCH, N, FEATURES = 16, 64, 5
 
 
-def regression_data():
+def regression_data(noise=0.0):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(N, FEATURES)).astype("float32")
-    y = (x @ rng.normal(size=(FEATURES, 1)) + 0.5).astype("float32")
-    return x, y
+    y = x @ rng.normal(size=(FEATURES, 1)) + 0.5
+    y += noise * rng.normal(size=y.shape)
+    return x, y.astype("float32")
+
+
+def replayed_rate(mode, rate, loss, grad_norm_sq, settings):
+    """A step's rate by the rule's formula, in float64."""
+    if mode == "polyak":
+        c, f_star = settings.get("polyak_c", 0.5), settings.get("f_star", 0.0)
+        gap = max(loss - f_star, 0.0)
+        return min(gap / (c * grad_norm_sq), rate) if gap > 0 else 0.0
+    sign = {"sd2": 1.0, "sd": -1.0, "none": 0.0}[mode]
+    return rate * loss ** (sign / settings.get("root", 3.0))
 
 
 def sgd_replay(
-    mode="sd2", root=3.0, jit=True, steps_per_execution=1, epochs=3, rate=0.05
+    mode="sd2",
+    jit=True,
+    steps_per_execution=1,
+    epochs=3,
+    rate=0.05,
+    noise=0.0,
+    **settings,
 ):
-    """Trains a linear model with plain SGD under SD/SD2 and replays it.
+    """Trains a linear model with plain SGD under a rate rule and replays
+    it in NumPy.
 
-    Returns the largest differences between Keras and the NumPy replay
-    w -= A' * G**(+-1/root) * grad, where G is the replay's own batch MSE.
+    Returns the largest differences between Keras and the replay w -= A''
+    * grad, where A'' is the rule's formula (`replayed_rate`) on the
+    replay's own batch MSE and gradient norm.
     """
     keras.utils.set_random_seed(1)
-    x, y = regression_data()
+    x, y = regression_data(noise)
     model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(1)])
     w, b = (v.astype("float64") for v in model.get_weights())
     model.compile(
@@ -43,7 +65,7 @@ def sgd_replay(
         jit_compile="auto" if jit else False,
         steps_per_execution=steps_per_execution,
     )
-    callback = LossAdaptiveLR(mode=mode, root=root)
+    callback = LossAdaptiveLR(mode=mode, **settings)
     model.fit(
         x,
         y,
@@ -53,8 +75,8 @@ def sgd_replay(
         verbose=0,
         callbacks=[callback],
     )
-    sign = {"sd2": 1.0, "sd": -1.0, "none": 0.0}[mode]
-    loss_err = rate_err = 0.0
+    loss_err = rate_err = norm_err = 0.0
+    capped = 0
     for step, (logged_loss, logged_rate) in enumerate(
         zip(callback.steps["loss"], callback.steps["lr"])
     ):
@@ -62,20 +84,29 @@ def sgd_replay(
         xb, yb = x[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH]
         err = xb @ w + b - yb
         loss = float(np.mean(err**2))
-        used = rate * loss ** (sign / root)
-        loss_err = max(loss_err, abs(logged_loss - loss) / loss)
-        rate_err = max(rate_err, abs(logged_rate - used) / used)
         grad = 2 * err / err.size
-        w -= used * (xb.T @ grad)
-        b -= used * grad.sum(axis=0)
+        grad_w, grad_b = xb.T @ grad, grad.sum(axis=0)
+        norm = float(np.sum(grad_w**2) + np.sum(grad_b**2))
+        used = replayed_rate(mode, rate, loss, norm, settings)
+        capped += used == rate
+        loss_err = max(loss_err, abs(logged_loss - loss) / loss)
+        rate_err = max(rate_err, abs(logged_rate - used) / (used or rate))
+        if "grad_norm_sq" in callback.steps:
+            logged = callback.steps["grad_norm_sq"][step]
+            norm_err = max(norm_err, abs(logged - norm) / norm)
+        w -= used * grad_w
+        b -= used * grad_b
     kw, kb = model.layers[0].get_weights()
     return {
+        "mode": mode,
         "steps": len(callback.steps["step"]),
         "step_ids_ok": callback.steps["step"]
         == list(range(epochs * N // BATCH)),
         "weight_err": float(max(np.abs(kw - w).max(), np.abs(kb - b).max())),
         "loss_rel_err": loss_err,
         "rate_rel_err": rate_err,
+        "grad_norm_sq_rel_err": norm_err,
+        "capped_steps": int(capped),
     }
 
 
@@ -202,10 +233,17 @@ def run_all():
         "replay_no_jit": sgd_replay(jit=False),
         "replay_spe3": sgd_replay(steps_per_execution=3),
         "replay_sd_root4": sgd_replay(mode="sd", root=4.0),
+        "replay_polyak": sgd_replay(mode="polyak", rate=0.5, noise=1.0),
         "formula_sd2": formula_check("sd2", 3.0),
         "formula_sd_root4": formula_check("sd", 4.0),
         "formula_bf16": formula_check("sd2", 3.0, policy="mixed_bfloat16"),
         "formula_l2": formula_check("sd2", 3.0, l2=0.5),
+        # The rules that read the loss, against optax (JAX only).
+        **(
+            {"optax": optax_scenarios.run_all()}
+            if keras.backend.backend() == "jax"
+            else {}
+        ),
     }
 
 

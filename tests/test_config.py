@@ -24,6 +24,8 @@ def test_defaults_resolve_everything():
         "max_gamma": 1e3,
         "min_factor": 0.0,
         "max_factor": 0.0,
+        "polyak_c": 0.5,
+        "f_star": 0.0,
         "semantic_model": "auto",
     }
 

@@ -1,15 +1,17 @@
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 import sd_scenarios  # tests/ is on sys.path (rootdir conftest)
 
-from kerastune_lab.callbacks import LossAdaptiveLR, LossProbe
+from kerastune_lab.callbacks import LossAdaptiveLR
+from kerastune_lab.choices import OPTIMIZERS
+from kerastune_lab.lr_adapt.loss_probe import LossProbe
+from kerastune_lab.lr_adapt.registry import matched_rate_modes
 from kerastune_lab.optimizers import LossAdaptiveOptimizer
+
+LOSS_READING_OPTIMIZERS = tuple(
+    name for name, choice in OPTIMIZERS.items() if choice.reads_loss
+)
 
 
 def check_replay(result, epochs=3):
@@ -17,6 +19,10 @@ def check_replay(result, epochs=3):
     assert result["weight_err"] < 1e-6
     assert result["loss_rel_err"] < 1e-5
     assert result["rate_rel_err"] < 1e-5
+    # Polyak: its logged ||g||^2, and steps on both sides of the cap.
+    assert result["grad_norm_sq_rel_err"] < 1e-5
+    if "polyak" in result["mode"]:
+        assert 0 < result["capped_steps"] < result["steps"]
 
 
 @pytest.mark.parametrize(
@@ -27,6 +33,7 @@ def check_replay(result, epochs=3):
         {"steps_per_execution": 3},
         {"mode": "sd", "root": 4.0},
         {"mode": "none"},
+        {"mode": "polyak", "rate": 0.5, "noise": 1.0},
     ],
 )
 def test_sgd_matches_numpy_replay(kwargs):
@@ -63,28 +70,15 @@ def test_gamma_is_the_data_loss_under_l2():
     check_formula(result)
 
 
-def test_jax_backend_matches_numpy(repo):
-    pytest.importorskip("jax")
-    env = dict(
-        os.environ,
-        KERAS_BACKEND="jax",
-        PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")]),
-    )
-    out = subprocess.run(
-        [sys.executable, str(repo / "tests" / "sd_scenarios.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    results = json.loads(out.stdout)
+def test_jax_backend_matches_numpy(jax_results):
+    results = jax_results
     assert results["backend"] == "jax"
     for name in (
         "replay_jit",
         "replay_no_jit",
         "replay_spe3",
         "replay_sd_root4",
+        "replay_polyak",
     ):
         check_replay(results[name])
     for name in ("formula_sd2", "formula_sd_root4", "formula_l2"):
@@ -404,12 +398,22 @@ class VariableSnapshots(keras.callbacks.Callback):
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["sgd", "rmsprop", "adam", "adamw", "adagrad", "schedule_free_adamw"],
+    "name, mode",
+    [
+        *((name, "sd2") for name in OPTIMIZERS),
+        ("adam", "sd"),
+        ("sgd", "polyak"),
+        ("adam", "polyak"),
+        ("rmsprop", "none"),
+    ],
 )
-def test_a_nonfinite_batch_leaves_weights_and_slots_unchanged(name):
+def test_a_nonfinite_batch_leaves_weights_and_slots_unchanged(name, mode):
+    """Every optimizer (momo and momo_adam read the loss: mode none) and
+    every rate rule."""
     from kerastune_lab.optimizers import build_optimizer
 
+    if name in LOSS_READING_OPTIMIZERS:
+        mode = "none"
     model = small_classifier()
     # Momentum 0.9 for sgd and rmsprop: a zero rate alone would still move.
     model.compile(
@@ -420,7 +424,7 @@ def test_a_nonfinite_batch_leaves_weights_and_slots_unchanged(name):
     weight = np.ones(len(y), "float32")
     weight[20] = np.nan  # batch 1 of 4: its loss (and gradient) is NaN
     snapshots = VariableSnapshots()
-    callback = LossAdaptiveLR(mode="sd2")
+    callback = LossAdaptiveLR(mode=mode)
     model.fit(
         x,
         y,
@@ -497,31 +501,28 @@ def test_torch_backend_is_refused_clearly(monkeypatch):
         )
 
 
-def test_mirrored_strategy_matches_one_device(repo):
-    """Two logical CPU replicas: G, the logged loss, the factor, the skip
-    of a NaN batch, weights and slots all follow the global batch, as on
-    one device (L2 on, SGD with momentum)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo)]))
-    out = subprocess.run(
-        [sys.executable, str(repo / "tests" / "mirrored_scenario.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    results = json.loads(out.stdout)
-    assert results["replicas"] == 2
-    for name in ("finite", "nan"):
-        case = results[name]
-        for key in (
-            "weight_diff",
-            "slot_diff",
-            "loss_diff",
-            "gamma_diff",
-            "factor_diff",
-            "lr_diff",
-        ):
-            assert case[key] < 1e-5, (name, key, case)
-    assert results["finite"]["steps"] == [12, 12]
-    assert results["nan"]["first_nonfinite"] == [1, 1]
+# Every rate rule but none, and every optimizer that reads the loss.
+EVERY_RULE = (*matched_rate_modes(), *LOSS_READING_OPTIMIZERS)
+
+
+@pytest.mark.parametrize(
+    "case", ["finite", *(f"nan_{rule}" for rule in EVERY_RULE)]
+)
+def test_mirrored_strategy_matches_one_device(mirrored_results, case):
+    """Two logical CPU replicas: the logged loss, G, factor, rate and the
+    rule's own columns, the skip of a NaN batch, weights and slots all
+    follow the global batch, as on one device (L2 on)."""
+    assert mirrored_results["replicas"] == 2
+    result = mirrored_results[case]
+    diffs = {k: v for k, v in result.items() if k.endswith("_diff")}
+    assert {"weight_diff", "slot_diff", "loss_diff", "lr_diff"} <= set(diffs)
+    for key, value in diffs.items():
+        assert value < 1e-5, (case, key, result)
+    if case == "finite":
+        assert result["steps"] == [12, 12]
+        assert result["first_nonfinite"] == [None, None]
+    else:
+        assert result["steps"] == [4, 4]
+        assert result["first_nonfinite"] == [1, 1]
+    if case == "nan_polyak":
+        assert "grad_norm_sq_diff" in diffs

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerastune_lab.callbacks.semantic_gamma import (
+from kerastune_lab.lr_adapt.semantic_gamma import (
     POLE_WORDS,
     POLES,
     SemanticGamma,

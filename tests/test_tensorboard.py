@@ -23,7 +23,7 @@ FAST = [
     "--set",
     "train.tensorboard=true",
     "--set",
-    'lr_adapt.mode="sd2"',
+    'lr_adapt.mode="polyak"',
     "--verbose",
     "0",
 ]
@@ -60,7 +60,9 @@ def test_run_writes_step_and_epoch_scalars_and_hyperparameters(tmp_path):
     logs = run_dir / "tensorboard"
     steps = read_csv_columns(run_dir / "steps.csv")
     per_step, events = scalars(logs / "steps")
-    for column in ("loss", "lr", "gamma", "factor"):
+    # Every column of steps.csv, polyak's grad_norm_sq included.
+    assert "grad_norm_sq" in steps
+    for column in set(steps) - {"step", "epoch"}:
         logged = per_step[f"step/{column}"]
         assert [s for s, _ in logged] == [int(s) for s in steps["step"]]
         np.testing.assert_allclose(

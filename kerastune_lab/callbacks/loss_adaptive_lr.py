@@ -1,4 +1,5 @@
-"""SD / SD2: the loss-adaptive learning rate as a `model.fit` callback."""
+"""The loss-adaptive learning rate (SD, SD2, Polyak, ...) as a `model.fit`
+callback."""
 
 import csv
 import io
@@ -8,15 +9,12 @@ import warnings
 import keras
 import numpy as np
 
-from kerastune_lab.callbacks.gamma_sources import get_gamma_source
-from kerastune_lab.callbacks.loss_probe import LossProbe
-from kerastune_lab.optimizers.loss_adaptive_optimizer import (
-    STEP_LOG_COLUMNS,
+from kerastune_lab.lr_adapt.gamma_sources import get_gamma_source
+from kerastune_lab.lr_adapt.loss_adaptive_optimizer import (
     LossAdaptiveOptimizer,
-    check_settings,
 )
-
-STEPS_CSV_COLUMNS = ("step", "epoch") + STEP_LOG_COLUMNS
+from kerastune_lab.lr_adapt.loss_probe import LossProbe
+from kerastune_lab.lr_adapt.registry import rate_rule, step_columns
 
 # Where the loss probe and the in-step factor are tested (tests/).
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
@@ -27,68 +25,81 @@ _DEFAULT_LOG_CAPACITY = 4096
 
 @keras.saving.register_keras_serializable(package="kerastune_lab")
 class LossAdaptiveLR(keras.callbacks.Callback):
-    """Multiplies (SD2) or divides (SD) each step's rate by G ** (1/root).
+    """Sets each step's rate from the batch's loss (SD, SD2, Polyak, ...).
 
     Like `keras.callbacks.LearningRateScheduler`, this sets the rate of every
     optimizer step, on top of whatever float rate or `LearningRateSchedule`
     the optimizer was compiled with. Unlike a host-side callback it is exact
-    and free: G is the loss of the very batch whose update it scales (not
-    the running mean in `logs["loss"]`, not the previous batch), and the
-    factor is computed inside the compiled train step. At the start of
-    training it wraps the compiled optimizer in `LossAdaptiveOptimizer` and
-    attaches a `LossProbe` to the model (see those classes for how). Both
-    stay in place after `fit`; `LossAdaptiveLR.remove(model)` takes them out.
-    `model.save` never stores the probe.
+    and free: the rule reads the loss of the very batch whose update it
+    scales (not the running mean in `logs["loss"]`, not the previous
+    batch), inside the compiled train step. At the start of training it
+    wraps the compiled optimizer in `LossAdaptiveOptimizer` and attaches a
+    `LossProbe` to the model (see those classes for how). Both stay in
+    place after `fit`; `LossAdaptiveLR.remove(model)` takes them out.
+    `model.save` never stores the probe. An optimizer that reads the loss
+    itself (`kerastune_lab.optimizers.Momo`, `MomoAdam`) is fed by the
+    same probe: train it with `mode="none"`.
+
+    The rules (`kerastune_lab.lr_adapt.registry.RATE_RULES`), with A'(t)
+    the scheduled rate, G_t the batch's loss signal and L_t, g_t the
+    batch's loss and gradient:
+
+    - `"sd2"`: A'(t) * G_t ** (1/root); `"sd"`: A'(t) / G_t ** (1/root)
+    - `"polyak"`: min((L_t - f_star)_+ / (polyak_c ||g_t||^2), A'(t))
+    - `"none"`: A'(t) (every step's loss and rate are still logged)
 
     Backends: TensorFlow and JAX (torch is refused: untested there).
 
-    Safeguards: G is clamped to `[min_gamma, max_gamma]`; a non-finite G
-    leaves that step at the scheduled rate and is counted
-    (`nonfinite_steps`); `min_factor` / `max_factor` optionally bound the
+    Safeguards: SD's G is clamped to `[min_gamma, max_gamma]`; a non-finite
+    G leaves that step at the scheduled rate and is counted
+    (`nonfinite_steps`); `min_factor` / `max_factor` optionally bound SD's
     factor. A non-finite batch loss skips its update inside the step, and
     training stops at the end of that epoch (`first_nonfinite_step`).
-    Callbacks that assign the rate (ReduceLROnPlateau) change the
-    base rate of a float-rate optimizer and the factor applies on top; with
-    a schedule they get a clear TypeError.
+    Callbacks that assign the rate (ReduceLROnPlateau) change the base rate
+    of a float-rate optimizer and the rule applies on top; with a schedule
+    they get a clear TypeError.
 
     Each epoch the per-step records are read back once (no per-step sync)
-    and kept in `self.steps` (columns `STEPS_CSV_COLUMNS`); with `steps_csv`
-    they are also appended to that CSV file. `logs["lr"]` holds the rate the
-    epoch's last update used.
+    and kept in `self.steps` (columns `self.columns`: step, epoch, loss,
+    gamma, factor, lr, then what the rule reads, e.g. polyak's
+    `grad_norm_sq`); with `steps_csv` they are also appended to that CSV
+    file. `logs["lr"]` holds the rate the epoch's last update used.
 
     Args:
-        mode: `"sd2"` (multiply), `"sd"` (divide) or `"none"` (leave the
-            rate alone, still log every step's loss and rate).
-        root: Root of G; 3 (cube root) as in the paper, 4 as in the
-            original notebook.
-        source: Name of a G source in `gamma_sources.GAMMA_SOURCES`
-            (default `"loss"`) or a callable
-            `(loss, y, y_pred, sample_weight) -> scalar`.
-        min_gamma, max_gamma: Clamp range of G.
-        min_factor, max_factor: Optional bounds of the factor.
+        mode: A rule name: `"sd2"`, `"sd"`, `"polyak"` or `"none"`.
+        source: Where SD's G comes from: a name in
+            `lr_adapt.gamma_sources.GAMMA_SOURCES` (default `"loss"`, the
+            data loss) or a callable `(loss, y, y_pred, sample_weight) ->
+            scalar`.
         steps_csv: Optional path of a CSV file to append per-step rows to.
         step_offset: Added to the optimizer's step count in the step
             records: a later training phase, compiled with a fresh
             optimizer, continues the numbering of the phases before it.
+        **settings: The rule's settings: for sd and sd2 `root` (3, the
+            paper's cube root; 4 the original notebook's), `min_gamma`,
+            `max_gamma`, `min_factor`, `max_factor`; for polyak `polyak_c`
+            (0.5) and `f_star` (0.0).
 
     Example:
 
+    >>> x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    >>> y = x.sum(axis=1, keepdims=True)
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=keras.optimizers.Adam(
     ...     keras.optimizers.schedules.CosineDecay(1e-3, 1000)), loss="mse")
-    >>> model.fit(x, y, callbacks=[LossAdaptiveLR(mode="sd2", root=3)])
+    >>> sd2 = LossAdaptiveLR(mode="sd2", root=3)
+    >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[sd2])
+    >>> sd2.steps["step"]
+    [0, 1]
     """
 
     def __init__(
         self,
         mode="sd2",
-        root=3,
         source="loss",
-        min_gamma=1e-3,
-        max_gamma=1e3,
-        min_factor=None,
-        max_factor=None,
         steps_csv=None,
         step_offset=0,
+        **settings,
     ):
         super().__init__()
         if not isinstance(step_offset, int) or step_offset < 0:
@@ -97,20 +108,14 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 f"this callback's fit); received {step_offset!r}."
             )
         # Validate every argument now rather than at the first fit.
-        check_settings(
-            mode, root, min_gamma, max_gamma, min_factor, max_factor
-        )
+        self.rule = rate_rule(mode, **settings)
         get_gamma_source(source)
         self.mode = mode
-        self.root = root
         self.source = source
-        self.min_gamma = min_gamma
-        self.max_gamma = max_gamma
-        self.min_factor = min_factor
-        self.max_factor = max_factor
         self.steps_csv = None if steps_csv is None else os.fspath(steps_csv)
         self.step_offset = step_offset
-        self.steps = {column: [] for column in STEPS_CSV_COLUMNS}
+        self.columns = ("step", "epoch") + step_columns(self.rule)
+        self.steps = {column: [] for column in self.columns}
         # Set, and training stopped at the end of that epoch, when a batch
         # loss turns NaN or inf (that step and later bad ones are skipped).
         self.first_nonfinite_step = None
@@ -124,21 +129,6 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         LossProbe.detach(model)
         model.make_train_function(force=True)
 
-    def _optimizer_settings(self, capacity):
-        return {
-            "mode": self.mode,
-            "root": float(self.root),
-            "min_gamma": float(self.min_gamma),
-            "max_gamma": float(self.max_gamma),
-            "min_factor": None
-            if self.min_factor is None
-            else float(self.min_factor),
-            "max_factor": None
-            if self.max_factor is None
-            else float(self.max_factor),
-            "log_capacity": int(capacity),
-        }
-
     def on_train_begin(self, logs=None):
         if keras.backend.backend() not in SUPPORTED_BACKENDS:
             raise ValueError(
@@ -149,8 +139,8 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
             )
         model = self.model
-        capacity = self.params.get("steps") or _DEFAULT_LOG_CAPACITY
-        settings = self._optimizer_settings(capacity)
+        capacity = int(self.params.get("steps") or _DEFAULT_LOG_CAPACITY)
+        settings = self.rule.get_config()
         source = get_gamma_source(self.source)
         current = model.optimizer
         probe = LossProbe.get(model)
@@ -158,7 +148,9 @@ class LossAdaptiveLR(keras.callbacks.Callback):
             isinstance(current, LossAdaptiveOptimizer)
             and probe is not None
             and probe.gamma_source is source
-            and all(getattr(current, k) == v for k, v in settings.items())
+            and current.mode == self.mode
+            and current.rule.get_config() == settings
+            and current.log_capacity == capacity
         ):
             # Same set-up as the last fit: keep the compiled train step.
             return
@@ -172,7 +164,9 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 " training. Use the 'mixed_bfloat16' policy, which needs no "
                 "loss scaling, or float32."
             )
-        optimizer = LossAdaptiveOptimizer(inner, **settings)
+        optimizer = LossAdaptiveOptimizer(
+            inner, self.mode, log_capacity=capacity, **settings
+        )
         optimizer.set_probe(probe.variable)
         optimizer.build(model.trainable_variables)
         model.optimizer = optimizer
@@ -205,8 +199,8 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 "step": steps + self.step_offset,
                 "epoch": np.full(len(steps), epoch),
             }
-            new.update(zip(STEP_LOG_COLUMNS, rows.T))
-            for column in STEPS_CSV_COLUMNS:
+            new.update(zip(self.columns[2:], rows.T))
+            for column in self.columns:
                 self.steps[column].extend(new[column].tolist())
             if self.steps_csv:
                 self._append_csv(new)
@@ -223,11 +217,11 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         if not os.path.exists(self.steps_csv):
-            writer.writerow(STEPS_CSV_COLUMNS)
+            writer.writerow(self.columns)
         for i in range(len(new["step"])):
             writer.writerow(
                 [int(new["step"][i]), int(new["epoch"][i])]
-                + [f"{float(new[c][i]):.9g}" for c in STEP_LOG_COLUMNS]
+                + [f"{float(new[c][i]):.9g}" for c in self.columns[2:]]
             )
         data = out.getvalue().encode()
         fd = os.open(
@@ -255,12 +249,8 @@ class LossAdaptiveLR(keras.callbacks.Callback):
             )
         return {
             "mode": self.mode,
-            "root": self.root,
             "source": self.source,
-            "min_gamma": self.min_gamma,
-            "max_gamma": self.max_gamma,
-            "min_factor": self.min_factor,
-            "max_factor": self.max_factor,
             "steps_csv": self.steps_csv,
             "step_offset": self.step_offset,
+            **self.rule.get_config(),
         }

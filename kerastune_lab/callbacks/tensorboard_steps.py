@@ -4,8 +4,9 @@ import keras
 
 
 class TensorBoardSteps(keras.callbacks.Callback):
-    """Writes every optimizer step's loss, rate, G and SD factor, and the
-    run's hyperparameters (TensorBoard's HParams plugin), to `log_dir`.
+    """Writes every optimizer step's record (loss, rate, G, factor and what
+    the run's rate rule reads, e.g. polyak's grad_norm_sq) and the run's
+    hyperparameters (TensorBoard's HParams plugin) to `log_dir`.
 
     Keras's `TensorBoard(update_freq="batch")` logs the epoch's running
     mean and syncs with the host each batch; these are the steps' own
@@ -15,7 +16,8 @@ class TensorBoardSteps(keras.callbacks.Callback):
 
     Args:
         log_dir: Folder of the event files (e.g. run_dir/tensorboard/steps).
-        steps_source: The run's `LossAdaptiveLR` (its `steps` columns).
+        steps_source: The run's `LossAdaptiveLR` (every column of its
+            `steps` but step and epoch becomes a `step/<column>` scalar).
         hparams: Flat {name: number, string or bool} of the run's
             configuration.
     """
@@ -40,10 +42,11 @@ class TensorBoardSteps(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         steps = self.steps_source.steps
+        columns = [c for c in steps if c not in ("step", "epoch")]
         with self._writer.as_default():
             for i in range(self._written, len(steps["step"])):
                 step = int(steps["step"][i])
-                for column in ("loss", "lr", "gamma", "factor"):
+                for column in columns:
                     self._tf.summary.scalar(
                         f"step/{column}", steps[column][i], step=step
                     )

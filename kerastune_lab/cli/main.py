@@ -256,6 +256,15 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
         config,
         [*overrides, 'train.schedule="constant"', "train.warmup_steps=0"],
     )
+    from kerastune_lab.choices import OPTIMIZERS
+
+    if OPTIMIZERS[experiment.train.optimizer].reads_loss:
+        raise UserError(
+            f"lr-find sweeps a fixed rate; train.optimizer = "
+            f"{experiment.train.optimizer!r} sets each step from the loss "
+            "(its learning_rate is only a cap). Run lr-find with the "
+            'optimizer it builds on, e.g. --set train.optimizer="sgd".'
+        )
     from kerastune_lab.analysis.lr_range_test import (
         lr_range_test,
         plot_range_test,

@@ -8,15 +8,11 @@ import re
 import tomllib
 from typing import Any
 
-from kerastune_lab.choices import (
-    GAMMA_SOURCES,
-    LR_ADAPT_MODES,
-    OPTIMIZERS,
-    SCHEDULES,
-)
+from kerastune_lab.choices import GAMMA_SOURCES, OPTIMIZERS, SCHEDULES
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.registry import FAMILIES
 from kerastune_lab.fields import build_dataclass, option
+from kerastune_lab.lr_adapt import registry as rules
 from kerastune_lab.run_directory import RunDirectory
 
 # Every data.name some family reads, in registry order.
@@ -130,7 +126,7 @@ class TrainConfig:
     )
     weight_decay: float = option(0.0, minimum=0.0)
     momentum: float = option(
-        0.9, minimum=0.0, maximum=1.0, doc="momentum of rmsprop and sgd"
+        0.9, minimum=0.0, maximum=1.0, doc="momentum of rmsprop, sgd and momo"
     )
     epsilon: float = option(
         0.0, minimum=0.0, doc="epsilon of adaptive optimizers; 0: Keras's"
@@ -162,22 +158,35 @@ class TrainConfig:
     )
 
 
-@dataclasses.dataclass
-class LrAdaptConfig:
-    mode: str = option("none", choices=tuple(LR_ADAPT_MODES))
-    source: str = option("loss", choices=GAMMA_SOURCES)
-    root: float = option(3.0, minimum=0.0, exclusive_minimum=True)
-    min_gamma: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
-    max_gamma: float = option(1e3, minimum=0.0, exclusive_minimum=True)
-    semantic_model: str = option(
-        "auto",
-        choices=("auto", "encoder", "minilm"),
-        doc="semantic source: profiles from the pretrained encoder's token "
-        "embeddings (encoder), all-MiniLM-L6-v2 (minilm), or the "
-        "encoder when model.preset is set and MiniLM otherwise (auto)",
-    )
-    min_factor: float = option(0.0, minimum=0.0, doc="0: no lower bound")
-    max_factor: float = option(0.0, minimum=0.0, doc="0: no upper bound")
+# The keys of the rules' settings come from the rules themselves.
+LrAdaptConfig = dataclasses.make_dataclass(
+    "LrAdaptConfig",
+    [
+        (
+            "mode",
+            str,
+            option(
+                "none",
+                choices=tuple(rules.RATE_RULES),
+                doc="the loss-adaptive rate rule (README: the rules table)",
+            ),
+        ),
+        ("source", str, option("loss", choices=GAMMA_SOURCES)),
+        *(setting.config_field() for setting in rules.all_settings()),
+        (
+            "semantic_model",
+            str,
+            option(
+                "auto",
+                choices=("auto", "encoder", "minilm"),
+                doc="semantic source: profiles from the pretrained "
+                "encoder's token embeddings (encoder), all-MiniLM-L6-v2 "
+                "(minilm), or the encoder when model.preset is set and "
+                "MiniLM otherwise (auto)",
+            ),
+        ),
+    ],
+)
 
 
 @dataclasses.dataclass
@@ -186,7 +195,7 @@ class ControlsConfig:
 
     matched_rate: list = option(
         [],
-        doc="lr_adapt modes (sd, sd2) that get a matched-rate control: "
+        doc="lr_adapt modes (any but none) that get a matched-rate control: "
         "per value of the other axes, a mode-none cell whose base "
         "rate is scaled by the mean factor that mode's runs used "
         "(run after them, as a second stage)",
@@ -479,17 +488,14 @@ def _check_grid(grid):
 
 def _check_controls(controls, grid):
     modes = grid.get("lr_adapt.mode", [])
+    allowed = rules.matched_rate_modes()
     for mode in controls.matched_rate:
-        if (
-            mode not in ("sd", "sd2")
-            or mode not in modes
-            or "none" not in modes
-        ):
+        if mode not in allowed or mode not in modes or "none" not in modes:
             raise ConfigError(
                 f"controls.matched_rate = {controls.matched_rate!r}: each "
-                "entry must be 'sd' or 'sd2' and, with 'none', a level of "
-                f'the grid\'s "lr_adapt.mode" axis (received levels '
-                f"{modes!r})."
+                f"entry must be one of {', '.join(map(repr, allowed))} and, "
+                "with 'none', a level of the grid's \"lr_adapt.mode\" axis "
+                f"(received levels {modes!r})."
             )
     if controls.schedule_free and "train.schedule" not in grid:
         raise ConfigError(
@@ -631,31 +637,27 @@ def _check_consistency(config):
             f"{data.val_split + data.test_split:g}: leave at least 10% of "
             "the data for training."
         )
-    if (
-        train.optimizer == "schedule_free_adamw"
-        and train.early_stopping
-        and train.restore_best_weights
-    ):
+    if OPTIMIZERS[train.optimizer].schedule_free:
+        _check_schedule_free(train)
+    rules.check_config(config.lr_adapt, train.optimizer)
+
+
+def _check_schedule_free(train):
+    """A schedule-free optimizer is its own schedule and is evaluated at
+    its average (choices.OptimizerChoice.schedule_free)."""
+    if train.early_stopping and train.restore_best_weights:
         raise ConfigError(
-            "train.optimizer = 'schedule_free_adamw' with early stopping "
+            f"train.optimizer = {train.optimizer!r} with early stopping "
             "and restore_best_weights: restoring an earlier epoch's weights "
             "without its averaging state gives a wrong evaluation point; "
             "set train.restore_best_weights = false."
         )
-    if (
-        train.optimizer == "schedule_free_adamw"
-        and train.schedule != "constant"
-    ):
+    if train.schedule != "constant":
         raise ConfigError(
-            f"train.optimizer = 'schedule_free_adamw' with train.schedule = "
+            f"train.optimizer = {train.optimizer!r} with train.schedule = "
             f"{train.schedule!r}: schedule-free training replaces the decay "
             "schedule; use schedule = 'constant' (warmup_steps still "
-            "applies)."
-        )
-    if config.lr_adapt.min_gamma > config.lr_adapt.max_gamma:
-        raise ConfigError(
-            f"lr_adapt.min_gamma = {config.lr_adapt.min_gamma} exceeds "
-            f"lr_adapt.max_gamma = {config.lr_adapt.max_gamma}."
+            "applies: the optimizer warms up itself)."
         )
 
 

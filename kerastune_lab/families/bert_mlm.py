@@ -54,9 +54,9 @@ def prepare(config):
     semantic-differential G."""
     import keras
 
-    from kerastune_lab.callbacks.semantic_gamma import build_semantic_gamma
     from kerastune_lab.data.masked_lm_data import load_masked_lm_data
     from kerastune_lab.families.prepared_task import PreparedTask
+    from kerastune_lab.lr_adapt.semantic_gamma import build_semantic_gamma
     from kerastune_lab.models.bert_masked_lm import (
         build_bert_masked_lm,
         training_view,

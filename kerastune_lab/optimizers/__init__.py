@@ -1,10 +1,18 @@
-"""Optimizers: the named factory, the reference schedule-free AdamW and
-the SD/SD2 wrapper."""
+"""Optimizers: the named factory, the reference schedule-free AdamW, the
+loss-adaptive wrapper and the optimizers that read the loss (their code
+is in `kerastune_lab.lr_adapt`)."""
 
-from kerastune_lab.optimizers.build_optimizer import build_optimizer
-from kerastune_lab.optimizers.loss_adaptive_optimizer import (
+from kerastune_lab.lr_adapt.loss_adaptive_optimizer import (
     LossAdaptiveOptimizer,
 )
+from kerastune_lab.lr_adapt.momo import Momo, MomoAdam
+from kerastune_lab.optimizers.build_optimizer import build_optimizer
 from kerastune_lab.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 
-__all__ = ["LossAdaptiveOptimizer", "ScheduleFreeAdamW", "build_optimizer"]
+__all__ = [
+    "LossAdaptiveOptimizer",
+    "Momo",
+    "MomoAdam",
+    "ScheduleFreeAdamW",
+    "build_optimizer",
+]

@@ -5,6 +5,12 @@ import math
 import keras
 from keras import ops
 
+from kerastune_lab.keras_internals import (
+    built_trainable_variables,
+    uses_weight_decay,
+    variable_index,
+)
+
 # Where the second-moment bias correction 1 - beta_2 ** t goes.
 BIAS_CORRECTIONS = ("rate", "denominator")
 
@@ -199,8 +205,9 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
                 )
 
     def _apply_weight_decay(self, variables):
-        # The decay acts on z, inside update_step (Keras's base class would
-        # shrink the weights y instead).
+        # Keras's hook for decoupled decay (keras_internals: the base
+        # class's apply calls it): the decay acts on z inside update_step,
+        # where the base class would shrink the weights y.
         return
 
     def _step_rate(self, learning_rate, step):
@@ -214,7 +221,7 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
         return rate, bias_correction_2
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
+        index = variable_index(self, variable)
         z_slot = self._momentums[index]
         v_slot = self._velocities[index]
         x_slot = self._averages[index]
@@ -245,7 +252,7 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
         # embedding's gradient): z, x and y all move densely anyway.
         gradient = ops.add(ops.zeros_like(y), ops.cast(gradient, dtype))
         step_rate = ops.cast(rate, dtype)
-        if self.weight_decay and self._use_weight_decay(variable):
+        if self.weight_decay and uses_weight_decay(self, variable):
             z = z - step_rate * ops.cast(self.weight_decay, dtype) * y
         v = self.beta_2 * v_slot.value + (1.0 - self.beta_2) * ops.square(
             gradient
@@ -276,8 +283,8 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
         if not self.built:
             return []
         pairs = []
-        for variable in self._trainable_variables:
-            index = self._get_variable_index(variable)
+        for variable in built_trainable_variables(self):
+            index = variable_index(self, variable)
             if self._averages[index] is None:
                 continue
             started = self._weight_sums[index].value > 0.0

@@ -14,6 +14,7 @@ from kerastune_lab.callbacks.schedule_free_evaluation import (
 )
 from kerastune_lab.callbacks.tensorboard_steps import TensorBoardSteps
 from kerastune_lab.config.experiment_config import STUDY_SECTIONS
+from kerastune_lab.lr_adapt.registry import config_settings
 from kerastune_lab.run_directory import keep_epochs_before
 
 
@@ -34,19 +35,16 @@ def flat_hyperparameters(config):
 
 
 def loss_adaptive_callback(config, run_dir, task, first_epoch=0):
-    """The run's `LossAdaptiveLR`: SD/SD2 (or none) and the per-step log
+    """The run's `LossAdaptiveLR`: its rate rule (none, SD, SD2, Polyak)
+    with the [lr_adapt] settings, and the per-step log
     into steps.csv, numbered on from the phases before `first_epoch`."""
     adapt = config.lr_adapt
     return LossAdaptiveLR(
         mode=adapt.mode,
-        root=adapt.root,
         source=task.gamma_source or adapt.source,
-        min_gamma=adapt.min_gamma,
-        max_gamma=adapt.max_gamma,
-        min_factor=adapt.min_factor or None,
-        max_factor=adapt.max_factor or None,
         steps_csv=run_dir.steps,
         step_offset=first_epoch * task.steps_per_epoch,
+        **config_settings(adapt),
     )
 
 

@@ -4,6 +4,7 @@ import dataclasses
 
 import keras
 
+from kerastune_lab.choices import OPTIMIZERS
 from kerastune_lab.errors import UserError
 from kerastune_lab.families import FAMILIES
 from kerastune_lab.optimizers import build_optimizer
@@ -59,12 +60,14 @@ def compile_model(task, config, learning_rate=None, epochs=None):
     (default train.learning_rate)."""
     train = config.train
     total_steps = task.steps_per_epoch * (epochs or train.epochs)
+    # A schedule-free optimizer warms up itself, the others by schedule.
+    own_warmup = OPTIMIZERS[train.optimizer].schedule_free
     try:
         rate = build_schedule(
             train.schedule,
             learning_rate or train.learning_rate,
             total_steps,
-            train.warmup_steps,
+            0 if own_warmup else train.warmup_steps,
         )
     except ValueError as error:
         raise UserError(
@@ -77,6 +80,8 @@ def compile_model(task, config, learning_rate=None, epochs=None):
         momentum=train.momentum,
         epsilon=train.epsilon or None,
         clipnorm=train.clipnorm or None,
+        f_star=config.lr_adapt.f_star,
+        warmup_steps=train.warmup_steps if own_warmup else 0,
     )
     task.model.compile(
         optimizer=optimizer,

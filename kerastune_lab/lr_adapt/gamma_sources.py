@@ -1,4 +1,4 @@
-"""Where the loss signal G of SD / SD2 comes from.
+"""Where the loss signal G of SD / SD2 comes from (steps.csv `gamma`).
 
 A G source is a callable `(loss, y, y_pred, sample_weight) -> scalar`,
 evaluated inside the compiled train step on the same batch as the update.
@@ -12,7 +12,8 @@ from kerastune_lab.choices import GAMMA_SOURCES as SOURCE_NAMES
 
 
 def batch_loss(loss, y, y_pred, sample_weight):
-    """G = the batch's own training loss (what `logs["loss"]` averages)."""
+    """G = the batch's own data loss (penalties of `model.losses`
+    excluded)."""
     return loss
 
 

@@ -7,8 +7,8 @@ loss (L less the regularisation penalties of `model.losses`). The value is
 unchanged (p stays 0: `LossAdaptiveOptimizer` removes its gradient before
 any update), while the gradient of p is exactly `[L, G]` of this batch. That
 gradient flows through the normal train step of TensorFlow and JAX (the
-backends it is tested on), so SD / SD2 run inside the compiled step with
-no host round trip.
+backends it is tested on), so the loss-adaptive rules run inside the
+compiled step with no host round trip.
 """
 
 import functools
@@ -16,7 +16,16 @@ import inspect
 
 import keras
 from keras import ops
-from keras.src.losses.loss import unscale_loss_for_distribution
+
+from kerastune_lab.keras_internals import (
+    aggregate_additional_loss,
+    delete_untracked_attribute,
+    own_variables,
+    set_untracked_attribute,
+    track_variable,
+    unscale_loss_for_distribution,
+    untrack_variable,
+)
 
 _ATTR = "_kerastune_loss_probe"
 
@@ -50,19 +59,20 @@ class LossProbe:
             current.gamma_source = gamma_source
             return current
         probe = cls(model, gamma_source)
-        tracker = model._tracker
-        was_locked = tracker.locked
-        tracker.unlock()
-        model._track_variable(probe.variable)
-        if was_locked:
-            tracker.lock()
-        _set(model, _ATTR, probe)
-        _set(model, "compute_loss", probe._compute_loss())
+        track_variable(model, probe.variable)
+        # Past the model's tracker, which would adopt the probe variable a
+        # second time through these attributes.
+        set_untracked_attribute(model, _ATTR, probe)
+        set_untracked_attribute(model, "compute_loss", probe._compute_loss())
         # The probe is training machinery, not part of the model: files
         # written by model.save / save_weights must load into a model
         # that never had one.
-        _set(model, "save_own_variables", probe._save_own_variables)
-        _set(model, "load_own_variables", probe._load_own_variables)
+        set_untracked_attribute(
+            model, "save_own_variables", probe._save_own_variables
+        )
+        set_untracked_attribute(
+            model, "load_own_variables", probe._load_own_variables
+        )
         return probe
 
     @staticmethod
@@ -81,17 +91,11 @@ class LossProbe:
             "save_own_variables",
             "load_own_variables",
         ):
-            object.__delattr__(model, name)
-        model._untrack_variable(probe.variable)
+            delete_untracked_attribute(model, name)
+        untrack_variable(model, probe.variable)
 
     def _own_variables(self):
-        model = self.model
-        return [
-            v
-            for v in model._trainable_variables
-            + model._non_trainable_variables
-            if v is not self.variable
-        ]
+        return [v for v in own_variables(self.model) if v is not self.variable]
 
     def _save_own_variables(self, store):
         for i, v in enumerate(self._own_variables()):
@@ -146,16 +150,10 @@ class LossProbe:
             return total  # a custom total: the model defines what it is
         penalties = [
             unscale_loss_for_distribution(
-                model._aggregate_additional_loss(loss)
+                aggregate_additional_loss(model, loss)
             )
             for loss in model.losses
         ]
         if not penalties:
             return total
         return total - ops.cast(ops.sum(penalties), total.dtype)
-
-
-def _set(model, name, value):
-    # Bypass Layer.__setattr__: its tracker would adopt the probe variable
-    # a second time through this attribute.
-    object.__setattr__(model, name, value)
