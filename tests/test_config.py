@@ -1,4 +1,5 @@
 import pathlib
+import re
 
 import pytest
 
@@ -252,3 +253,60 @@ def test_sd_study_files_hold_the_grid_and_the_original_setup(repo):
     ) == ("adamw", 2e-5, 1e-8, 0.01, 1.0, 64, 100, 42)
     assert original.lr_adapt.root == 3.0
     assert original.data.max_chunks == 120
+
+
+LEVELS_STUDY = """
+[grid]
+"lr_adapt.mode" = ["none", "polyak", "momo_adam"]
+
+[levels."lr_adapt.mode".polyak]
+"train.optimizer" = "sgd"
+"train.momentum" = 0.0
+
+[levels."lr_adapt.mode".momo_adam]
+"lr_adapt.mode" = "none"
+"train.optimizer" = "momo_adam"
+"train.learning_rate" = 0.01
+"""
+
+
+def test_a_level_stands_for_its_settings(tmp_path):
+    from kerastune_lab.comparison.run_comparison import Study
+
+    path = tmp_path / "study.toml"
+    path.write_text(LEVELS_STUDY)
+    study = Study.create(load_experiment(path), 1, tmp_path / "runs")
+    runs = {p.cell.name: p.config for p in study.first_stage()}
+    assert list(runs) == ["none", "polyak", "momo_adam"]
+    assert (runs["none"].train.optimizer, runs["none"].lr_adapt.mode) == (
+        "adam",
+        "none",
+    )
+    polyak = runs["polyak"]
+    assert (polyak.lr_adapt.mode, polyak.train.optimizer) == ("polyak", "sgd")
+    assert polyak.train.momentum == 0.0
+    momo = runs["momo_adam"]
+    assert (momo.lr_adapt.mode, momo.train.optimizer) == ("none", "momo_adam")
+    assert momo.train.learning_rate == 0.01
+
+
+@pytest.mark.parametrize(
+    "levels, fragment",
+    [
+        ('[levels."train.seed".x]\n"train.epochs" = 1\n', "not an axis"),
+        (
+            '[levels."lr_adapt.mode".sd]\n"train.epochs" = 1\n',
+            "expected a level",
+        ),
+        (
+            '[levels."lr_adapt.mode".polyak]\n"train.optimizer" = "lion"\n',
+            "train.optimizer = 'lion'",
+        ),
+        ('[levels."lr_adapt.mode".polyak]\n"epochs" = 1\n', "section.key"),
+    ],
+)
+def test_bad_levels_name_what_to_fix(tmp_path, levels, fragment):
+    path = tmp_path / "study.toml"
+    path.write_text('[grid]\n"lr_adapt.mode" = ["none", "polyak"]\n' + levels)
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_experiment(path)

@@ -39,13 +39,25 @@ class Cell:
         return dict(self.settings or self.values)
 
 
-def expand_grid(grid):
-    """All cells of a {key: [values]} grid, in row-major order."""
+def expand_grid(grid, levels=None):
+    """All cells of a {key: [values]} grid, in row-major order.
+
+    Args:
+        grid: {axis: [levels]}.
+        levels: {axis: {str(level): {"section.key": value}}}: settings a
+            level stands for beyond its own axis key ([levels]).
+    """
     keys = list(grid)
-    return [
-        Cell(tuple(zip(keys, combo)))
-        for combo in itertools.product(*(grid[k] for k in keys))
-    ]
+    levels = levels or {}
+    cells = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        values = tuple(zip(keys, combo))
+        settings = dict(values)
+        for key, level in values:
+            settings.update(levels.get(key, {}).get(str(level), {}))
+        extra = settings != dict(values)
+        cells.append(Cell(values, tuple(settings.items()) if extra else ()))
+    return cells
 
 
 def seed_values(base_seed, seeds):

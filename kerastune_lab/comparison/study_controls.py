@@ -40,7 +40,7 @@ def first_stage_cells(config):
     """The grid's cells and, with controls.schedule_free, a schedule-free
     cell per combination of the axes other than schedule and mode, at
     controls.schedule_free_rate_factor times the base rate."""
-    cells = expand_grid(config.grid)
+    cells = expand_grid(config.grid, config.levels)
     if config.controls.schedule_free:
         for cell in cells:
             values = dict(cell.values)
@@ -50,11 +50,11 @@ def first_stage_cells(config):
             ):
                 continue
             labels = {**values, SCHEDULE_AXIS: SCHEDULE_FREE}
-            rate = values.get(
+            rate = cell.run_settings.get(
                 "train.learning_rate", config.train.learning_rate
             )
             settings = {
-                **values,
+                **cell.run_settings,
                 SCHEDULE_AXIS: "constant",
                 "train.optimizer": "schedule_free_adamw",
                 "train.learning_rate": rate
@@ -90,7 +90,7 @@ def control_cells(config, runs, known_rates=None):
     by_values = {cell.values: seeds for cell, seeds in runs.items()}
     cells, rates = [], {}
     for mode in config.controls.matched_rate:
-        for cell in expand_grid(config.grid):
+        for cell in expand_grid(config.grid, config.levels):
             values = dict(cell.values)
             if values[MODE_AXIS] != mode:
                 continue
@@ -108,7 +108,7 @@ def control_cells(config, runs, known_rates=None):
                 )
                 rate = next(iter(seeds.values()))["learning_rate"] * factor
             settings = {
-                **values,
+                **cell.run_settings,
                 MODE_AXIS: "none",
                 "train.learning_rate": rate,
             }

@@ -314,7 +314,7 @@ class AnalysisConfig:
 
 
 # Sections that describe a study for `compare`; `run` ignores them.
-STUDY_SECTIONS = ("grid", "controls", "analysis")
+STUDY_SECTIONS = ("grid", "levels", "controls", "analysis")
 
 SECTIONS = {
     "data": DataConfig,
@@ -331,6 +331,9 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     lr_adapt: LrAdaptConfig = dataclasses.field(default_factory=LrAdaptConfig)
     grid: dict = dataclasses.field(default_factory=dict)
+    # {axis: {level: {"section.key": value}}}: settings a grid level stands
+    # for beyond its axis key (a level "polyak" that also trains with SGD).
+    levels: dict = dataclasses.field(default_factory=dict)
     controls: ControlsConfig = dataclasses.field(
         default_factory=ControlsConfig
     )
@@ -357,6 +360,8 @@ class ExperimentConfig:
             out[section] = values
         if self.grid:
             out["grid"] = copy.deepcopy(self.grid)
+        if self.levels:
+            out["levels"] = copy.deepcopy(self.levels)
         if self.controls != ControlsConfig():
             out["controls"] = dataclasses.asdict(self.controls)
         if self.analysis != AnalysisConfig():
@@ -448,6 +453,8 @@ def from_dict(raw, name="experiment", source=None):
             sections[section] = build_dataclass(cls, values, section)
     grid = raw.get("grid", {})
     _check_grid(grid)
+    levels = raw.get("levels", {})
+    _check_levels(levels, grid)
     controls = build_dataclass(
         ControlsConfig, raw.get("controls", {}), "controls"
     )
@@ -459,6 +466,7 @@ def from_dict(raw, name="experiment", source=None):
     config = ExperimentConfig(
         **sections,
         grid=grid,
+        levels=levels,
         controls=controls,
         analysis=analysis,
         name=name,
@@ -466,6 +474,7 @@ def from_dict(raw, name="experiment", source=None):
         raw=copy.deepcopy(raw),
     )
     _check_consistency(config)
+    _check_level_settings(config)
     return config
 
 
@@ -484,6 +493,44 @@ def _check_grid(grid):
                 f"grid.{key} = {values!r}: expected a non-empty list of "
                 "values to try."
             )
+
+
+def _check_levels(levels, grid):
+    """[levels]: each a grid axis's level mapped to a table of settings."""
+    example = '[levels."lr_adapt.mode".polyak] with "train.optimizer" = "sgd"'
+    if not isinstance(levels, dict):
+        raise ConfigError(f"[levels] must be a table, e.g. {example}.")
+    for axis, by_level in levels.items():
+        if axis not in grid:
+            raise ConfigError(
+                f"levels.{axis!r}: not an axis of [grid] (its axes: "
+                f"{', '.join(map(repr, grid)) or 'none'}); e.g. {example}."
+            )
+        names = [str(level) for level in grid[axis]]
+        for level, settings in (
+            by_level.items() if isinstance(by_level, dict) else [(None, 0)]
+        ):
+            if level not in names or not isinstance(settings, dict):
+                raise ConfigError(
+                    f"levels.{axis!r}.{level!r}: expected a level of "
+                    f"grid.{axis!r} ({', '.join(names)}) holding a table of "
+                    f'"section.key" = value settings; e.g. {example}.'
+                )
+            _check_grid({key: [value] for key, value in settings.items()})
+
+
+def _check_level_settings(config):
+    """Every level's settings give a valid run (checked now, not when the
+    study reaches that cell)."""
+    for axis, by_level in config.levels.items():
+        for level, settings in by_level.items():
+            value = next(v for v in config.grid[axis] if str(v) == level)
+            try:
+                with_settings(config, {axis: value, **settings})
+            except ConfigError as error:
+                raise ConfigError(
+                    f"levels.{axis!r}.{level!r}: {error}"
+                ) from None
 
 
 def _check_controls(controls, grid):
