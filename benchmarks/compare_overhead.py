@@ -14,6 +14,7 @@ per-round ratios are reported. Targets (issue 18): ratio <= 1.5, goal 1.2.
 """
 
 import argparse
+import dataclasses
 import os
 import shutil
 import statistics
@@ -69,7 +70,7 @@ def plain(study_path):
         model = build_gru_classifier(
             vocab_size=data.vocab_size,
             num_classes=data.num_classes,
-            **run.model.params,
+            **dataclasses.asdict(run.model.params),
         )
         model.compile(
             optimizer=keras.optimizers.Adam(run.train.learning_rate),

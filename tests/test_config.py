@@ -47,18 +47,18 @@ def test_overrides_parse_values_as_toml():
     assert config.train.learning_rate == 1e-4
     assert config.data.path == "/x/y.csv"
     assert config.data.text_column == "body"
-    assert config.model.params["gru_units"] == 8
+    assert config.model.params.gru_units == 8
     assert isinstance(config.train.epochs, int)
     again = with_settings(config, {"train.epochs": 5})
-    assert again.train.epochs == 5 and again.model.params["gru_units"] == 8
+    assert again.train.epochs == 5 and again.model.params.gru_units == 8
 
 
 def test_a_cell_that_switches_the_family_gets_that_familys_defaults():
     config = load_experiment(None, ["train.epochs=3"])
     assert config.train.batch_size == 64  # the GRU's (generic) default
     other = with_settings(config, {"model.name": "bert_mlm"})
-    assert other.model.params["size"] == "tiny"
-    assert "gru_units" not in other.model.params
+    assert other.model.params.size == "tiny"
+    assert not hasattr(other.model.params, "gru_units")
     assert other.train.optimizer == "adamw"  # bert_mlm's train defaults
     assert other.train.epochs == 3  # the file's own keys still win
 
@@ -152,7 +152,7 @@ def test_seed_000_hyperparameters_are_exact():
         a.train.early_stopping,
     ) == (3000, 64, 1e-4, 1000, True)
     assert {
-        k: a.model.params[k]
+        k: getattr(a.model.params, k)
         for k in (
             "embedding_dim",
             "gru_units",
@@ -169,17 +169,17 @@ def test_seed_000_hyperparameters_are_exact():
     assert (
         small.train.batch_size,
         small.train.learning_rate,
-        small.model.params["embedding_dim"],
-        small.model.params["gru_units"],
-        small.model.params["dropout_rate"],
-        small.model.params["recurrent_dropout_rate"],
+        small.model.params.embedding_dim,
+        small.model.params.gru_units,
+        small.model.params.dropout_rate,
+        small.model.params.recurrent_dropout_rate,
     ) == (32, 1e-5, 16, 32, 0.3, 0.3)
     assert by_name["approach_a_no_early_stop"].train.early_stopping is False
     b = by_name["approach_b"]
     assert (
         b.data.num_samples,
-        b.model.params["embedding_dim"],
-        b.model.params["gru_units"],
+        b.model.params.embedding_dim,
+        b.model.params.gru_units,
         b.train.learning_rate,
     ) == (100000, 128, 256, 1e-4)
 
@@ -239,7 +239,7 @@ def test_sd_study_files_hold_the_grid_and_the_original_setup(repo):
     assert study.controls.matched_rate == ["sd", "sd2"]
     assert len(study.analysis.primary) == 4 and study.analysis.seeds >= 5
     original = load_experiment(repo / "experiments" / "sd_study_original.toml")
-    assert original.model.params["preset"] == "bert_base_en"
+    assert original.model.params.preset == "bert_base_en"
     t = original.train
     assert (
         t.optimizer,

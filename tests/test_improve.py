@@ -68,7 +68,7 @@ def crafted_figure(config, seed):
     """The validation loss a crafted run keeps: L2 1e-4 helps by 0.3 on
     every seed (a little noise), anything else is seed noise only."""
     rng = np.random.default_rng([seed, *map(ord, str(config.to_dict()))])
-    l2 = config.model.params["l2"]
+    l2 = config.model.params.l2
     effect = -0.3 if l2 == 1e-4 else (-0.3 if l2 > 1e-4 else 0.0)
     return 1.0 + SEED_SHIFT[seed] + effect + rng.normal(0, 0.01)
 
@@ -132,7 +132,7 @@ class CraftedExecutor:
 
 
 def overfits_without_l2(config):
-    return "overfitting" if config.model.params["l2"] == 0 else "good_fit"
+    return "overfitting" if config.model.params.l2 == 0 else "good_fit"
 
 
 def invoke(*args):
@@ -196,11 +196,11 @@ def test_improve_on_crafted_runs_adopts_the_real_change_and_resumes(
     checked, _ = invoke("check", improved)
     assert checked.exit_code == 0, checked.output
     final = load_experiment(improved)
-    assert final.model.params["l2"] == 1e-4
+    assert final.model.params.l2 == 1e-4
     assert final.train.seed == 42
     original = load_experiment(tmp_path / "overfit.toml")
-    assert final.model.params["dropout_rate"] == 0.0
-    assert final.model.params["gru_units"] == 64
+    assert final.model.params.dropout_rate == 0.0
+    assert final.model.params.gru_units == 64
     assert final.data == original.data
 
     report = (out / "report.md").read_text()
@@ -249,7 +249,7 @@ def test_improve_stops_when_no_candidate_is_real(tmp_path, monkeypatch):
     ]
     assert any("round 2: no real improvement" in line for line in lines)
     assert any("stopped: no candidate's improvement" in line for line in lines)
-    assert load_experiment(out / "improved.toml").model.params["l2"] == 1e-4
+    assert load_experiment(out / "improved.toml").model.params.l2 == 1e-4
 
 
 def test_improve_with_nothing_to_fix_trains_round_0_only(

@@ -186,7 +186,7 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
             "`kerastune-lab run` for other models)."
         )
     if not config_path:
-        experiment.name = "finetune-" + experiment.model.params["base_model"]
+        experiment.name = "finetune-" + experiment.model.params.base_model
     from kerastune_lab.training.run_experiment import run_experiment
 
     result = run_experiment(

@@ -371,9 +371,9 @@ def predict(run_dir, images, top_k):
     One line per image: the path, then the top-k classes with their
     probabilities, most probable first.
     """
-    from kerastune_lab.prediction.predict_images import predict_images
+    from kerastune_lab.prediction.predict_files import predict_files
 
-    for path, top in zip(images, predict_images(run_dir, images, top_k)):
+    for path, top in zip(images, predict_files(run_dir, images, top_k)):
         click.echo(
             f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top)
         )

@@ -15,12 +15,13 @@ from kerastune_lab.fields import build_dataclass, option
 from kerastune_lab.lr_adapt import registry as rules
 from kerastune_lab.run_directory import RunDirectory
 
-# Every data.name some family reads, in registry order.
-DATA_NAMES = tuple(
-    dict.fromkeys(
-        name for family in FAMILIES.values() for name in family.data_names
-    )
-)
+# Every data.name some family reads, in registry order: its DataKind.
+DATA_KINDS = {
+    kind.name: kind
+    for family in FAMILIES.values()
+    for kind in family.data_kinds
+}
+DATA_NAMES = tuple(DATA_KINDS)
 
 
 @dataclasses.dataclass
@@ -28,9 +29,7 @@ class DataConfig:
     name: str = option(
         DATA_NAMES[0],
         choices=DATA_NAMES,
-        doc="classification: fortunes (embedded, 4 classes), csv, "
-        "synthetic; masked LM: pydoc (embedded corpus), text; images: "
-        "digits (embedded), images (a folder of class folders)",
+        doc="; ".join(f"{k.name}: {k.doc}" for k in DATA_KINDS.values()),
     )
     path: str = option(
         "",
@@ -89,6 +88,10 @@ class DataConfig:
 
 @dataclasses.dataclass
 class ModelConfig:
+    """[model]: the family's name and its own keys, typed: `params` is an
+    instance of the family's params dataclass (`ModelFamily.params`,
+    e.g. `GRUParams`), so `config.model.params.gru_units` is checked."""
+
     name: str = option(next(iter(FAMILIES)), choices=tuple(FAMILIES))
     params: Any = None
 
@@ -187,6 +190,8 @@ LrAdaptConfig = dataclasses.make_dataclass(
         ),
     ],
 )
+# Importable under its own name: planned runs are pickled to workers.
+LrAdaptConfig.__module__ = __name__
 
 
 @dataclasses.dataclass
@@ -443,10 +448,8 @@ def from_dict(raw, name="experiment", source=None):
         if section == "model":
             model_name = values.pop("name", ModelConfig.name)
             base = build_dataclass(ModelConfig, {"name": model_name}, section)
-            base.params = dataclasses.asdict(
-                build_dataclass(
-                    FAMILIES[base.name].params, values, section, ("name",)
-                )
+            base.params = build_dataclass(
+                FAMILIES[base.name].params, values, section, ("name",)
             )
             sections[section] = base
         else:
@@ -656,11 +659,12 @@ def _check_consistency(config):
             f"and needs model.name among {fits}; use source = 'loss' for "
             f"{config.model.name!r}."
         )
-    if data.name in ("csv", "images") and not data.path:
-        example = "file.csv" if data.name == "csv" else "photos/"
+    kind = DATA_KINDS[data.name]
+    if kind.needs_path and not data.path:
         raise ConfigError(
-            f"data.name = {data.name!r} needs data.path: add path = "
-            f'"{example}" to [data] or pass --set data.path="{example}".'
+            f"data.name = {data.name!r} needs data.path ({kind.doc}): add "
+            f'path = "{kind.path_example}" to [data] or pass --set '
+            f'data.path="{kind.path_example}".'
         )
     train = config.train
     if train.head_epochs:

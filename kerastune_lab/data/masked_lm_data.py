@@ -208,7 +208,7 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
     else:
         texts = load_pydoc_corpus()
     tokenizer, token_lists = tokenize_corpus(
-        texts, model_params["preset"], model_params["vocabulary_size"]
+        texts, model_params.preset, model_params.vocabulary_size
     )
     vocab = tokenizer.vocabulary_size()
     special = {

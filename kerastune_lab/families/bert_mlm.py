@@ -3,11 +3,14 @@
 import dataclasses
 
 from kerastune_lab.errors import ConfigError
-from kerastune_lab.families.model_family import Knob, ModelFamily
+from kerastune_lab.families.model_family import DataKind, Knob, ModelFamily
 from kerastune_lab.fields import option
 from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 
-CORPUS_DATA = ("pydoc", "text")
+CORPUS_DATA = (
+    DataKind("pydoc", "embedded corpus: Python's help topics"),
+    DataKind("text", "a .txt file or a folder of them", "corpus/"),
+)
 
 
 @dataclasses.dataclass
@@ -39,7 +42,7 @@ def check(config):
     if (
         adapt.source == "semantic"
         and adapt.semantic_model == "encoder"
-        and not config.model.params["preset"]
+        and not config.model.params.preset
     ):
         raise ConfigError(
             "lr_adapt.semantic_model = 'encoder' needs a pretrained "
@@ -69,17 +72,17 @@ def prepare(config):
     )
     masked_lm = build_bert_masked_lm(
         vocabulary_size=data.vocabulary_size,
-        size=params["size"],
-        preset=params["preset"],
+        size=params.size,
+        preset=params.preset,
         max_sequence_length=max(
-            params["max_sequence_length"], config.data.chunk_size
+            params.max_sequence_length, config.data.chunk_size
         ),
-        dropout=params["dropout"],
+        dropout=params.dropout,
     )
     gamma_source = None
     if config.lr_adapt.source == "semantic":
         use_encoder = config.lr_adapt.semantic_model == "encoder" or (
-            config.lr_adapt.semantic_model == "auto" and params["preset"]
+            config.lr_adapt.semantic_model == "auto" and params.preset
         )
         embeddings = (
             keras.ops.convert_to_numpy(
@@ -157,7 +160,7 @@ FAMILY = ModelFamily(
     name="bert_mlm",
     knobs=KNOBS,
     params=BertMLMParams,
-    data_names=CORPUS_DATA,
+    data_kinds=CORPUS_DATA,
     prepare=prepare,
     check=check,
     semantic_gamma=True,

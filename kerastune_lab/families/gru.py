@@ -93,7 +93,7 @@ KNOBS = (
 FAMILY = ModelFamily(
     name="gru",
     params=GRUParams,
-    data_names=TEXT_DATA,
+    data_kinds=TEXT_DATA,
     prepare=prepare,
     knobs=KNOBS,
 )

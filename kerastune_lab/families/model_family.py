@@ -33,6 +33,26 @@ class Knob:
 
 
 @dataclasses.dataclass(frozen=True)
+class DataKind:
+    """A `data.name` value and what it needs.
+
+    Attributes:
+        name: The `data.name`.
+        doc: What it is, for the key's documentation.
+        path_example: Where a kind read from the user's files needs
+            `data.path`, an example value of it ("" for embedded data).
+    """
+
+    name: str
+    doc: str
+    path_example: str = ""
+
+    @property
+    def needs_path(self):
+        return bool(self.path_example)
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelFamily:
     """One `[model] name` of experiment files, and everything it brings.
 
@@ -44,7 +64,7 @@ class ModelFamily:
         name: The `[model] name`.
         params: Dataclass of its `[model]` keys (fields made with
             `fields.option`, which carry their checks).
-        data_names: The `data.name` values it reads; the first is its
+        data_kinds: The `DataKind`s it reads; the first is its
             default.
         prepare: `prepare(config) -> families.prepared_task.PreparedTask`:
             loads the data, builds the model, and says how to compile,
@@ -58,21 +78,29 @@ class ModelFamily:
         two_phase: Supports `train.head_epochs` (head first, then the
             trunk).
         semantic_gamma: Supports `lr_adapt.source = "semantic"`.
-        predicts_images: `kerastune-lab predict` serves its runs.
+        read_inputs: Optional `read_inputs(params, paths) -> batch`: input
+            files (e.g. images) as the model's inputs, read exactly as
+            training read its data; `kerastune-lab predict` serves the
+            runs of a family that has it.
         knobs: `Knob`s of capacity, regularisation and data amount, which
             the diagnosis advises from (analysis.diagnose_history).
     """
 
     name: str
     params: type
-    data_names: tuple
+    data_kinds: tuple
     prepare: object
     train_defaults: dict = dataclasses.field(default_factory=dict)
     check: object = None
     two_phase: bool = False
     semantic_gamma: bool = False
-    predicts_images: bool = False
+    read_inputs: object = None
     knobs: tuple = ()
+
+    @property
+    def data_names(self):
+        """The `data.name` values it reads, its default first."""
+        return tuple(kind.name for kind in self.data_kinds)
 
     def param_choices(self, key):
         """The allowed values of one `[model]` key (its field's choices)."""

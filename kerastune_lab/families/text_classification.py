@@ -1,12 +1,19 @@
 """The text-classification task the text families share (gru,
 transformer): labelled text as padded integer sequences."""
 
+import dataclasses
 import math
 
-from kerastune_lab.families.model_family import Knob
+from kerastune_lab.families.model_family import DataKind, Knob
 
 # The data.name values of labelled text.
-TEXT_DATA = ("fortunes", "csv", "synthetic")
+TEXT_DATA = (
+    DataKind("fortunes", "embedded: 4 BSD fortune collections"),
+    DataKind("csv", "labelled texts of a CSV file", "file.csv"),
+    DataKind(
+        "synthetic", "a synthetic sequence task with size and difficulty knobs"
+    ),
+)
 
 # More data is a key only for the synthetic task (seed 000, approach B:
 # 3,000 -> 100,000 samples); for files the advice names no key.
@@ -45,7 +52,7 @@ def prepare_text_classification(config, build_model):
         vocab_size=data.vocab_size,
         num_classes=data.num_classes,
         sequence_length=data.x_train.shape[1],
-        **config.model.params,
+        **dataclasses.asdict(config.model.params),
     )
     counts = np.bincount(data.y_train, minlength=data.num_classes)
     return PreparedTask(

@@ -3,12 +3,17 @@
 
 import dataclasses
 
-from kerastune_lab.errors import ConfigError
-from kerastune_lab.families.model_family import Knob, ModelFamily
+from kerastune_lab.errors import ConfigError, UserError
+from kerastune_lab.families.model_family import DataKind, Knob, ModelFamily
 from kerastune_lab.fields import option
 from kerastune_lab.models.base_models import BASE_MODELS
 
-IMAGE_DATA = ("digits", "images")
+IMAGE_DATA = (
+    DataKind("digits", "embedded: scikit-learn's handwritten digits"),
+    DataKind(
+        "images", "a folder with one sub-folder of images per class", "photos/"
+    ),
+)
 
 
 @dataclasses.dataclass
@@ -49,13 +54,13 @@ class TransferParams:
 
 def check(config):
     params = config.model.params
-    if params["weights"] == "none" and params["unfreeze"]:
+    if params.weights == "none" and params.unfreeze:
         raise ConfigError(
-            f"model.unfreeze = {params['unfreeze']} with model.weights = "
+            f"model.unfreeze = {params.unfreeze} with model.weights = "
             "'none': a base trained from scratch trains all its layers; "
             "drop unfreeze, or load pretrained weights."
         )
-    if config.train.head_epochs and params["weights"] == "none":
+    if config.train.head_epochs and params.weights == "none":
         raise ConfigError(
             "train.head_epochs needs a pretrained base (model.weights "
             "'imagenet' or a file); with weights = 'none' the whole "
@@ -83,28 +88,28 @@ def prepare(config):
     params = config.model.params
     data = load_image_classification(
         config.data,
-        params["image_size"],
-        BASE_MODELS[params["base_model"]].preprocess_input,
+        params.image_size,
+        BASE_MODELS[params.base_model].preprocess_input,
         train.batch_size,
         train.seed,
     )
-    weights = None if params["weights"] == "none" else params["weights"]
+    weights = None if params.weights == "none" else params.weights
     two_phase = train.head_epochs > 0
     model = build_transfer_classifier(
         num_classes=data.num_classes,
-        base_model=params["base_model"],
+        base_model=params.base_model,
         weights=weights,
-        image_size=params["image_size"],
-        head=params["head"],
-        dropout=params["dropout"],
+        image_size=params.image_size,
+        head=params.head,
+        dropout=params.dropout,
         # A two-phase run starts with the base frozen.
-        unfreeze=0 if two_phase else params["unfreeze"],
-        bn_momentum=params["bn_momentum"] or None,
+        unfreeze=0 if two_phase else params.unfreeze,
+        bn_momentum=params.bn_momentum or None,
     )
 
     def fine_tune(model):
         base = model.get_layer(BASE_LAYER_NAME)
-        set_trainable_top(base, params["unfreeze"] or len(base.layers))
+        set_trainable_top(base, params.unfreeze or len(base.layers))
 
     counts = np.bincount(data.train_labels, minlength=data.num_classes)
     return PreparedTask(
@@ -131,6 +136,33 @@ def prepare(config):
         ),
         fine_tune=fine_tune if two_phase else None,
     )
+
+
+def read_images(params, paths):
+    """The model's input batch for image files: decoded, resized and
+    preprocessed as the run's training images were (same size, the same
+    base model's `preprocess_input`)."""
+    import pathlib
+
+    import numpy as np
+
+    from kerastune_lab.data.image_classification_data import (
+        decode_image_file,
+    )
+
+    images = []
+    for path in paths:
+        if not pathlib.Path(path).is_file():
+            raise UserError(f"Image {str(path)!r} does not exist.")
+        try:
+            images.append(decode_image_file(path, params.image_size))
+        except Exception as error:
+            raise UserError(
+                f"Could not read {path} as an image ({type(error).__name__}"
+                "). Pass JPEG, PNG, BMP or GIF files."
+            ) from None
+    preprocess = BASE_MODELS[params.base_model].preprocess_input
+    return preprocess(np.stack(images).astype("float32"))
 
 
 KNOBS = (
@@ -171,11 +203,11 @@ FAMILY = ModelFamily(
     name="transfer",
     knobs=KNOBS,
     params=TransferParams,
-    data_names=IMAGE_DATA,
+    data_kinds=IMAGE_DATA,
     prepare=prepare,
     check=check,
     two_phase=True,
-    predicts_images=True,
+    read_inputs=read_images,
     # Seed 004: model.fit(x, y, epochs=10), no early stopping; its
     # optimizers are Keras's defaults ('RMSprop', SGD()): momentum 0.
     train_defaults={

@@ -39,12 +39,12 @@ class TransformerParams:
 
 def check(config):
     params = config.model.params
-    if params["embedding_dim"] % params["num_heads"]:
+    if params.embedding_dim % params.num_heads:
         raise ConfigError(
-            f"model.embedding_dim = {params['embedding_dim']} is not "
-            f"divisible by model.num_heads = {params['num_heads']}: each "
+            f"model.embedding_dim = {params.embedding_dim} is not "
+            f"divisible by model.num_heads = {params.num_heads}: each "
             "head gets embedding_dim / num_heads dimensions. Use e.g. "
-            f"--set model.num_heads={_divisor(params['embedding_dim'])}."
+            f"--set model.num_heads={_divisor(params.embedding_dim)}."
         )
 
 
@@ -142,7 +142,7 @@ KNOBS = (
 FAMILY = ModelFamily(
     name="transformer",
     params=TransformerParams,
-    data_names=TEXT_DATA,
+    data_kinds=TEXT_DATA,
     prepare=prepare,
     check=check,
     knobs=KNOBS,
