@@ -52,7 +52,7 @@ class RunDirectory:
     LOCK = ".lock"
     FILES = (CONFIG, HISTORY, STEPS, METRICS, MODEL, DIAGNOSIS, CURVES, STATUS)
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike):
         self.path = pathlib.Path(path)
 
     def __fspath__(self):
@@ -62,67 +62,67 @@ class RunDirectory:
         return str(self.path)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.path.name
 
     # -- where ---------------------------------------------------------
     @property
-    def config(self):
+    def config(self) -> pathlib.Path:
         return self.path / self.CONFIG
 
     @property
-    def history(self):
+    def history(self) -> pathlib.Path:
         return self.path / self.HISTORY
 
     @property
-    def steps(self):
+    def steps(self) -> pathlib.Path:
         return self.path / self.STEPS
 
     @property
-    def metrics(self):
+    def metrics(self) -> pathlib.Path:
         return self.path / self.METRICS
 
     @property
-    def model(self):
+    def model(self) -> pathlib.Path:
         return self.path / self.MODEL
 
     @property
-    def diagnosis(self):
+    def diagnosis(self) -> pathlib.Path:
         return self.path / self.DIAGNOSIS
 
     @property
-    def curves(self):
+    def curves(self) -> pathlib.Path:
         return self.path / self.CURVES
 
     @property
-    def status(self):
+    def status(self) -> pathlib.Path:
         return self.path / self.STATUS
 
     @property
-    def backup(self):
+    def backup(self) -> pathlib.Path:
         return self.path / self.BACKUP
 
     @property
-    def tensorboard(self):
+    def tensorboard(self) -> pathlib.Path:
         return self.path / self.TENSORBOARD
 
     @property
-    def lock(self):
+    def lock(self) -> pathlib.Path:
         """The run's lock file, a hidden file in the run directory (never
         removed: deleting a lock file that others may hold open would let
         two processes lock different files of one name)."""
         return self.path / self.LOCK
 
     # -- state ---------------------------------------------------------
-    def is_run(self):
+    def is_run(self) -> bool:
         """Started by `run` (its config.json exists)."""
         return self.config.is_file()
 
-    def is_complete(self):
+    def is_complete(self) -> bool:
         """Finished: metrics.json is written after training and testing."""
         return self.metrics.is_file()
 
-    def backed_up_epoch(self):
+    def backed_up_epoch(self) -> int:
         """Epochs finished and backed up in an interrupted run (0: none)."""
         metadata = self.backup / "training_metadata.json"
         if not metadata.is_file():
@@ -130,39 +130,39 @@ class RunDirectory:
         return int(json.loads(metadata.read_text())["epoch"])
 
     # -- read ----------------------------------------------------------
-    def read_record(self):
+    def read_record(self) -> dict:
         """config.json: the resolved config, data sizes, versions."""
         return json.loads(self.config.read_text())
 
-    def read_metrics(self):
+    def read_metrics(self) -> dict:
         return json.loads(self.metrics.read_text())
 
-    def read_diagnosis(self):
+    def read_diagnosis(self) -> dict:
         return json.loads(self.diagnosis.read_text())
 
-    def read_history(self):
+    def read_history(self) -> dict[str, list[float]]:
         """history.csv as {column: [float, ...]}."""
         return read_csv_columns(self.history)
 
-    def read_steps(self):
+    def read_steps(self) -> dict[str, list[float]]:
         """steps.csv as {column: [float, ...]} ({} if there is none)."""
         return read_csv_columns(self.steps) if self.steps.is_file() else {}
 
     # -- write ---------------------------------------------------------
-    def write_record(self, record):
+    def write_record(self, record: dict) -> None:
         write_json_atomic(self.config, record)
 
-    def write_metrics(self, metrics):
+    def write_metrics(self, metrics: dict) -> None:
         write_json_atomic(self.metrics, metrics)
 
-    def write_diagnosis(self, diagnosis):
+    def write_diagnosis(self, diagnosis: dict) -> None:
         write_json_atomic(self.diagnosis, diagnosis)
 
-    def write_status(self, state, **details):
+    def write_status(self, state: str, **details) -> None:
         write_json_atomic(self.status, {"state": state, **details})
 
     # -- locks ---------------------------------------------------------
-    def claim(self):
+    def claim(self) -> bool:
         """Locks the run for this process (fcntl.flock on its lock file);
         False if another process holds it. Two `compare` commands on one
         study share the work and never write into the same run, and the
@@ -179,7 +179,7 @@ class RunDirectory:
         _HELD[os.fspath(self.lock)] = fd
         return True
 
-    def release(self):
+    def release(self) -> None:
         """Gives up this process's lock on the run (if it holds it)."""
         fd = _HELD.pop(os.fspath(self.lock), None)
         if fd is not None:
@@ -190,7 +190,7 @@ class RunDirectory:
 _HELD = {}
 
 
-def read_csv_columns(path):
+def read_csv_columns(path) -> dict[str, list[float]]:
     """CSV with a header -> {column: [float, ...]} (NaN for empty cells)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -205,7 +205,7 @@ def read_csv_columns(path):
     }
 
 
-def create_run_dir(runs_dir, name):
+def create_run_dir(runs_dir, name: str) -> pathlib.Path:
     """Makes runs_dir/<timestamp>-<name>-<random> and returns its path."""
     runs_dir = pathlib.Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,15 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
+# Helpers the tests import or run as scripts, not test modules (and no
+# doctests): --doctest-modules would otherwise import them.
+collect_ignore = [
+    "mirrored_scenario.py",
+    "optax_scenarios.py",
+    "sd_scenarios.py",
+    "tiny_study.py",
+]
+
 
 @pytest.fixture
 def repo():

@@ -5,6 +5,7 @@ import csv
 import io
 import os
 import warnings
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -95,11 +96,11 @@ class LossAdaptiveLR(keras.callbacks.Callback):
 
     def __init__(
         self,
-        mode="sd2",
-        source="loss",
-        steps_csv=None,
-        step_offset=0,
-        **settings,
+        mode: str = "sd2",
+        source: str | Callable = "loss",
+        steps_csv: str | os.PathLike | None = None,
+        step_offset: int = 0,
+        **settings: float | None,
     ):
         super().__init__()
         if not isinstance(step_offset, int) or step_offset < 0:

@@ -1,6 +1,8 @@
 """What a model family declares about itself."""
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 ROLES = ("capacity", "regularisation", "data")
 
@@ -22,12 +24,12 @@ class Knob:
 
     key: str
     role: str
-    up: object
-    down: object
+    up: Callable[[Any], Any]
+    down: Callable[[Any], Any]
     why: str
-    applies: object = None
+    applies: Callable[[dict], bool] | None = None
 
-    def value(self, config):
+    def value(self, config: dict):
         section, name = self.key.split(".")
         return config[section][name]
 
@@ -48,7 +50,7 @@ class DataKind:
     path_example: str = ""
 
     @property
-    def needs_path(self):
+    def needs_path(self) -> bool:
         return bool(self.path_example)
 
 
@@ -88,21 +90,21 @@ class ModelFamily:
 
     name: str
     params: type
-    data_kinds: tuple
-    prepare: object
+    data_kinds: tuple[DataKind, ...]
+    prepare: Callable[[Any], Any]
     train_defaults: dict = dataclasses.field(default_factory=dict)
-    check: object = None
+    check: Callable[[Any], None] | None = None
     two_phase: bool = False
     semantic_gamma: bool = False
-    read_inputs: object = None
-    knobs: tuple = ()
+    read_inputs: Callable[[Any, list], Any] | None = None
+    knobs: tuple[Knob, ...] = ()
 
     @property
-    def data_names(self):
+    def data_names(self) -> tuple[str, ...]:
         """The `data.name` values it reads, its default first."""
         return tuple(kind.name for kind in self.data_kinds)
 
-    def param_choices(self, key):
+    def param_choices(self, key: str) -> tuple:
         """The allowed values of one `[model]` key (its field's choices)."""
         field = {f.name: f for f in dataclasses.fields(self.params)}[key]
         return tuple(field.metadata["choices"])

@@ -83,11 +83,11 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
 
     def __init__(
         self,
-        inner_optimizer,
-        mode="sd2",
-        log_capacity=0,
-        name=None,
-        **settings,
+        inner_optimizer: keras.optimizers.Optimizer,
+        mode: str = "sd2",
+        log_capacity: int = 0,
+        name: str | None = None,
+        **settings: float | None,
     ):
         if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
             raise TypeError(

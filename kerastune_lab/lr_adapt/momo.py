@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 from keras import ops
+from keras.optimizers.schedules import LearningRateSchedule
 
 from kerastune_lab.keras_internals import uses_weight_decay, variable_index
 from kerastune_lab.lr_adapt.loss_reading_optimizer import LossReadingOptimizer
@@ -70,11 +71,11 @@ class Momo(LossReadingOptimizer):
 
     def __init__(
         self,
-        learning_rate=1.0,
-        momentum=0.9,
-        f_star=0.0,
-        weight_decay=0.0,
-        name="momo",
+        learning_rate: float | LearningRateSchedule = 1.0,
+        momentum: float = 0.9,
+        f_star: float = 0.0,
+        weight_decay: float = 0.0,
+        name: str = "momo",
         **kwargs,
     ):
         super().__init__(
@@ -200,13 +201,13 @@ class MomoAdam(Momo):
 
     def __init__(
         self,
-        learning_rate=1e-2,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        f_star=0.0,
-        weight_decay=0.0,
-        name="momo_adam",
+        learning_rate: float | LearningRateSchedule = 1e-2,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        f_star: float = 0.0,
+        weight_decay: float = 0.0,
+        name: str = "momo_adam",
         **kwargs,
     ):
         _check_fraction("beta_1", beta_1)

@@ -63,10 +63,20 @@ class SemanticGamma:
     Args:
         profiles: float [vocabulary, 6] from `semantic_profiles`.
 
-    Example:
+    Example (two tokens, one close to "positive", one to "negative"; the
+    prediction swaps them, so G is the cross-entropy between two distinct
+    profiles):
 
-    >>> gamma = SemanticGamma(semantic_profiles(vectors, pole_vectors))
-    >>> model.fit(..., callbacks=[LossAdaptiveLR("sd2", source=gamma)])
+    >>> import numpy as np
+    >>> poles = np.eye(6)
+    >>> gamma = SemanticGamma(semantic_profiles(poles[:2], poles))
+    >>> y_pred = np.array([[0.0, 1.0], [1.0, 0.0]])  # logits: swapped
+    >>> g = float(gamma(None, np.array([0, 1]), y_pred, None))
+    >>> round(g, 2) > 5.0
+    True
+
+    Passed to `LossAdaptiveLR(mode="sd2", source=gamma)`, it is the G of
+    SD/SD2 on a masked LM's vocabulary.
     """
 
     def __init__(self, profiles):

@@ -4,6 +4,7 @@ import math
 
 import keras
 from keras import ops
+from keras.optimizers.schedules import LearningRateSchedule
 
 from kerastune_lab.keras_internals import (
     built_trainable_variables,
@@ -130,16 +131,16 @@ class ScheduleFreeAdamW(keras.optimizers.Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.0025,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        warmup_steps=0,
-        weight_decay=None,
-        r=0.0,
-        weight_lr_power=2.0,
-        bias_correction="rate",
-        name=None,
+        learning_rate: float | LearningRateSchedule = 0.0025,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        warmup_steps: int = 0,
+        weight_decay: float | None = None,
+        r: float = 0.0,
+        weight_lr_power: float = 2.0,
+        bias_correction: str = "rate",
+        name: str | None = None,
         **kwargs,
     ):
         _check_number("beta_1", beta_1, 0.0, 1.0)
