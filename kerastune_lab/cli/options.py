@@ -223,7 +223,7 @@ def make_executor(
     jobs = jobs or default_jobs()
     return LocalPool(
         jobs,
-        environment=worker_environment(jobs),
+        environment=worker_environment(jobs, out / "cache"),
         max_runs_per_worker=worker_runs or MAX_RUNS_PER_WORKER,
         memory_limit_mib=worker_memory or MEMORY_LIMIT_MIB,
     )
