@@ -51,7 +51,7 @@ SEEDS = 3
 def plain(study_path):
     """The same 12 models, trained by plain Keras in this process (the
     caller times the whole process, imports included, as for compare)."""
-    from kerastune_lab.cli.options import load_backend_quietly
+    from kerastune_lab.load_backend_quietly import load_backend_quietly
 
     load_backend_quietly()
     import keras

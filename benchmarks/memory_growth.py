@@ -55,7 +55,7 @@ def main():
         )
 
     with LocalPool(
-        jobs=1, max_runs_per_worker=10**9, memory_limit_mib=10**9
+        jobs=1, max_runs_per_worker=10**9, memory_growth_mib=10**9
     ) as pool:
         pool.run(study.first_stage(), on_outcome=record)
     assert pool.workers_started == 1

@@ -1,12 +1,10 @@
-import json
 import os
 import pathlib
-import subprocess
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
+from scenario_script import run_scenario_script
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -15,6 +13,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 collect_ignore = [
     "mirrored_scenario.py",
     "optax_scenarios.py",
+    "scenario_script.py",
     "sd_scenarios.py",
     "tiny_study.py",
 ]
@@ -51,24 +50,6 @@ def tiny_local_study(tmp_path_factory):
     assert result.exit_code == 0, result.output
     out = pathlib.Path(result.output.strip().splitlines()[-1])
     return study, root / "runs", out
-
-
-def run_scenario_script(name, **env):
-    """Runs tests/<name> in a fresh Python (the backend and the logical
-    devices are fixed when Keras starts) and returns its JSON output."""
-    out = subprocess.run(
-        [sys.executable, str(REPO / "tests" / name)],
-        env=dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests")]),
-            **env,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="session")

@@ -68,11 +68,11 @@ def test_workers_are_recycled_and_complete_runs_skipped(tmp_path):
     assert [o.state for o in outcomes] == [COMPLETE] * 4
     assert pool.workers_started == 2
     assert all(o.memory_mib > 100 for o in outcomes)
-    # A memory limit below what any worker uses: a new one for every run.
+    # No memory growth allowed: a new worker for every run.
     for p in planned[2:]:
         RunDirectory(p.run_dir).metrics.unlink()
     seen = []
-    with LocalPool(jobs=1, memory_limit_mib=1) as pool:
+    with LocalPool(jobs=1, memory_growth_mib=0) as pool:
         outcomes = pool.run(planned, on_outcome=seen.append)
     assert [o.state for o in outcomes] == [SKIPPED] * 2 + [COMPLETE] * 2
     assert pool.workers_started == 2

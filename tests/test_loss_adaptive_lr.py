@@ -250,12 +250,26 @@ def test_schedule_with_reduce_lr_on_plateau_is_refused_clearly():
 
 
 def test_early_stopping_restores_best_weights_with_the_probe_attached():
+    """EarlyStopping keeps the best epoch's weights while the probe is one
+    of the model's trainable variables: the model ends with epoch 0's
+    weights, not epoch 1's, and the probe is still 0 (it never trains)."""
     x, y = classification_data()
     model = small_classifier()
     model.compile(
         optimizer=keras.optimizers.SGD(0.5),
         loss="sparse_categorical_crossentropy",
     )
+
+    def weights():
+        return {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(weights())
+
+    # min_delta 10: epoch 0 is the best, epoch 1 cannot improve on it.
     stop = keras.callbacks.EarlyStopping(
         monitor="loss", patience=0, min_delta=10.0, restore_best_weights=True
     )
@@ -265,9 +279,18 @@ def test_early_stopping_restores_best_weights_with_the_probe_attached():
         batch_size=16,
         epochs=5,
         verbose=0,
-        callbacks=[LossAdaptiveLR(mode="sd2"), stop],
+        callbacks=[LossAdaptiveLR(mode="sd2"), Snapshot(), stop],
     )
     assert len(history.history["loss"]) == 2  # stopped after epoch 1
+    probe = LossProbe.get(model).variable
+    first, second = snapshots
+    final = weights()
+    assert probe.path in final
+    for path, kept in final.items():
+        np.testing.assert_array_equal(kept, first[path])
+        if path != probe.path:  # the layers trained in epoch 1
+            assert not np.array_equal(first[path], second[path]), path
+    np.testing.assert_array_equal(final[probe.path], [0, 0])
 
 
 def test_save_and_load_model_round_trip(tmp_path):
@@ -313,17 +336,52 @@ def test_save_and_load_model_round_trip(tmp_path):
 
 
 def test_callback_and_optimizer_serialize():
-    callback = LossAdaptiveLR(mode="sd", root=4, max_factor=3.0)
+    """What comes back from get_config trains the same: the same rates
+    every step, and the same weights, as the original objects."""
+    x, y = classification_data()
+
+    def trained(callback, optimizer):
+        model = small_classifier()
+        model.compile(
+            optimizer=optimizer, loss="sparse_categorical_crossentropy"
+        )
+        model.fit(
+            x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback]
+        )
+        return callback.steps["lr"], model.get_weights()
+
+    # A cap that binds (G^(1/4) of a 3-class loss is about 1.02): a
+    # setting lost on the way would change the rates.
+    callback = LossAdaptiveLR(mode="sd2", root=4, max_factor=1.01)
+    inner = keras.optimizers.AdamW(1e-2, weight_decay=0.1, beta_1=0.8)
+    rates, weights = trained(callback, inner)
+    assert np.isclose(callback.steps["factor"], 1.01).any()
     again = LossAdaptiveLR(**callback.get_config())
-    assert again.get_config() == callback.get_config()
+    restored_inner = keras.optimizers.deserialize(
+        keras.optimizers.serialize(
+            keras.optimizers.AdamW(1e-2, weight_decay=0.1, beta_1=0.8)
+        )
+    )
+    rates_again, weights_again = trained(again, restored_inner)
+    np.testing.assert_array_equal(rates, rates_again)
+    for a, b in zip(weights, weights_again):
+        np.testing.assert_array_equal(a, b)
+    # The wrapper round-trips with its mode, root and inner optimizer's
+    # hyperparameters: one update from the same state gives one result.
     optimizer = LossAdaptiveOptimizer(
-        keras.optimizers.AdamW(1e-3), mode="sd", root=4
+        keras.optimizers.AdamW(1e-3, beta_1=0.7), mode="sd", root=4
     )
     restored = keras.optimizers.deserialize(
         keras.optimizers.serialize(optimizer)
     )
     assert isinstance(restored, LossAdaptiveOptimizer)
-    assert restored.get_config()["inner_optimizer"]["class_name"] == "AdamW"
+    results = []
+    for opt in (optimizer, restored):
+        variable = keras.Variable([1.0, -2.0])
+        opt.apply([keras.ops.convert_to_tensor([0.5, 0.25])], [variable])
+        results.append(keras.ops.convert_to_numpy(variable))
+    np.testing.assert_array_equal(*results)
+    assert (restored.mode, restored.inner_optimizer.beta_1) == ("sd", 0.7)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,11 @@
 """The package as a library: importing it changes nothing outside it."""
 
+import ast
+import pathlib
 import subprocess
 import sys
+
+import kerastune_lab
 
 
 def test_import_leaves_the_matplotlib_backend_alone():
@@ -22,3 +26,67 @@ def test_import_leaves_the_matplotlib_backend_alone():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "svg"
+
+
+# README, "How the code is laid out": each layer imports only the ones
+# below it (the same layer too, between modules of layer 0 or 1).
+LAYERS = {
+    **dict.fromkeys(
+        (
+            "errors",
+            "choices",
+            "fields",
+            "run_directory",
+            "keras_internals",
+            "load_backend_quietly",
+        ),
+        0,
+    ),
+    **dict.fromkeys(
+        ("analysis", "lr_adapt", "models", "optimizers", "schedules"), 1
+    ),
+    "callbacks": 2,
+    "data": 2,
+    "families": 3,
+    "config": 4,
+    "training": 5,
+    "prediction": 5,
+    "comparison": 6,
+    "improvement": 7,
+    "cli": 8,
+}
+# The one exception the README names: advice asks the family for knobs.
+ALLOWED_UPWARD = {("analysis/diagnosis_advice.py", "families")}
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    package = pathlib.Path(kerastune_lab.__file__).parent
+    upward = []
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        top = name.split("/")[0].removesuffix(".py")
+        if top not in LAYERS:  # __init__.py, __main__.py
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] != "kerastune_lab" or len(parts) < 2:
+                    continue
+                target = parts[1]
+                if (
+                    LAYERS.get(target, -1) > LAYERS[top]
+                    and (name, target) not in ALLOWED_UPWARD
+                ):
+                    upward.append(f"{name} imports {module}")
+    assert sorted(LAYERS) == sorted(
+        p.name.removesuffix(".py")
+        for p in package.iterdir()
+        if not p.name.startswith("__") and p.name != "__pycache__"
+    ), "a new top-level module needs its layer here and in the README"
+    assert upward == []

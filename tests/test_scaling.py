@@ -55,6 +55,7 @@ def finished_runs(runs_dir):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_ray_study_resumes_after_sigint_and_matches_the_local_engine(
     tmp_path, tiny_local_study

@@ -7,13 +7,13 @@ the JAX results of the callback scenario as JSON.
 """
 
 import json
-import os
-import subprocess
+import pathlib
 import sys
 
 import keras
 import numpy as np
 import pytest
+from scenario_script import run_scenario_script
 from test_schedule_free_adamw import (
     BATCH,
     SAMPLES,
@@ -123,22 +123,11 @@ def test_validation_and_final_weights_are_the_average_x():
     check_scenario(evaluation_scenario())
 
 
-def test_jax_validation_and_final_weights_are_the_average_x(repo):
+def test_jax_validation_and_final_weights_are_the_average_x():
     pytest.importorskip("jax")
-    env = dict(
-        os.environ,
-        KERAS_BACKEND="jax",
-        PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")]),
+    result = run_scenario_script(
+        pathlib.Path(__file__).name, KERAS_BACKEND="jax"
     )
-    out = subprocess.run(
-        [sys.executable, __file__],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout)
     assert result["backend"] == "jax"
     check_scenario(result)
 

@@ -11,13 +11,13 @@ file as a script (`KERAS_BACKEND=jax python tests/test_schedule_free_adamw
 
 import json
 import math
-import os
-import subprocess
+import pathlib
 import sys
 
 import keras
 import numpy as np
 import pytest
+from scenario_script import run_scenario_script
 
 from kerastune_lab.optimizers import ScheduleFreeAdamW, build_optimizer
 
@@ -351,22 +351,11 @@ def test_bad_arguments_say_what_was_received(argument, value):
         ScheduleFreeAdamW(**{argument: value})
 
 
-def test_jax_backend_matches_the_reference(repo):
+def test_jax_backend_matches_the_reference():
     pytest.importorskip("jax")
-    env = dict(
-        os.environ,
-        KERAS_BACKEND="jax",
-        PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")]),
+    results = run_scenario_script(
+        pathlib.Path(__file__).name, KERAS_BACKEND="jax"
     )
-    out = subprocess.run(
-        [sys.executable, __file__],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    results = json.loads(out.stdout)
     assert results["backend"] == "jax"
     check_first_step(results["first_step"])
     for case in CASES:

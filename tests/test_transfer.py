@@ -417,6 +417,7 @@ def test_predict_prints_the_top_classes(pretrained_run, tmp_path):
     assert not_image.exit_code == 2 and "as an image" in not_image.output
 
 
+@pytest.mark.slow
 def test_pretrained_trunk_transfers_to_new_classes(tmp_path):
     """A trunk trained from scratch on digits 0-4 alone, passed as
     --weights PATH, carries a new head on digits 5-9, classes it never

@@ -10,7 +10,6 @@ import click
 from kerastune_lab.cli.options import (
     echo_run_result,
     keras_verbose,
-    load_backend_quietly,
     runs_dir_option,
     set_option,
     user_errors,
@@ -18,6 +17,7 @@ from kerastune_lab.cli.options import (
 from kerastune_lab.config.experiment_config import DataConfig, TrainConfig
 from kerastune_lab.errors import UserError
 from kerastune_lab.families.transfer import FAMILY
+from kerastune_lab.load_backend_quietly import load_backend_quietly
 
 
 def _list_of(kind, name):

@@ -6,6 +6,7 @@ import click
 
 from kerastune_lab.cli.options import (
     executor_options,
+    finish,
     make_executor,
     runs_dir_option,
     set_option,
@@ -86,14 +87,4 @@ def improve(config, overrides, seeds, rounds, candidates, runs_dir, **engine):
         + f"; {result.trained} run(s) trained, "
         f"{duration(time.monotonic() - start)} in all"
     )
-    if result.failures:
-        click.echo(
-            f"{len(result.failures)} run(s) did not finish; re-run the same "
-            "command to retry them. Logs:",
-            err=True,
-        )
-        for outcome in result.failures:
-            click.echo(f"  {outcome.planned.log}", err=True)
-        click.echo(str(improvement.out))
-        raise SystemExit(1)
-    click.echo(str(improvement.out))
+    finish(improvement.out, result.failures, failed="did not finish")

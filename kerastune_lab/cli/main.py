@@ -10,14 +10,15 @@ from kerastune_lab.cli.improve import improve
 from kerastune_lab.cli.options import (
     echo_run_result,
     executor_options,
+    finish,
     keras_verbose,
-    load_backend_quietly,
     make_executor,
     runs_dir_option,
     set_option,
     user_errors,
 )
 from kerastune_lab.errors import UserError
+from kerastune_lab.load_backend_quietly import load_backend_quietly
 from kerastune_lab.run_directory import RunDirectory
 
 # Subcommands that train or predict in this process.
@@ -185,17 +186,7 @@ def compare(
             if comparison.real:
                 click.echo("real: " + comparison.sentence())
         click.echo(closing_line(comparisons))
-    if result.failures:
-        click.echo(
-            f"{len(result.failures)} run(s) failed; re-run the same command "
-            "to retry them. Logs:",
-            err=True,
-        )
-        for outcome in result.failures:
-            click.echo(f"  {outcome.planned.log}", err=True)
-        click.echo(str(study.out))
-        raise SystemExit(1)
-    click.echo(str(study.out))
+    finish(study.out, result.failures)
 
 
 @cli.command()

@@ -1,8 +1,6 @@
 """Options and helpers shared by the command-line entry points."""
 
-import contextlib
 import functools
-import os
 import sys
 
 import click
@@ -67,42 +65,6 @@ def keras_verbose(verbose):
     return 1 if sys.stdout.isatty() else 2
 
 
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Sends file descriptor 2 to /dev/null for the duration.
-
-    TensorFlow's C++ start-up lines (oneDNN, cudart_stub, cpu_feature_guard,
-    "All log messages before absl::InitializeLog()") are written to fd 2
-    while TensorFlow loads, before TF_CPP_MIN_LOG_LEVEL takes effect; no
-    Python-level setting reaches them.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def load_backend_quietly():
-    """Imports Keras and its backend (and keras-hub's TensorFlow text ops)
-    without the native start-up noise; errors still surface afterwards."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with native_stderr_silenced():
-        try:
-            import keras
-
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow  # noqa: F401
-            import keras_hub  # noqa: F401
-        except ImportError:
-            pass  # the command's own import reports it, with a traceback
-
-
 _EXECUTOR_OPTIONS = (
     click.option(
         "--jobs",
@@ -148,12 +110,13 @@ _EXECUTOR_OPTIONS = (
         "[default: 200].",
     ),
     click.option(
-        "--worker-memory",
-        type=click.IntRange(min=1),
+        "--worker-memory-growth",
+        "worker_memory",
+        type=click.IntRange(min=0),
         default=None,
         metavar="MIB",
-        help="local: replace a worker whose resident memory after a run is "
-        "above this many MiB [default: 6144].",
+        help="local: replace a worker whose resident memory after a run has "
+        "grown this many MiB since its first run [default: 512].",
     ),
 )
 
@@ -190,7 +153,7 @@ def make_executor(
     local_only = {
         "--jobs": jobs,
         "--worker-runs": worker_runs,
-        "--worker-memory": worker_memory,
+        "--worker-memory-growth": worker_memory,
     }
     if engine == "ray":
         given = [name for name, value in local_only.items() if value]
@@ -214,7 +177,7 @@ def make_executor(
         )
     from kerastune_lab.comparison.local_pool import (
         MAX_RUNS_PER_WORKER,
-        MEMORY_LIMIT_MIB,
+        MEMORY_GROWTH_MIB,
         LocalPool,
         default_jobs,
         worker_environment,
@@ -225,5 +188,24 @@ def make_executor(
         jobs,
         environment=worker_environment(jobs, out / "cache"),
         max_runs_per_worker=worker_runs or MAX_RUNS_PER_WORKER,
-        memory_limit_mib=worker_memory or MEMORY_LIMIT_MIB,
+        memory_growth_mib=(
+            MEMORY_GROWTH_MIB if worker_memory is None else worker_memory
+        ),
     )
+
+
+def finish(out, failures, failed="failed"):
+    """Ends a command that trained runs: the logs of the runs that
+    `failed` on stderr, the output folder as the last line of stdout, and
+    exit 1 if there were any (re-running the command retries them)."""
+    if failures:
+        click.echo(
+            f"{len(failures)} run(s) {failed}; re-run the same command to "
+            "retry them. Logs:",
+            err=True,
+        )
+        for outcome in failures:
+            click.echo(f"  {outcome.planned.log}", err=True)
+    click.echo(str(out))
+    if failures:
+        raise SystemExit(1)

@@ -141,7 +141,7 @@ def worker_main(connection, environment):
     """
     _die_with_parent()
     os.environ.update(environment)
-    from kerastune_lab.cli.options import load_backend_quietly
+    from kerastune_lab.load_backend_quietly import load_backend_quietly
 
     load_backend_quietly()  # the same imports as `kerastune-lab run`
     state = KerasState()

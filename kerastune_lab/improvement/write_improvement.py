@@ -36,6 +36,16 @@ ROUNDS_COLUMNS = (
 )
 
 
+def _effect(test):
+    """'-0.5 [-0.67, -0.33]': the estimate and its interval where finite."""
+    interval = (
+        f" [{test.ci[0]:.3g}, {test.ci[1]:.3g}]"
+        if math.isfinite(test.ci[0])
+        else ""
+    )
+    return f"{test.mean_diff:.4g}{interval}"
+
+
 def write_improvement(result):
     """Writes every file of `result`'s improve directory; returns the
     paths of report.md and report.html."""
@@ -152,16 +162,10 @@ def _path_table(result):
     for round_, change, test in result.adopted:
         before = _mean(round_.incumbent.figures().values())
         after = _mean(r.figure for r in round_.runs[round_.adopted].values())
-        interval = (
-            f" [{test.ci[0]:.3g}, {test.ci[1]:.3g}]"
-            if math.isfinite(test.ci[0])
-            else ""
-        )
         lines.append(
             f"| {round_.number} | `--set {change.label}` | {change.why} | "
             f"{round_.incumbent.headline} | {before} -> {after} | "
-            f"{test.mean_diff:.4g}{interval} | {test.p:.2g} | "
-            f"{test.p_adjusted:.2g} |"
+            f"{_effect(test)} | {test.p:.2g} | {test.p_adjusted:.2g} |"
         )
     return lines + [""]
 
@@ -230,15 +234,9 @@ def _round_section(round_, image):
         "|---|---|---|---|---|---|---|",
     ]
     for label, test in round_.tests.items():
-        interval = (
-            f" [{test.ci[0]:.3g}, {test.ci[1]:.3g}]"
-            if math.isfinite(test.ci[0])
-            else ""
-        )
         lines.append(
             f"| `--set {label}` | {round_.changes[label].why} | {test.n} | "
-            f"{test.mean_diff:.4g}{interval} | {test.p:.2g} | "
-            f"{test.p_adjusted:.2g} | "
+            f"{_effect(test)} | {test.p:.2g} | {test.p_adjusted:.2g} | "
             f"{'**yes**' if label == round_.adopted else 'no'} |"
         )
     lines += ["", round_.line(), ""]
