@@ -3,6 +3,18 @@
 from matplotlib.figure import Figure
 
 
+def draw_no_skill(ax, no_skill_loss):
+    """The no-skill loss as a labelled dashed line (None or NaN: none)."""
+    if no_skill_loss is not None and no_skill_loss == no_skill_loss:
+        ax.axhline(
+            no_skill_loss,
+            color="black",
+            ls="--",
+            lw=0.8,
+            label=f"no skill ({no_skill_loss:.3g})",
+        )
+
+
 def plot_curves(history, steps, path, title="", no_skill_loss=None):
     """Saves a 3-panel figure: losses, metrics per epoch; batch loss and rate.
 
@@ -26,14 +38,7 @@ def plot_curves(history, steps, path, title="", no_skill_loss=None):
     ax.plot(epochs, history["loss"], label="train loss")
     if "val_loss" in history:
         ax.plot(epochs, history["val_loss"], label="validation loss")
-    if no_skill_loss is not None and no_skill_loss == no_skill_loss:
-        ax.axhline(
-            no_skill_loss,
-            color="black",
-            ls="--",
-            lw=0.8,
-            label=f"no skill ({no_skill_loss:.3g})",
-        )
+    draw_no_skill(ax, no_skill_loss)
     ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
     ax.legend()
     ax = axes[1]

@@ -3,6 +3,8 @@
 import numpy as np
 from matplotlib.figure import Figure
 
+from kerastune_lab.analysis.plot_curves import draw_no_skill
+
 
 def _smooth(values, window):
     if window <= 1 or len(values) < window:
@@ -77,15 +79,8 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
             xlabel="optimizer step",
             ylabel="batch loss (moving average)",
         )
-        if no_skill_loss is not None:
-            for ax in axes[row]:
-                ax.axhline(
-                    no_skill_loss,
-                    color="black",
-                    ls="--",
-                    lw=0.8,
-                    label=f"no skill ({no_skill_loss:.3g})",
-                )
+        for ax in axes[row]:
+            draw_no_skill(ax, no_skill_loss)
         axes[row, 1].set(
             title=f"Eval loss per epoch {title}",
             xlabel="epoch",

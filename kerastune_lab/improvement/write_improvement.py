@@ -213,6 +213,19 @@ def _test_split(result):
             + " | ".join(f"{by_seed[s]['test_loss']:.4g}" for s in seeds)
             + " |"
         )
+    if "final" in metrics and "test_accuracy" in names:
+        before, after = (
+            [m["test_accuracy"] for m in metrics[name].values()]
+            for name in ("original", "final")
+        )
+        if np.mean(after) < np.mean(before):
+            lines += [
+                "",
+                f"Test accuracy fell ({_mean(before)} -> {_mean(after)}): "
+                "every change was adopted for a lower validation loss, "
+                "which rewards calibrated probabilities, not only more "
+                "right answers.",
+            ]
     if any(change.key.startswith("data.") for _, change, _ in result.adopted):
         lines += [
             "",
