@@ -227,6 +227,7 @@ def worker_mode(args):
 # Config settings of worker variants (everything else is environment).
 VARIANT_SETTINGS = {
     "tf-nojit": {"train.jit_compile": False},
+    "tf-1thread-nojit": {"train.jit_compile": False},
     "tf-spe8": {"train.steps_per_execution": 8},
     "tf-1thread-spe8": {"train.steps_per_execution": 8},
     "tf-sd2": {"lr_adapt.mode": "sd2"},

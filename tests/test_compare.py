@@ -212,17 +212,6 @@ def test_mean_ci_covers_the_true_mean_95_percent_of_the_time():
     assert mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
 
 
-def test_mean_factor_weights_each_step_by_its_scheduled_rate():
-    """Sum of the rates used over the sum scheduled: a step scheduled at
-    rate 0 counts for nothing, whatever its factor."""
-    from kerastune_lab.comparison.study_controls import mean_factor
-
-    scheduled = np.array([1.0, 0.5, 0.0])
-    factor = np.array([2.0, 4.0, 9.0])
-    steps = {"lr": list(scheduled * factor), "factor": list(factor)}
-    assert mean_factor(steps) == pytest.approx((2.0 + 2.0) / 1.5)
-
-
 @pytest.mark.slow
 def test_loss_adaptive_study_runs_every_rule_with_its_settings(tmp_path, repo):
     """The study file as shipped, shrunk to 200 chunks and one epoch: every

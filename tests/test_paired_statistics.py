@@ -363,10 +363,12 @@ def test_power_plan_states_the_range_of_an_estimated_sd():
 
 
 def test_mean_factor_weights_by_the_scheduled_rate():
-    # Scheduled rates 1, 1, 0 (decayed) with factors 2, 4, 100: the last
-    # step moves nothing, so the matched rate is (2 + 4) / 2 = 3.
-    steps = {"lr": [2.0, 4.0, 0.0], "factor": [2.0, 4.0, 100.0]}
-    assert mean_factor(steps) == pytest.approx(3.0)
+    # Scheduled rates 1, 0.5, 0 (decaying) with factors 2, 4, 100: each
+    # step counts by its scheduled rate, so the last moves nothing and the
+    # matched factor is (1 x 2 + 0.5 x 4) / (1 + 0.5) = 8/3, not the mean
+    # of the factors (35.3) nor of the factors where the rate was > 0 (3).
+    steps = {"lr": [2.0, 2.0, 0.0], "factor": [2.0, 4.0, 100.0]}
+    assert mean_factor(steps) == pytest.approx(8 / 3)
 
 
 @pytest.mark.parametrize("module", [contrast_tests, failures, power_plan])
