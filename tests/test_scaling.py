@@ -99,6 +99,7 @@ def test_ray_study_resumes_after_sigint_and_matches_the_local_engine(
         ).read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_ray_cluster_places_trials_on_both_nodes(tmp_path):
     import ray

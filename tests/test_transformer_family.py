@@ -6,6 +6,7 @@ import pathlib
 
 import keras
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from kerastune_lab.cli.main import cli
@@ -88,6 +89,7 @@ def test_transformer_learns_the_fortunes_with_sd2(tmp_path):
     keras.models.load_model(run_dir / "model.keras")
 
 
+@pytest.mark.slow
 def test_transformer_in_compare_and_lr_find(tmp_path):
     study = tmp_path / "study.toml"
     study.write_text(
