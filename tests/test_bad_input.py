@@ -81,6 +81,11 @@ CASES = [
     (["report", "{tmp}"], "neither a run directory"),
     (["compare", "{nogrid.toml}"], "no [grid]"),
     (["compare", "--seeds", "0"], "--seeds"),
+    (["compare", "--worker-memory-growth", "-1"], "x>=0"),
+    (
+        ["compare", "--engine", "ray", "--worker-memory-growth", "0"],
+        "--worker-memory-growth sets the local engine",
+    ),
     (["lr-find", "--min-lr", "1", "--max-lr", "0.1"], "must be below"),
     (["lr-find", "--steps", "3"], "--steps"),
 ]

@@ -156,7 +156,7 @@ def make_executor(
         "--worker-memory-growth": worker_memory,
     }
     if engine == "ray":
-        given = [name for name, value in local_only.items() if value]
+        given = [n for n, value in local_only.items() if value is not None]
         if given:
             raise UserError(
                 f"{given[0]} sets the local engine's worker processes; with "
