@@ -28,27 +28,12 @@ def repo():
 def tiny_local_study(tmp_path_factory):
     """The 2 x 2 x 2-seed tiny GRU study, run once by the local engine:
     (study file, runs dir, comparison dir)."""
-    from click.testing import CliRunner
-    from tiny_study import GRID_2X2, TINY_GRU
-
-    from kerastune_lab.cli.main import cli
+    from tiny_study import GRID_2X2, TINY_GRU, run_compare
 
     root = tmp_path_factory.mktemp("local-study")
     study = root / "study.toml"
     study.write_text(TINY_GRU + GRID_2X2)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "compare",
-            str(study),
-            "--seeds",
-            "2",
-            "--runs-dir",
-            str(root / "runs"),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    out = pathlib.Path(result.output.strip().splitlines()[-1])
+    _, out = run_compare(study, root / "runs", "--seeds", "2")
     return study, root / "runs", out
 
 

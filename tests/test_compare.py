@@ -3,12 +3,11 @@
 import csv
 import json
 import math
-import pathlib
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tiny_study import CONTROLS, TINY_GRU
+from tiny_study import CONTROLS, TINY_GRU, run_compare
 
 from kerastune_lab.cli.main import cli
 from kerastune_lab.comparison.paired_tests import CSV_COLUMNS
@@ -20,18 +19,7 @@ def test_compare_runs_the_grid_then_resumes(tiny_local_study):
     study, runs_dir, out = tiny_local_study
 
     def compare():
-        result = CliRunner().invoke(
-            cli,
-            [
-                "compare",
-                str(study),
-                "--seeds",
-                "2",
-                "--runs-dir",
-                str(runs_dir),
-            ],
-        )
-        return result, result.output.strip().splitlines()
+        return run_compare(study, runs_dir, "--seeds", "2")
 
     runs = sorted(p.name for p in (out / "runs").iterdir())
     assert runs == [
@@ -80,15 +68,15 @@ def test_compare_runs_the_grid_then_resumes(tiny_local_study):
     stamps = {
         p: p.stat().st_mtime for p in (out / "runs").glob("*/metrics.json")
     }
-    result, lines = compare()
-    assert result.exit_code == 0 and lines[-1] == str(out)
+    lines, again = compare()
+    assert again == out
     assert sum("complete, skipped" in line for line in lines) == 8
     assert {p: p.stat().st_mtime for p in stamps} == stamps
 
     # A run that did not finish is run again, the others are kept.
     summary = (out / "summary.csv").read_text()
     (out / "runs" / "sd2-cosine-seed43" / "metrics.json").unlink()
-    result, lines = compare()
+    lines, _ = compare()
     assert sum("complete, skipped" in line for line in lines) == 7
     assert (out / "runs" / "sd2-cosine-seed43" / "metrics.json").is_file()
     assert (out / "summary.csv").read_text() == summary
@@ -107,23 +95,8 @@ def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
     steps.csv, and every comparison is tested."""
     study = tmp_path / "study.toml"
     study.write_text(TINY_GRU + CONTROLS)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "compare",
-            str(study),
-            "--seeds",
-            "3",
-            "--runs-dir",
-            str(tmp_path / "runs"),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    out = pathlib.Path(result.output.strip().splitlines()[-1])
-    assert (
-        "primary comparisons of final_eval_loss real"
-        in (result.output.splitlines()[-2])
-    )
+    lines, out = run_compare(study, tmp_path / "runs", "--seeds", "3")
+    assert "primary comparisons of final_eval_loss real" in lines[-2]
     runs = out / "runs"
     assert sorted(p.name for p in runs.iterdir()) == sorted(
         f"{cell}-seed{seed}"
@@ -217,25 +190,18 @@ def test_loss_adaptive_study_runs_every_rule_with_its_settings(tmp_path, repo):
     """The study file as shipped, shrunk to 200 chunks and one epoch: every
     rule trains with the settings its [levels] entry gives it, and the
     declared question is what the report answers."""
-    result = CliRunner().invoke(
-        cli,
-        [
-            "compare",
-            str(repo / "experiments" / "loss_adaptive_study.toml"),
-            "--seeds",
-            "3",
-            "--set",
-            "train.epochs=1",
-            "--set",
-            "data.max_chunks=200",
-            "--set",
-            "train.warmup_steps=5",
-            "--runs-dir",
-            str(tmp_path / "runs"),
-        ],
+    _, out = run_compare(
+        repo / "experiments" / "loss_adaptive_study.toml",
+        tmp_path / "runs",
+        "--seeds",
+        "3",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "data.max_chunks=200",
+        "--set",
+        "train.warmup_steps=5",
     )
-    assert result.exit_code == 0, result.output
-    out = pathlib.Path(result.output.strip().splitlines()[-1])
     cells = {
         "none": ("adamw", "none", 1e-3),
         "sd2": ("adamw", "sd2", 1e-3),

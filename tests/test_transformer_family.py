@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tiny_study import run_compare
 
 from kerastune_lab.cli.main import cli
 from kerastune_lab.families import FAMILIES
@@ -97,19 +98,7 @@ def test_transformer_in_compare_and_lr_find(tmp_path):
         "intermediate_dim = 32\n[train]\nepochs = 1\n"
         '[grid]\n"lr_adapt.mode" = ["none", "sd2"]\n'
     )
-    compare = CliRunner().invoke(
-        cli,
-        [
-            "compare",
-            str(study),
-            "--seeds",
-            "1",
-            "--runs-dir",
-            str(tmp_path / "runs"),
-        ],
-    )
-    assert compare.exit_code == 0, compare.output
-    out = pathlib.Path(compare.output.strip().splitlines()[-1])
+    _, out = run_compare(study, tmp_path / "runs", "--seeds", "1")
     assert len(list((out / "runs").glob("*/metrics.json"))) == 2
     find = CliRunner().invoke(
         cli,

@@ -1,4 +1,5 @@
-"""The tiny GRU experiment that the comparison tests run as a study."""
+"""The tiny GRU experiment that the comparison tests run as a study, and
+the `compare` call they share."""
 
 TINY_GRU = """
 [data]
@@ -34,3 +35,20 @@ CONTROLS = """
 matched_rate = ["sd2"]
 schedule_free = true
 """
+
+
+def run_compare(config, runs_dir, *args):
+    """`kerastune-lab compare CONFIG ARGS --runs-dir RUNS_DIR`, which must
+    succeed: its output lines and the comparison directory (the last)."""
+    import pathlib
+
+    from click.testing import CliRunner
+
+    from kerastune_lab.cli.main import cli
+
+    result = CliRunner().invoke(
+        cli, ["compare", str(config), *args, "--runs-dir", str(runs_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    return lines, pathlib.Path(lines[-1])
