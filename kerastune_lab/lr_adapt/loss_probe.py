@@ -1,11 +1,12 @@
 """The loss probe: carries the batch loss into the optimizer on any backend.
 
 During `fit` the model gets one extra trainable float32 vector p = [0, 0]
-(`LossAdaptiveLR` detaches it when `fit` ends), and its `compute_loss` returns `L + p . stop_gradient([L, G])`, where L is the
-total loss that is minimised and G the loss signal computed from the data
-loss (L less the regularisation penalties of `model.losses`). The value is
-unchanged (p stays 0: `LossAdaptiveOptimizer` removes its gradient before
-any update), while the gradient of p is exactly `[L, G]` of this batch. That
+(`LossAdaptiveLR` detaches it when `fit` ends), and its `compute_loss`
+returns `L + p . stop_gradient([L, G])`, where L is the total loss that
+is minimised and G the loss signal computed from the data loss (L less
+the regularisation penalties of `model.losses`). The value is unchanged
+(p stays 0: `LossAdaptiveOptimizer` removes its gradient before any
+update), while the gradient of p is exactly `[L, G]` of this batch. That
 gradient flows through the normal train step of TensorFlow and JAX (the
 backends it is tested on), so the loss-adaptive rules run inside the
 compiled step with no host round trip.
