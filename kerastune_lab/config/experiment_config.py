@@ -11,9 +11,10 @@ from typing import Any
 from kerastune_lab.choices import GAMMA_SOURCES, OPTIMIZERS, SCHEDULES
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.registry import FAMILIES
-from kerastune_lab.fields import build_dataclass, option
+from kerastune_lab.fields import build_dataclass, closest, option
 from kerastune_lab.lr_adapt import registry as rules
 from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.toml_literal import toml_literal
 
 # Every data.name some family reads, in registry order: its DataKind.
 DATA_KINDS = {
@@ -400,6 +401,14 @@ def parse_override(text):
     return section, name, value
 
 
+def _sections_hint(section):
+    known = [*SECTIONS, *STUDY_SECTIONS]
+    near = closest(section, known)
+    if near:
+        return f" Did you mean [{near}]?"
+    return f" Sections: {', '.join(known)}."
+
+
 def merge_overrides(raw, overrides):
     """Applies --set overrides to the raw TOML dict (a deep copy)."""
     merged = copy.deepcopy(raw)
@@ -410,8 +419,8 @@ def merge_overrides(raw, overrides):
             continue
         if section not in SECTIONS:
             raise ConfigError(
-                f"--set {text!r}: unknown section [{section}]. Sections: "
-                f"{', '.join(SECTIONS)}."
+                f"--set {text!r}: unknown section [{section}]."
+                + _sections_hint(section)
             )
         merged.setdefault(section, {})[name] = value
     return merged
@@ -422,8 +431,7 @@ def from_dict(raw, name="experiment", source=None):
     unknown = sorted(set(raw) - set(SECTIONS) - set(STUDY_SECTIONS))
     if unknown:
         raise ConfigError(
-            f"Unknown section [{unknown[0]}]. Sections: "
-            f"{', '.join([*SECTIONS, *STUDY_SECTIONS])}."
+            f"Unknown section [{unknown[0]}]." + _sections_hint(unknown[0])
         )
     sections = {}
     model_section = raw.get("model", {})
@@ -483,18 +491,21 @@ def from_dict(raw, name="experiment", source=None):
 
 def _check_grid(grid):
     if not isinstance(grid, dict):
-        raise ConfigError(f"[grid] must be a table, received {grid!r}.")
+        raise ConfigError(
+            f"[grid] must be a table, received {toml_literal(grid)}."
+        )
     for key, values in grid.items():
         section, dot, _name = key.partition(".")
         if not dot or section not in SECTIONS:
             raise ConfigError(
-                f"grid key {key!r}: expected 'section.key' with a section "
-                f"among {', '.join(SECTIONS)}."
+                f"grid key {toml_literal(key)}: expected "
+                '"section.key" with a section among '
+                f"{', '.join(SECTIONS)}."
             )
         if not isinstance(values, list) or not values:
             raise ConfigError(
-                f"grid.{key} = {values!r}: expected a non-empty list of "
-                "values to try."
+                f"grid.{key} = {toml_literal(values)}: expected a non-empty "
+                "list of values to try."
             )
 
 
@@ -506,8 +517,9 @@ def _check_levels(levels, grid):
     for axis, by_level in levels.items():
         if axis not in grid:
             raise ConfigError(
-                f"levels.{axis!r}: not an axis of [grid] (its axes: "
-                f"{', '.join(map(repr, grid)) or 'none'}); e.g. {example}."
+                f"levels.{toml_literal(axis)}: not an axis of [grid] (its "
+                f"axes: {', '.join(map(toml_literal, grid)) or 'none'}); "
+                f"e.g. {example}."
             )
         names = [str(level) for level in grid[axis]]
         for level, settings in (
@@ -515,8 +527,9 @@ def _check_levels(levels, grid):
         ):
             if level not in names or not isinstance(settings, dict):
                 raise ConfigError(
-                    f"levels.{axis!r}.{level!r}: expected a level of "
-                    f"grid.{axis!r} ({', '.join(names)}) holding a table of "
+                    f"levels.{toml_literal(axis)}.{toml_literal(level)}: "
+                    f"expected a level of grid.{toml_literal(axis)} "
+                    f"({', '.join(names)}) holding a table of "
                     f'"section.key" = value settings; e.g. {example}.'
                 )
             _check_grid({key: [value] for key, value in settings.items()})
@@ -532,7 +545,8 @@ def _check_level_settings(config):
                 with_settings(config, {axis: value, **settings})
             except ConfigError as error:
                 raise ConfigError(
-                    f"levels.{axis!r}.{level!r}: {error}"
+                    f"levels.{toml_literal(axis)}.{toml_literal(level)}: "
+                    f"{error}"
                 ) from None
 
 
@@ -542,10 +556,11 @@ def _check_controls(controls, grid):
     for mode in controls.matched_rate:
         if mode not in allowed or mode not in modes or "none" not in modes:
             raise ConfigError(
-                f"controls.matched_rate = {controls.matched_rate!r}: each "
-                f"entry must be one of {', '.join(map(repr, allowed))} and, "
-                "with 'none', a level of the grid's \"lr_adapt.mode\" axis "
-                f"(received levels {modes!r})."
+                "controls.matched_rate = "
+                f"{toml_literal(controls.matched_rate)}: each entry must be "
+                f"one of {', '.join(map(toml_literal, allowed))} and, with "
+                '"none", a level of the grid\'s "lr_adapt.mode" axis '
+                f"(received levels {toml_literal(modes)})."
             )
     if controls.schedule_free and "train.schedule" not in grid:
         raise ConfigError(
@@ -572,7 +587,8 @@ def parse_contrast(text):
     match = _CONTRAST.match(text) if isinstance(text, str) else None
     if match is None:
         raise ConfigError(
-            f"analysis.primary entry {text!r}: expected the text "
+            f"analysis.primary entry {toml_literal(text)}: expected the "
+            "text "
             '"axis: level vs baseline", e.g. "lr_adapt.mode: sd2 vs none".'
         )
     return match.groups()
@@ -583,8 +599,8 @@ def _check_analysis(analysis, grid, controls):
     pooled axes are grid axes other than the contrasts' own."""
     if analysis.primary and not grid:
         raise ConfigError(
-            f"analysis.primary = {analysis.primary!r} names levels of "
-            "[grid] axes, but the study has no [grid]: add one."
+            f"analysis.primary = {toml_literal(analysis.primary)} names "
+            "levels of [grid] axes, but the study has no [grid]: add one."
         )
     axes = study_levels(grid, controls)
     contrast_axes = set()
@@ -592,38 +608,43 @@ def _check_analysis(analysis, grid, controls):
         axis, level, baseline = parse_contrast(text)
         if axis not in axes:
             raise ConfigError(
-                f"analysis.primary entry {text!r}: axis {axis!r} is not an "
-                f"axis of the study; use one of {', '.join(axes)}."
+                f"analysis.primary entry {toml_literal(text)}: axis "
+                f"{toml_literal(axis)} is not an axis of the study; use one "
+                f"of {', '.join(axes)}."
             )
         names = [str(v) for v in axes[axis]]
         for name in (level, baseline):
             if name not in names:
                 raise ConfigError(
-                    f"analysis.primary entry {text!r}: {name!r} is not a "
-                    f"level of {axis!r}; its levels are {names!r} (a "
+                    f"analysis.primary entry {toml_literal(text)}: "
+                    f"{toml_literal(name)} is not a level of "
+                    f"{toml_literal(axis)}; its levels are "
+                    f"{toml_literal(names)} (a "
                     "control's level exists when [controls] asks for it)."
                 )
         if level == baseline:
             raise ConfigError(
-                f"analysis.primary entry {text!r} compares a level with "
-                "itself; name two different levels."
+                f"analysis.primary entry {toml_literal(text)} compares a "
+                "level with itself; name two different levels."
             )
         contrast_axes.add(axis)
     if len(set(map(parse_contrast, analysis.primary))) < len(analysis.primary):
         raise ConfigError(
-            f"analysis.primary = {analysis.primary!r} lists a contrast "
-            "twice; keep one (each is tested once)."
+            f"analysis.primary = {toml_literal(analysis.primary)} lists a "
+            "contrast twice; keep one (each is tested once)."
         )
     if analysis.pool_over and not analysis.primary:
         raise ConfigError(
-            f"analysis.pool_over = {analysis.pool_over!r} pools the primary "
-            "contrasts, but analysis.primary is empty: declare them."
+            f"analysis.pool_over = {toml_literal(analysis.pool_over)} pools "
+            "the primary contrasts, but analysis.primary is empty: declare "
+            "them."
         )
     for axis in analysis.pool_over:
         if axis not in grid or axis in contrast_axes:
             raise ConfigError(
-                f"analysis.pool_over = {analysis.pool_over!r}: {axis!r} "
-                "must be a [grid] axis other than the primary contrasts' "
+                f"analysis.pool_over = {toml_literal(analysis.pool_over)}: "
+                f"{toml_literal(axis)} must be a [grid] axis other than the "
+                "primary contrasts' "
                 f"own ({', '.join(sorted(contrast_axes))}); [grid] axes: "
                 f"{', '.join(grid)}."
             )
@@ -647,22 +668,23 @@ def _check_consistency(config):
     family = FAMILIES[config.model.name]
     if data.name not in family.data_names:
         raise ConfigError(
-            f"data.name = {data.name!r} does not fit model.name = "
-            f"{config.model.name!r}; use one of "
+            f"data.name = {toml_literal(data.name)} does not fit "
+            f"model.name = {toml_literal(config.model.name)}; use one of "
             f"{', '.join(family.data_names)}."
         )
     adapt = config.lr_adapt
     if adapt.source == "semantic" and not family.semantic_gamma:
         fits = [f.name for f in FAMILIES.values() if f.semantic_gamma]
         raise ConfigError(
-            "lr_adapt.source = 'semantic' scores masked-token predictions "
-            f"and needs model.name among {fits}; use source = 'loss' for "
-            f"{config.model.name!r}."
+            'lr_adapt.source = "semantic" scores masked-token predictions '
+            f"and needs model.name among {toml_literal(fits)}; use source "
+            f'= "loss" for {toml_literal(config.model.name)}.'
         )
     kind = DATA_KINDS[data.name]
     if kind.needs_path and not data.path:
         raise ConfigError(
-            f"data.name = {data.name!r} needs data.path ({kind.doc}): add "
+            f"data.name = {toml_literal(data.name)} needs data.path "
+            f"({kind.doc}): add "
             f'path = "{kind.path_example}" to [data] or pass --set '
             f'data.path="{kind.path_example}".'
         )
@@ -698,16 +720,18 @@ def _check_schedule_free(train):
     its average (choices.OptimizerChoice.schedule_free)."""
     if train.early_stopping and train.restore_best_weights:
         raise ConfigError(
-            f"train.optimizer = {train.optimizer!r} with early stopping "
-            "and restore_best_weights: restoring an earlier epoch's weights "
+            f"train.optimizer = {toml_literal(train.optimizer)} with early "
+            "stopping and restore_best_weights: restoring an earlier epoch's "
+            "weights "
             "without its averaging state gives a wrong evaluation point; "
             "set train.restore_best_weights = false."
         )
     if train.schedule != "constant":
         raise ConfigError(
-            f"train.optimizer = {train.optimizer!r} with train.schedule = "
-            f"{train.schedule!r}: schedule-free training replaces the decay "
-            "schedule; use schedule = 'constant' (warmup_steps still "
+            f"train.optimizer = {toml_literal(train.optimizer)} with "
+            f"train.schedule = {toml_literal(train.schedule)}: schedule-free "
+            "training replaces the decay schedule; use schedule = "
+            '"constant" (warmup_steps still '
             "applies: the optimizer warms up itself)."
         )
 

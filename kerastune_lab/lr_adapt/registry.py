@@ -15,6 +15,7 @@ from kerastune_lab.lr_adapt.polyak import Polyak
 from kerastune_lab.lr_adapt.rate_rule import RateRule
 from kerastune_lab.lr_adapt.sd import SD, SD2
 from kerastune_lab.lr_adapt.setting import F_STAR
+from kerastune_lab.toml_literal import toml_literal
 
 # lr_adapt.mode -> its rule, one line each ("none" is the base: A'' = A').
 RATE_RULES = {rule.name: rule for rule in (RateRule, SD, SD2, Polyak)}
@@ -78,9 +79,10 @@ def check_config(adapt, optimizer):
             raise ConfigError(f"[lr_adapt] {error}") from None
     if OPTIMIZERS[optimizer].reads_loss and adapt.mode != "none":
         raise ConfigError(
-            f"train.optimizer = {optimizer!r} sets each step's rate from the "
-            f"loss itself; lr_adapt.mode = {adapt.mode!r} would rescale its "
-            "cap. Use lr_adapt.mode = 'none' with it (its lower bound is "
+            f"train.optimizer = {toml_literal(optimizer)} sets each step's "
+            "rate from the loss itself; lr_adapt.mode = "
+            f"{toml_literal(adapt.mode)} would rescale its cap. Use "
+            'lr_adapt.mode = "none" with it (its lower bound is '
             "lr_adapt.f_star)."
         )
 
