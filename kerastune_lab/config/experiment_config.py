@@ -750,14 +750,14 @@ def load_experiment(path=None, overrides=()):
         if not path.is_file():
             raise ConfigError(
                 f"Experiment file {str(path)!r} does not exist. Pass the path"
-                " of a TOML file, e.g. experiments/approach_a.toml."
+                " of a TOML file (`kerastune-lab examples` lists ready ones)."
             )
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(
-                f"{path} is not valid TOML: {error}. Fix the file (see "
-                "experiments/ for examples)."
+                f"{path} is not valid TOML: {error}. Fix the file "
+                "(`kerastune-lab examples` lists working ones)."
             ) from None
         name = path.stem
     raw = merge_overrides(raw, overrides)

@@ -1,10 +1,14 @@
 """Trains one experiment and writes its run directory."""
 
+import contextlib
+import pathlib
+import shutil
+
 import keras
 
 from kerastune_lab.callbacks.loss_adaptive_lr import SUPPORTED_BACKENDS
 from kerastune_lab.errors import UserError
-from kerastune_lab.run_directory import create_run_dir
+from kerastune_lab.run_directory import RunDirectory, create_run_dir
 from kerastune_lab.training.data_parallel import data_parallel_scope
 from kerastune_lab.training.experiment_runner import (
     ExperimentRunner,
@@ -37,7 +41,8 @@ def run_experiment(
         verbose: Keras progress display (0, 1, 2 or "auto").
         echo: Where to print progress lines.
         callbacks: Extra Keras callbacks, run after the built-in ones.
-        run_dir: Exact output folder; default a new one under `runs_dir`.
+        run_dir: Exact output folder; default a new one under `runs_dir`,
+            removed again if the run fails before its first epoch ends.
         resume: Continue the interrupted run in `run_dir` from its last
             backed-up epoch (weights, optimizer state and schedule step,
             random-generator state, early-stopping state, data order).
@@ -68,17 +73,29 @@ def run_experiment(
             "the per-step log and SD/SD2 are untested. Set "
             "KERAS_BACKEND=tensorflow (the default) or KERAS_BACKEND=jax."
         )
-    if run_dir is None:
+    made = run_dir is None
+    if made:
+        new_parent = not pathlib.Path(runs_dir).exists()
         run_dir = create_run_dir(runs_dir, config.name)
     scope, replicas = data_parallel_scope(config.train)
-    with scope:
-        return ExperimentRunner(
-            config,
-            run_dir,
-            resume=resume,
-            verbose=verbose,
-            echo=echo,
-            callbacks=callbacks,
-            edit_model=edit_model,
-            replicas=replicas,
-        ).run()
+    try:
+        with scope:
+            return ExperimentRunner(
+                config,
+                run_dir,
+                resume=resume,
+                verbose=verbose,
+                echo=echo,
+                callbacks=callbacks,
+                edit_model=edit_model,
+                replicas=replicas,
+            ).run()
+    except BaseException:
+        if made and not RunDirectory(run_dir).history.is_file():
+            # Failed before its first epoch ended (data, model or compile
+            # refused): the folder holds nothing to resume or read.
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if new_parent:
+                with contextlib.suppress(OSError):  # not empty: keep it
+                    pathlib.Path(runs_dir).rmdir()
+        raise
