@@ -168,6 +168,22 @@ class RunDirectory:
         """config.json: the resolved config, data sizes, versions."""
         return json.loads(self.config.read_text())
 
+    def read_settings(self) -> dict:
+        """config.json's configuration as {"section.key": value}, as
+        --set names the keys ({} if there is no config.json).
+
+        Example:
+
+        >>> import tempfile
+        >>> run = RunDirectory(tempfile.mkdtemp())
+        >>> run.write_record({"config": {"train": {"epochs": 3}}})
+        >>> run.read_settings()
+        {'train.epochs': 3}
+        """
+        if not self.is_run():
+            return {}
+        return _flatten(self.read_record()["config"])
+
     def read_status(self) -> dict:
         """status.json ({} if there is none): "state", and for a complete
         run the "seconds" its process spent on it (set-up and files
@@ -251,6 +267,16 @@ class RunDirectory:
         fd = _HELD.pop(os.fspath(self.lock), None)
         if fd is not None:
             os.close(fd)  # closing the descriptor releases the flock
+
+
+def _flatten(tree, prefix=""):
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 # Lock files this process holds, by path -> open descriptor.

@@ -117,16 +117,6 @@ def _accuracy_key(history):
     return "loss", key
 
 
-def _flatten(config, prefix=""):
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def _scatter(points, path):
     from matplotlib.figure import Figure
 
@@ -151,7 +141,6 @@ class _Record:
 
     run: RunDirectory
     history: dict
-    config: dict
     metrics: dict
     diagnosis: Diagnosis
 
@@ -159,17 +148,14 @@ class _Record:
 def _read(run):
     """A run's files; its diagnosis from diagnosis.json (a run that has
     not finished is diagnosed from its history so far)."""
-    history = run.read_history()
     if run.diagnosis.is_file():
         diagnosis = Diagnosis(**run.read_diagnosis())
     else:
-        _, _, known = read_run_history(run.path)
-        config = run.read_record()["config"] if run.is_run() else {}
-        diagnosis = diagnose_history(history, config, **known)
+        history, config, known = read_run_history(run.path)
+        diagnosis = diagnose_history(history, config or {}, **known)
     return _Record(
         run,
-        history,
-        run.read_record()["config"] if run.is_run() else {},
+        run.read_history(),
         run.read_metrics() if run.is_complete() else {},
         diagnosis,
     )
@@ -215,7 +201,7 @@ def _table(header, rows):
 
 def _differences(records):
     """The configuration keys whose values differ between the runs."""
-    flat = [_flatten(r.config) for r in records]
+    flat = [r.run.read_settings() for r in records]
     keys = sorted({k for f in flat for k in f})
     # The grid is the same study description in every run of a comparison.
     differing = [

@@ -7,6 +7,7 @@ import click
 from kerastune_lab.cli.finetune import finetune
 from kerastune_lab.cli.improve import improve
 from kerastune_lab.cli.options import (
+    RUNS_DIR,
     echo_run_result,
     executor_options,
     finish,
@@ -373,6 +374,41 @@ def predict(run_dir, images, top_k):
         click.echo(
             f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top)
         )
+
+
+@cli.command()
+@click.argument(
+    "folder",
+    type=click.Path(file_okay=False),
+    default=RUNS_DIR,
+    required=False,
+)
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="Write every run as a CSV row instead (all figures and "
+    "configuration keys, as kerastune_lab.load_runs returns them).",
+)
+@user_errors
+def runs(folder, as_csv):
+    """List the runs in FOLDER [default: runs], one line each.
+
+    Runs of studies and improve rounds are included. Each line: status,
+    verdict, model family, test loss and accuracy (or perplexity),
+    epochs, seconds, the run's folder, and the configuration keys where
+    the run differs from most of the runs listed.
+    """
+    from kerastune_lab.analysis.run_listing import run_listing
+    from kerastune_lab.load_runs import load_runs
+
+    frame = load_runs(folder)
+    if as_csv:
+        click.echo(frame.to_csv(index=False), nl=False)
+        return
+    lines = run_listing(frame, folder)
+    for line in lines or [f"No runs in {folder}."]:
+        click.echo(line)
 
 
 @cli.command()
