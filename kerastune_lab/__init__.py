@@ -11,7 +11,7 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_runs": "kerastune_lab.load_runs",
+    "load_runs": "kerastune_lab.run_table",
     "load_study": "kerastune_lab.comparison.load_study",
 }
 __all__ = ["load_runs", "load_study"]

@@ -400,7 +400,7 @@ def runs(folder, as_csv):
     the run differs from most of the runs listed.
     """
     from kerastune_lab.analysis.run_listing import run_listing
-    from kerastune_lab.load_runs import load_runs
+    from kerastune_lab.run_table import load_runs
 
     frame = load_runs(folder)
     if as_csv:

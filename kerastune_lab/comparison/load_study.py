@@ -10,8 +10,8 @@ from kerastune_lab.comparison.study_controls import (
 )
 from kerastune_lab.config import from_dict
 from kerastune_lab.errors import UserError
-from kerastune_lab.load_runs import history_frame, run_row
 from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.run_table import history_frame, run_row
 
 _SEED = re.compile(r"-seed\d+$")
 

@@ -1,4 +1,5 @@
-"""Runs as pandas DataFrames, for a notebook or a spreadsheet."""
+"""Runs as pandas DataFrames (`load_runs`), for a notebook or a
+spreadsheet."""
 
 import pathlib
 
