@@ -253,12 +253,8 @@ def check_model_after_fit(result):
     """After fit the model is the one the user built: its weights without
     the probe, its own optimizer, a reloadable file; a next fit with the
     same callback reuses the compiled step and continues the step count."""
-    assert result["shapes"] == result["built_shapes"] == [
-        [5, 8],
-        [8],
-        [8, 1],
-        [1],
-    ]
+    dense_5_8_1 = [[5, 8], [8], [8, 1], [1]]
+    assert result["shapes"] == result["built_shapes"] == dense_5_8_1
     assert not any("probe" in name for name in result["weight_names"])
     assert result["optimizer"] == "Adam"
     assert result["fresh_diff"] < 1e-6 and result["reloaded_diff"] < 1e-6
