@@ -26,6 +26,20 @@ def invoke(*args):
     return result, result.output.strip().splitlines()
 
 
+def dry_run(study, runs_dir, *args):
+    """`compare STUDY --dry-run` with 2 jobs (what the estimates divide by)."""
+    return invoke(
+        "compare",
+        study,
+        "--runs-dir",
+        runs_dir,
+        "--dry-run",
+        "--jobs",
+        2,
+        *args,
+    )
+
+
 def test_load_study_gives_each_run_its_cell_and_figures(tiny_local_study):
     _, _, out = tiny_local_study
     frame, history = kerastune_lab.load_study(out, history=True)
@@ -97,17 +111,7 @@ def test_dry_run_estimates_from_the_finished_runs(tiny_local_study, tmp_path):
     steps = sum(len(run.read_steps()["step"]) for run in finished)
     expected = seconds / steps * 2 * steps / 6 / 2  # 2 runs, --jobs 2
     files = sorted(copy.rglob("*"))
-    result, lines = invoke(
-        "compare",
-        study,
-        "--seeds",
-        2,
-        "--runs-dir",
-        tmp_path / "runs",
-        "--dry-run",
-        "--jobs",
-        2,
-    )
+    result, lines = dry_run(study, tmp_path / "runs", "--seeds", 2)
     assert result.exit_code == 0, result.output
     assert "plan: 4 cells x 2 seeds = 8 runs" in lines
     assert "done: 6 of 8 runs" in lines
@@ -122,15 +126,7 @@ def test_dry_run_estimates_from_the_finished_runs(tiny_local_study, tmp_path):
 def test_dry_run_of_a_new_study_probes_and_writes_nothing(tmp_path):
     study = tmp_path / "study.toml"
     study.write_text(TINY_GRU + CONTROLS)
-    result, lines = invoke(
-        "compare",
-        study,
-        "--seeds",
-        3,
-        "--runs-dir",
-        tmp_path / "runs",
-        "--dry-run",
-    )
+    result, lines = dry_run(study, tmp_path / "runs", "--seeds", 3)
     assert result.exit_code == 0, result.output
     assert (
         "plan: 3 cells x 3 seeds = 9 runs, then 3 matched-rate control "
