@@ -26,23 +26,35 @@ SUPPORTED_BACKENDS = ("tensorflow", "jax")
 _DEFAULT_LOG_CAPACITY = 4096
 
 
+# The compiled steps of a model (JAX's hold the variables' shardings).
+_STEPS = ("train_function", "test_function", "predict_function")
+
+
+def _compile_anew(model):
+    """Makes every compiled step of `model` anew (traced at first use)."""
+    model.make_train_function(force=True)
+    model.make_test_function(force=True)
+    model.make_predict_function(force=True)
+
+
 @dataclasses.dataclass
 class _Fitted:
     """What `LossAdaptiveLR` puts on a model for `fit` and takes out after
-    it: the wrapper optimizer, the probe, and the train step compiled with
-    both (kept for the next `fit` of the same set-up).
+    it: the wrapper optimizer, the probe, and the steps compiled with both
+    (kept for the next `fit` of the same set-up).
 
     Attributes:
         model: The model.
         optimizer: The `LossAdaptiveOptimizer` around the model's own.
         probe: The `LossProbe`.
-        train_function: The compiled step, saved by `uninstall`.
+        functions: The compiled train, test and predict steps, saved by
+            `uninstall` ({} before).
     """
 
     model: object
     optimizer: LossAdaptiveOptimizer
     probe: LossProbe
-    train_function: object = None
+    functions: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def build(cls, model, mode, source, capacity, settings):
@@ -63,8 +75,9 @@ class _Fitted:
         optimizer.set_probe(probe.variable)
         optimizer.build(model.trainable_variables)
         model.optimizer = optimizer
-        # fit already made its train function around the old optimizer.
-        model.make_train_function(force=True)
+        # fit already made its train function around the old optimizer;
+        # a test step made before holds the old variables' shardings.
+        _compile_anew(model)
         return cls(model, optimizer, probe)
 
     def fits(self, model, source, capacity):
@@ -90,16 +103,17 @@ class _Fitted:
         self.optimizer.reclaim_inner_optimizer()
         self.probe.reattach()
         self.model.optimizer = self.optimizer
-        self.model.train_function = self.train_function
+        for name, function in self.functions.items():
+            setattr(self.model, name, function)
 
     def uninstall(self):
         """Leaves the model as it was before `fit`: its own optimizer and
         weights, and a train step without the probe."""
         model = self.model
-        self.train_function = model.train_function
+        self.functions = {name: getattr(model, name) for name in _STEPS}
         model.optimizer = self.optimizer.release_inner_optimizer()
         LossProbe.detach(model)
-        model.make_train_function(force=True)
+        _compile_anew(model)
 
 
 @keras.saving.register_keras_serializable(package="kerastune_lab")
@@ -210,7 +224,7 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         if isinstance(optimizer, LossAdaptiveOptimizer):
             model.optimizer = optimizer.release_inner_optimizer()
         LossProbe.detach(model)
-        model.make_train_function(force=True)
+        _compile_anew(model)
 
     def on_train_begin(self, logs=None):
         if keras.backend.backend() not in SUPPORTED_BACKENDS:
