@@ -128,6 +128,16 @@ def test_slots_pin_workers_round_robin_with_their_share(
     assert f"up to {per_gpu} per GPU" in slots.describe()
 
 
+def test_a_worker_alone_on_its_gpu_keeps_the_backends_defaults(two_gpus):
+    slots = GpuSlots.plan(visible_gpus({}), runs_per_gpu=1)
+    assert slots.environments() == [
+        {"CUDA_VISIBLE_DEVICES": gpu, "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+        for gpu in ("0", "1")
+    ]
+    line = slots.describe()
+    assert "with its backend's default use of its memory" in line
+
+
 def test_jobs_beyond_runs_per_gpu_are_refused(two_gpus):
     with pytest.raises(UserError, match="--jobs 5 puts 3 runs on a GPU"):
         GpuSlots.plan(visible_gpus({}), jobs=5, runs_per_gpu=2)
@@ -142,11 +152,14 @@ def test_compare_pins_each_worker_to_a_gpu(tmp_path, two_gpus):
         + '[grid]\n"lr_adapt.mode" = ["none", "sd2"]\n'
     )
     lines, out = run_compare(
-        study, tmp_path / "runs", "--seeds", "1", "--runs-per-gpu", "1"
+        study,
+        tmp_path / "runs",
+        *("--seeds", "1", "--jobs", "2", "--runs-per-gpu", "2"),
     )
+    # Two workers, one on each GPU, each with half of its memory.
     assert lines[0] == (
-        "GPUs: 2 (NVIDIA H200); 2 run(s) at once, up to 1 per GPU, each "
-        f"pinned to one GPU with {fraction(1):.1%} of its memory "
+        "GPUs: 2 (NVIDIA H200); 2 run(s) at once, up to 2 per GPU, each "
+        f"pinned to one GPU with {fraction(0.5):.1%} of its memory "
         "(--runs-per-gpu)"
     )
     records = [
@@ -156,7 +169,7 @@ def test_compare_pins_each_worker_to_a_gpu(tmp_path, two_gpus):
     assert len(records) == 2
     assert {r["cuda_visible_devices"] for r in records} == {"0", "1"}
     for record in records:
-        assert record["gpu_memory_fraction"] == fraction(1)
+        assert record["gpu_memory_fraction"] == fraction(0.5)
         assert record["device"] == "cpu"
         assert record["device_note"].startswith(
             "1 NVIDIA GPU(s) visible (NVIDIA H200), but the "

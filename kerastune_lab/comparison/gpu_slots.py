@@ -17,7 +17,8 @@ DEFAULT_RUNS_PER_GPU = 2
 @dataclasses.dataclass(frozen=True)
 class GpuSlots:
     """The local pool's worker slots on a GPU host: slot i trains on GPU
-    i mod len(gpus) (round-robin), with 1/runs_per_gpu of its memory.
+    i mod len(gpus) (round-robin), with 1/runs_per_gpu of its memory (a
+    worker alone on its GPU keeps its backend's defaults).
 
     Args:
         gpus: The `Gpu`s the workers may use (`visible_gpus()`).
@@ -72,10 +73,13 @@ class GpuSlots:
     def describe(self):
         """One line for the user: what each worker gets."""
         names = sorted({gpu.name for gpu in self.gpus})
-        fraction = self.share(0).fraction
+        memory = (
+            f"{self.share(0).fraction:.1%} of its memory"
+            if self.runs_per_gpu > 1
+            else "its backend's default use of its memory"
+        )
         return (
             f"GPUs: {len(self.gpus)} ({', '.join(names)}); {self.jobs} "
             f"run(s) at once, up to {self.runs_per_gpu} per GPU, each "
-            f"pinned to one GPU with {fraction:.1%} of its memory "
-            "(--runs-per-gpu)"
+            f"pinned to one GPU with {memory} (--runs-per-gpu)"
         )

@@ -17,7 +17,8 @@ shares a GPU is given, before its backend starts:
 
 The fraction is the process's share of the GPU less a reserve for what
 lives outside the allocator (the CUDA context, the cuBLAS, cuDNN and
-cuSolver handles and workspaces).
+cuSolver handles and workspaces). A process alone on its GPU (a share of
+1) keeps its backend's defaults, as `kerastune-lab run` does.
 """
 
 import dataclasses
@@ -85,16 +86,17 @@ class GpuMemoryShare:
         return round(self.share - reserve, 3)
 
     def environment(self, pin=True) -> dict:
-        """The variables of the process, set before its backend starts;
-        with `pin`, CUDA_VISIBLE_DEVICES shows it this GPU alone (Ray sets
-        that variable itself)."""
-        fraction = f"{self.fraction:.3f}"
-        env = {
-            "XLA_PYTHON_CLIENT_MEM_FRACTION": fraction,
-            FRACTION_VARIABLE: fraction,
-        }
-        if self.gpu.memory_mib:
-            env[MEMORY_VARIABLE] = str(self.gpu.memory_mib)
+        """The variables of the process, set before its backend starts
+        (none for memory at a share of 1); with `pin`,
+        CUDA_VISIBLE_DEVICES shows it this GPU alone (Ray sets that
+        variable itself)."""
+        env = {}
+        if self.share < 1:
+            fraction = f"{self.fraction:.3f}"
+            env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = fraction
+            env[FRACTION_VARIABLE] = fraction
+            if self.gpu.memory_mib:
+                env[MEMORY_VARIABLE] = str(self.gpu.memory_mib)
         if pin:
             env["CUDA_VISIBLE_DEVICES"] = self.gpu.id
             if self.gpu.id.isdigit():
