@@ -143,19 +143,20 @@ def test_jobs_beyond_runs_per_gpu_are_refused(two_gpus):
         GpuSlots.plan(visible_gpus({}), jobs=5, runs_per_gpu=2)
 
 
-def test_compare_pins_each_worker_to_a_gpu(tmp_path, two_gpus):
-    """On this CPU host each worker's backend finds no GPU, which its
-    run's config.json says."""
+def run_two_runs(tmp_path, *args):
+    """`compare` of a tiny study of two one-epoch runs, with `args`."""
     study = tmp_path / "study.toml"
     study.write_text(
         TINY_GRU.replace("epochs = 2", "epochs = 1")
         + '[grid]\n"lr_adapt.mode" = ["none", "sd2"]\n'
     )
-    lines, out = run_compare(
-        study,
-        tmp_path / "runs",
-        *("--seeds", "1", "--jobs", "2", "--runs-per-gpu", "2"),
-    )
+    return run_compare(study, tmp_path / "runs", "--seeds", "1", *args)
+
+
+def test_compare_pins_each_worker_to_a_gpu(tmp_path, two_gpus):
+    """On this CPU host each worker's backend finds no GPU, which its
+    run's config.json says."""
+    lines, out = run_two_runs(tmp_path, "--jobs", "2", "--runs-per-gpu", "2")
     # Two workers, one on each GPU, each with half of its memory.
     assert lines[0] == (
         "GPUs: 2 (NVIDIA H200); 2 run(s) at once, up to 2 per GPU, each "
@@ -359,15 +360,8 @@ def test_ray_trials_on_a_shared_gpu_get_their_share(tmp_path, two_gpus):
         num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False
     )
     try:
-        study = tmp_path / "study.toml"
-        study.write_text(
-            TINY_GRU.replace("epochs = 2", "epochs = 1")
-            + '[grid]\n"lr_adapt.mode" = ["none", "sd2"]\n'
-        )
-        _, out = run_compare(
-            study,
-            tmp_path / "runs",
-            *("--seeds", "1", "--engine", "ray", "--gpus-per-trial", "0.5"),
+        _, out = run_two_runs(
+            tmp_path, "--engine", "ray", "--gpus-per-trial", "0.5"
         )
     finally:
         ray.shutdown()
