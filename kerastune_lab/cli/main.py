@@ -126,19 +126,7 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @runs_dir_option
 @executor_options
 @user_errors
-def compare(
-    config,
-    overrides,
-    seeds,
-    runs_dir,
-    jobs,
-    engine,
-    address,
-    cpus_per_trial,
-    gpus_per_trial,
-    worker_runs,
-    worker_memory,
-):
+def compare(config, overrides, seeds, runs_dir, **engine):
     """Run every cell of CONFIG's [grid] x --seeds and compare them.
 
     Without CONFIG: the SD study (experiments/sd_study.toml): schedules
@@ -158,16 +146,7 @@ def compare(
     experiment = load_experiment(config or default_study(), overrides)
     seeds = seeds or experiment.analysis.seeds or 3
     study = Study.create(experiment, seeds, runs_dir)
-    executor = make_executor(
-        study.out,
-        engine,
-        jobs,
-        address,
-        cpus_per_trial,
-        gpus_per_trial,
-        worker_runs,
-        worker_memory,
-    )
+    executor = make_executor(study.out, **engine)
     progress = StudyProgress.for_terminal(
         len(study.first_stage()) + study.control_count(), click.echo
     )

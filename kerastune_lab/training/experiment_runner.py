@@ -10,6 +10,7 @@ import numpy as np
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.plot_curves import plot_curves
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
+from kerastune_lab.devices.training_device import training_device
 from kerastune_lab.errors import UserError
 from kerastune_lab.keras_internals import forget_restored_epoch
 from kerastune_lab.run_directory import (
@@ -149,6 +150,7 @@ class ExperimentRunner:
                 else {}
             ),
             **environment_info(),
+            **training_device(),
         }
         if self.resume:
             self.resume_epoch = run_dir.backed_up_epoch()
@@ -165,6 +167,8 @@ class ExperimentRunner:
                 if isinstance(v, int)
             )
         )
+        if "device_note" in self.record:
+            self.echo(f"Warning: {self.record['device_note']}")
         if self.resume_epoch:
             self.echo(
                 f"Resuming after epoch {self.resume_epoch - 1} (0-based)"
