@@ -18,7 +18,7 @@ def test_import_leaves_the_matplotlib_backend_alone():
         "import kerastune_lab.training.run_experiment\n"
         "import kerastune_lab.comparison.aggregate\n"
         "import kerastune_lab.analysis.run_report\n"
-        "import kerastune_lab.analysis.lr_range_test\n"
+        "import kerastune_lab.analysis.learning_rate_range\n"
         "print(matplotlib.get_backend())\n"
     )
     result = subprocess.run(
@@ -35,6 +35,7 @@ LAYERS = {
         (
             "errors",
             "choices",
+            "optimizer_choice",
             "fields",
             "run_directory",
             "keras_internals",
