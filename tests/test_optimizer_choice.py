@@ -3,8 +3,6 @@ experiment files get from each `choices.OPTIMIZERS` entry."""
 
 import dataclasses
 import importlib
-import subprocess
-import sys
 
 import keras
 import pytest
@@ -121,16 +119,3 @@ def test_a_new_optimizer_is_one_entry(monkeypatch):
 def test_what_an_optimizer_asks_of_a_run_is_checked(overrides, fragment):
     with pytest.raises(ConfigError, match=fragment):
         load_experiment(None, overrides)
-
-
-def test_checking_a_configuration_loads_no_keras():
-    code = (
-        "import sys\n"
-        "from kerastune_lab.config import load_experiment\n"
-        "load_experiment(None, ['train.optimizer=\"momo\"'])\n"
-        "print('keras' in sys.modules)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True
-    )
-    assert result.stdout.strip() == "False", result.stderr[-2000:]
