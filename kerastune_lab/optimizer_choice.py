@@ -125,6 +125,13 @@ class OptimizerChoice:
     reads_loss: bool = False
     schedule_free: bool = False
 
+    def __post_init__(self):
+        if any(key.count(".") != 1 for key in self.reads):
+            raise ValueError(
+                "`reads` takes experiment keys as 'section.key'. Received: "
+                f"reads={self.reads!r}"
+            )
+
     @property
     def value_names(self):
         """The names `arguments` reads: its settings', then its read keys'."""

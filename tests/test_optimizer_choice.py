@@ -93,6 +93,8 @@ def test_a_new_optimizer_is_one_entry(monkeypatch):
     )
     with pytest.raises(TypeError, match="'rho'"):
         optimizer_config_fields()
+    with pytest.raises(ValueError, match=r"'section.key'.*f_star"):
+        OptimizerChoice("bad", "x.Y", reads=("f_star",))
 
 
 @pytest.mark.parametrize(
