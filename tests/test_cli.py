@@ -387,7 +387,7 @@ def test_lr_find_suggests_a_sensible_rate_and_keeps_nothing(tmp_path, repo):
 
 
 def test_lr_range_test_restores_weights_and_optimizer():
-    from kerastune_lab.analysis.lr_range_test import lr_range_test
+    from kerastune_lab.analysis.learning_rate_range import lr_range_test
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")

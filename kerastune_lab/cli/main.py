@@ -221,55 +221,14 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
             f"--min-lr ({min_lr}) must be below --max-lr ({max_lr})."
         )
     from kerastune_lab.config import load_experiment
+    from kerastune_lab.training.find_learning_rate import find_learning_rate
 
-    experiment = load_experiment(
-        config,
-        [*overrides, 'train.schedule="constant"', "train.warmup_steps=0"],
-    )
-    from kerastune_lab.choices import OPTIMIZERS
-
-    if OPTIMIZERS[experiment.train.optimizer].reads_loss:
-        raise UserError(
-            f"lr-find sweeps a fixed rate; train.optimizer = "
-            f"{experiment.train.optimizer!r} sets each step from the loss "
-            "(its learning_rate is only a cap). Run lr-find with the "
-            'optimizer it builds on, e.g. --set train.optimizer="sgd".'
-        )
-    from kerastune_lab.analysis.lr_range_test import (
-        lr_range_test,
-        plot_range_test,
-    )
-    from kerastune_lab.run_directory import create_run_dir, write_json_atomic
-    from kerastune_lab.training.task_setup import (
-        compile_model,
-        prepare_task,
-    )
-
-    task = prepare_task(experiment)
-    compile_model(task, experiment)
-    data = task.fit_data
-    result = lr_range_test(
-        task.model,
-        data["x"],
-        data.get("y"),
-        data.get("batch_size"),
-        min_lr,
-        max_lr,
-        steps,
-    )
-    out = create_run_dir(runs_dir, f"lr-find-{experiment.name}")
-    write_json_atomic(out / "lr_find.json", result.to_dict())
-    rows = ["lr,loss,smoothed_loss"] + [
-        f"{r:.6g},{loss:.6g},{smooth:.6g}"
-        for r, loss, smooth in zip(
-            result.rates, result.losses, result.smoothed
-        )
-    ]
-    (out / "lr_find.csv").write_text("\n".join(rows) + "\n")
-    plot_range_test(
-        result,
-        out / "lr_find.png",
-        title=f"{experiment.name}: learning-rate range test",
+    result, folder = find_learning_rate(
+        load_experiment(config, overrides),
+        runs_dir,
+        min_lr=min_lr,
+        max_lr=max_lr,
+        steps=steps,
     )
     click.echo(
         f"suggested learning rate: {result.suggestion:.3g} "
@@ -277,7 +236,7 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
         f"{result.steepest:.3g}"
     )
     click.echo(f"try: --set train.learning_rate={result.suggestion:.3g}")
-    click.echo(str(out))
+    click.echo(str(folder))
 
 
 @cli.command()

@@ -4,8 +4,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-ROLES = ("capacity", "regularisation", "data")
-
 
 @dataclasses.dataclass(frozen=True)
 class Knob:
@@ -103,8 +101,3 @@ class ModelFamily:
     def data_names(self) -> tuple[str, ...]:
         """The `data.name` values it reads, its default first."""
         return tuple(kind.name for kind in self.data_kinds)
-
-    def param_choices(self, key: str) -> tuple:
-        """The allowed values of one `[model]` key (its field's choices)."""
-        field = {f.name: f for f in dataclasses.fields(self.params)}[key]
-        return tuple(field.metadata["choices"])
