@@ -58,6 +58,7 @@ LAYERS = {
             "run_directory",
             "keras_internals",
             "load_backend_quietly",
+            "devices",
         ),
         0,
     ),
