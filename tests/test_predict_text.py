@@ -17,7 +17,7 @@ from kerastune_lab.data.text_vectorizer import TextVectorizer
 from kerastune_lab.prediction import load_predictor
 
 CLASSES = ["limerick", "murphy", "startrek", "zippy"]
-TEXTS = ["There once was a man from Peru", "Beam me up, Scotty!", ""]
+TEXTS = ["There once was a man from Peru", "Beam me up, Scotty!", "0 0 7"]
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,9 @@ def test_a_reloaded_text_run_predicts_as_its_model_does_on_the_ids(
     np.testing.assert_allclose(
         model.predict(vectorizer(TEXTS), verbose=0), probabilities, rtol=1e-5
     )
+    # A text without a word leaves the model nothing to read.
+    assert classifier.predict(["", "?!"]) == [None, None]
+    assert np.isnan(classifier.predict_proba(["..."])).all()
     # The JAX process that trained the model printed the same figures.
     printed = tensorflow_free[0]["gru_predict"]["output"].splitlines()
     for line, row in zip(printed, probabilities):
@@ -76,9 +79,10 @@ def test_predict_text_prints_every_class_most_probable_first(gru_run):
     code, output = invoke(
         "predict", gru_run, "--text", "a", "--text", "b", "--top-k", "2"
     )
-    assert code == 0 and [
-        len(line.split(", ")) for line in output.split("\n") if line
-    ] == [2, 2]
+    assert code == 0, output
+    assert [len(line.split(", ")) for line in output.splitlines()] == [2, 2]
+    code, output = invoke("predict", gru_run, "--text", "!?")
+    assert code == 0 and output.startswith('"!?": no words to classify')
 
 
 def test_predict_csv_writes_labels_and_probabilities(gru_run, tmp_path):
@@ -87,6 +91,7 @@ def test_predict_csv_writes_labels_and_probabilities(gru_run, tmp_path):
         writer = csv.writer(f)
         writer.writerow(["id", "body"])
         writer.writerows([[i, text] for i, text in enumerate(TEXTS)])
+        writer.writerow([3, "--"])
     code, output = invoke("predict", gru_run, source, "--text-column", "body")
     assert code == 0, output
     written = tmp_path / "mine-predictions.csv"
@@ -99,6 +104,8 @@ def test_predict_csv_writes_labels_and_probabilities(gru_run, tmp_path):
         "predicted_label",
         *(f"probability_{name}" for name in CLASSES),
     ]
+    assert len(rows) == 4 and rows[3]["body"] == "--"
+    assert {rows[3][c] for c in list(rows[3])[2:]} == {""}  # no word
     expected = load_predictor(gru_run).predict_proba(TEXTS)
     for row, text, p in zip(rows, TEXTS, expected):
         assert row["body"] == text

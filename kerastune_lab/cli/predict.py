@@ -9,6 +9,8 @@ import click
 from kerastune_lab.cli.options import user_errors
 from kerastune_lab.errors import UserError
 
+NO_TOKENS = "no words to classify (none left after removing punctuation)"
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -77,7 +79,9 @@ def predict(run_dir, inputs, texts, text_column, out, top_k):
     elif predictor.reads == "text":
         probabilities = predictor.predict_proba(texts)
         for text, classes in zip(texts, predictor.top_classes(probabilities)):
-            click.echo(f"{_quoted(text)}: {_ranked(classes[:top_k])}")
+            click.echo(
+                f"{_quoted(text)}: " + (_ranked(classes[:top_k]) or NO_TOKENS)
+            )
     else:
         for text, slots in zip(texts, predictor.predict(texts, top_k or 5)):
             for number, tokens in enumerate(slots, 1):

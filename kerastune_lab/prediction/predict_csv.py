@@ -52,7 +52,8 @@ def predict_csv(classifier, path, out=None, text_column="text"):
 
     Writes the rows, with all their columns, plus `predicted_label` and
     one `probability_<class>` column per class, to `out` (default:
-    `<name>-predictions.csv` beside `path`).
+    `<name>-predictions.csv` beside `path`); these cells stay empty for a
+    text without a single word.
 
     Args:
         classifier: A `RunClassifier` of texts (`load_predictor`).
@@ -87,12 +88,19 @@ def predict_csv(classifier, path, out=None, text_column="text"):
             "exist; create it or choose another path."
         )
     probabilities = classifier.predict_proba([r[text_column] for r in rows])
+    labels = [
+        names[0][0] if names else None
+        for names in classifier.top_classes(probabilities, 1)
+    ]
     text = io.StringIO()
     writer = csv.DictWriter(text, [*columns, *added], lineterminator="\n")
     writer.writeheader()
-    for row, p in zip(rows, probabilities):
-        row[LABEL_COLUMN] = classifier.class_names[int(p.argmax())]
-        row.update(zip(added[1:], (f"{v:.6g}" for v in p)))
+    for row, label, p in zip(rows, labels, probabilities):
+        # A text without a word gets empty cells: nothing was classified.
+        row[LABEL_COLUMN] = label or ""
+        row.update(
+            zip(added[1:], ("" if label is None else f"{v:.6g}" for v in p))
+        )
         writer.writerow(row)
     write_text_atomic(out, text.getvalue())
     return out

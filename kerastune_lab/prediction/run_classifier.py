@@ -28,8 +28,8 @@ class RunClassifier:
     >>> model.layers[0].set_weights(
     ...     [np.array([[0, 0], [0, 0], [5, 0], [0, 5]], "float32")])
     >>> classifier = RunClassifier(model, ["neg", "pos"], vectorizer, "text")
-    >>> classifier.predict(["Yes!", "no..."])
-    ['pos', 'neg']
+    >>> classifier.predict(["Yes!", "no...", "?!"])
+    ['pos', 'neg', None]
     >>> classifier.predict_proba(["maybe"]).round(3).tolist()
     [[0.5, 0.5]]
     """
@@ -45,27 +45,40 @@ class RunClassifier:
         self.reads = reads
 
     def predict_proba(self, inputs):
-        """float [len(inputs), classes]: each class's probability."""
+        """float [len(inputs), classes]: each class's probability (NaN
+        for a text without a single token, which gives the model nothing
+        to read: for a Transformer, its mean over tokens is 0 / 0)."""
         import keras
 
         batch = self.read_inputs(list(inputs))
-        return np.asarray(
+        probabilities = np.asarray(
             keras.ops.convert_to_numpy(self.model.predict(batch, verbose=0)),
             dtype=np.float64,
         )
+        if self.reads == "text":
+            probabilities[~np.any(batch, axis=1)] = np.nan
+        return probabilities
 
     def predict(self, inputs):
-        """The most probable class name of each input."""
+        """The most probable class name of each input (None for a text
+        without a token)."""
         probabilities = self.predict_proba(inputs)
-        return [self.class_names[i] for i in probabilities.argmax(axis=1)]
+        return [
+            self.class_names[int(np.argmax(row))]
+            if np.isfinite(row).all()
+            else None
+            for row in probabilities
+        ]
 
     def top_classes(self, probabilities, k=None):
         """Per row of `predict_proba`'s output, the k most probable
         (class name, probability) pairs, most probable first (all
-        classes when k is None)."""
+        classes when k is None; none for a NaN row)."""
         k = len(self.class_names) if k is None else k
         return [
             [(self.class_names[i], float(row[i])) for i in order[:k]]
+            if np.isfinite(row).all()
+            else []
             for row, order in zip(
                 probabilities,
                 np.argsort(-probabilities, axis=1, kind="stable"),
