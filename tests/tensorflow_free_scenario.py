@@ -13,22 +13,12 @@ import traceback
 
 import numpy as np
 from click.testing import CliRunner
+from test_cli import FAST
 from text_data_arrays import text_data_arrays
 
 from kerastune_lab.cli.main import cli
 
-GRU = [
-    "--set",
-    "train.epochs=1",
-    "--set",
-    "model.gru_units=8",
-    "--set",
-    "model.embedding_dim=8",
-    "--set",
-    "data.sequence_length=24",
-    "--set",
-    "model.recurrent_dropout_rate=0.0",
-]
+GRU = [*FAST, "--set", "train.epochs=1"]
 MASKED_LM = [
     "--set",
     'model.name="bert_mlm"',

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from scipy import stats
+from text_data_arrays import PYDOC_500
 
 from kerastune_lab.config import load_experiment
 from kerastune_lab.data.masked_lm_data import (
@@ -94,14 +95,7 @@ def test_chunks_concatenate_documents_with_cls_and_sep():
 
 
 def test_embedded_corpus_tokenizes_into_split_chunks():
-    config = load_experiment(
-        None,
-        [
-            'model.name="bert_mlm"',
-            "model.vocabulary_size=500",
-            "data.max_chunks=50",
-        ],
-    )
+    config = load_experiment(None, PYDOC_500)
     data = load_masked_lm_data(config.data, config.model.params, 8, seed=0)
     summary = data.summary()
     assert (
@@ -131,15 +125,7 @@ def test_text_path_errors(tmp_path):
 
 
 def test_a_fixed_split_seed_gives_every_training_seed_the_same_eval_set():
-    config = load_experiment(
-        None,
-        [
-            'model.name="bert_mlm"',
-            "model.vocabulary_size=500",
-            "data.max_chunks=50",
-            "data.split_seed=7",
-        ],
-    )
+    config = load_experiment(None, [*PYDOC_500, "data.split_seed=7"])
     a, b = (
         load_masked_lm_data(config.data, config.model.params, 8, seed=s)
         for s in (1, 2)

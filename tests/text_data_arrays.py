@@ -8,6 +8,13 @@ from kerastune_lab.config import load_experiment
 from kerastune_lab.data import load_text_classification
 from kerastune_lab.data.masked_lm_data import load_masked_lm_data
 
+# The masked LM on pydoc, small: the SD study's vocabulary size.
+PYDOC_500 = [
+    'model.name="bert_mlm"',
+    "model.vocabulary_size=500",
+    "data.max_chunks=50",
+]
+
 
 def text_data_arrays():
     arrays = {}
@@ -16,14 +23,7 @@ def text_data_arrays():
         arrays[f"fortunes_x_{split}"] = getattr(fortunes, f"x_{split}")
         arrays[f"fortunes_y_{split}"] = getattr(fortunes, f"y_{split}")
     arrays["fortunes_vocabulary"] = np.asarray(fortunes.vectorizer.vocabulary)
-    config = load_experiment(
-        None,
-        [
-            'model.name="bert_mlm"',
-            "model.vocabulary_size=500",
-            "data.max_chunks=50",
-        ],
-    )
+    config = load_experiment(None, PYDOC_500)
     corpus = load_masked_lm_data(config.data, config.model.params, 8, seed=0)
     arrays["pydoc_vocabulary"] = np.asarray(corpus.tokenizer.get_vocabulary())
     for split in ("train", "val", "test"):
