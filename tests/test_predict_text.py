@@ -157,6 +157,7 @@ def test_a_masked_lm_run_fills_each_mask(masked_lm_run):
     [
         (["--text", "no mask here"], "has no [MASK]"),
         (["notes.csv"], "fills [MASK] in --text"),
+        (["--text", "[MASK] " + "word " * 600], "reads at most 512"),
     ],
 )
 def test_masked_lm_bad_inputs_exit_2(masked_lm_run, args, fragment):
