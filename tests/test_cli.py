@@ -334,7 +334,12 @@ def test_semantic_source_from_a_local_pretrained_preset(tmp_path):
     from kerastune_lab.data.text_corpus import load_pydoc_corpus
 
     preset = tmp_path / "preset"
-    tokenizer = build_tokenizer(load_pydoc_corpus()[:20], vocabulary_size=300)
+    vocabulary = build_tokenizer(
+        load_pydoc_corpus()[:20], vocabulary_size=300
+    ).get_vocabulary()
+    tokenizer = keras_hub.models.BertTokenizer(
+        vocabulary=vocabulary, lowercase=True
+    )
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=tokenizer.vocabulary_size(),
         num_layers=1,

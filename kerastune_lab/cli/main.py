@@ -17,6 +17,7 @@ from kerastune_lab.cli.options import (
     set_option,
     user_errors,
 )
+from kerastune_lab.cli.predict import predict
 from kerastune_lab.errors import UserError
 from kerastune_lab.load_backend_quietly import load_backend_quietly
 from kerastune_lab.run_directory import RunDirectory
@@ -283,33 +284,9 @@ def diagnose(path):
     click.echo(diagnose_history(history, config, **known).to_text())
 
 
-@cli.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
-@click.argument("images", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--top-k",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Classes shown per image.",
-)
-@user_errors
-def predict(run_dir, images, top_k):
-    """Classify IMAGES with the model of an image run (finetuning.py).
-
-    One line per image: the path, then the top-k classes with their
-    probabilities, most probable first.
-    """
-    from kerastune_lab.prediction.predict_files import predict_files
-
-    for path, top in zip(images, predict_files(run_dir, images, top_k)):
-        click.echo(
-            f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top)
-        )
-
-
 cli.add_command(finetune)
 cli.add_command(improve)
+cli.add_command(predict)
 
 
 def main():

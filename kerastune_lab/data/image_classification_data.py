@@ -6,7 +6,8 @@ set. They are decoded and resized once, cached in memory as uint8, split
 by a seeded stratified split, and batched; training batches are shuffled
 every epoch and optionally augmented. The base model's own
 `preprocess_input` runs as a NumPy function, so the pipeline feeds any
-Keras backend (tf.data itself stays here, in data loading).
+Keras backend (tf.data itself stays here, in data loading, and off the
+GPUs unless the backend is TensorFlow: see `import_tensorflow`).
 """
 
 import dataclasses
@@ -14,11 +15,13 @@ import pathlib
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerastune_lab.data.digits import load_digits_images
+from kerastune_lab.data.import_tensorflow import import_tensorflow
 from kerastune_lab.data.splits import stratified_split
 from kerastune_lab.errors import UserError
+
+tf = import_tensorflow("Image data (data.name = 'digits' or 'images')")
 
 SPLITS = ("train", "val", "test")
 

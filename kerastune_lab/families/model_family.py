@@ -81,7 +81,8 @@ class ModelFamily:
         read_inputs: Optional `read_inputs(params, paths) -> batch`: input
             files (e.g. images) as the model's inputs, read exactly as
             training read its data; `kerastune-lab predict` serves the
-            runs of a family that has it.
+            runs of a family that has it (text runs instead save what
+            reads their text: `PreparedTask.export_files`).
         knobs: `Knob`s of capacity, regularisation and data amount, which
             the diagnosis advises from (analysis.diagnose_history).
     """

@@ -274,13 +274,17 @@ class ExperimentRunner:
             )
 
     def export(self):
-        """metrics.json, and the model (without the loss probe) as
-        model.keras."""
-        self.run_dir.write_metrics(self.metrics)
+        """The model (without the loss probe) as model.keras, the task's
+        other files (`PreparedTask.export_files`), then metrics.json,
+        which marks the run complete."""
         task = self.task
         LossAdaptiveLR.remove(task.model)
         with replaced_atomically(self.run_dir.model) as tmp:
             (task.export_model or task.model).save(tmp)
+        for name, save in task.export_files.items():
+            with replaced_atomically(self.run_dir.path / name) as tmp:
+                save(tmp)
+        self.run_dir.write_metrics(self.metrics)
 
     def diagnose(self, history):
         """diagnosis.json and curves.png; returns the `Diagnosis`."""
