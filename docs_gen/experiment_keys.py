@@ -5,8 +5,6 @@ cannot drift from the code: each key's type, default, allowed values and
 text come from its `fields.option` declaration.
 """
 
-import dataclasses
-
 import mkdocs_gen_files
 
 from kerastune_lab.config.key_reference import reference_sections
@@ -18,7 +16,9 @@ def _table(rows):
     lines = ["| key | default | allowed | what |", "|---|---|---|---|"]
     for row in rows:
         cells = [f"`{row.key}`", f"`{row.default}`", row.allowed, row.doc]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append(
+            "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        )
     return lines
 
 

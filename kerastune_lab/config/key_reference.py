@@ -42,8 +42,11 @@ def toml_text(value):
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_text(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(
-            f"{k} = {toml_text(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{k} = {toml_text(v)}" for k, v in value.items())
+            + "}"
+        )
     return repr(value)
 
 
@@ -52,8 +55,13 @@ def allowed_text(field):
     meta = field.metadata
     if meta.get("choices"):
         return "one of " + ", ".join(toml_text(c) for c in meta["choices"])
-    kind = {bool: "true or false", int: "an integer", float: "a number",
-            str: "a string", list: "a list"}.get(field.type, "a value")
+    kind = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+    }.get(field.type, "a value")
     bounds = []
     if meta.get("minimum") is not None:
         op = ">" if meta.get("exclusive_minimum") else ">="
@@ -87,8 +95,9 @@ def _rows(cls, skip=()):
 def reference_sections():
     """Every section of an experiment file, its keys in declaration order."""
     sections = [
-        ReferenceSection("[data]", "What the model learns from.",
-                         _rows(schema.DataConfig)),
+        ReferenceSection(
+            "[data]", "What the model learns from.", _rows(schema.DataConfig)
+        ),
         ReferenceSection(
             "[model]",
             "`name` picks the model family; the other keys are the "
@@ -105,10 +114,14 @@ def reference_sections():
             )
         )
     sections += [
-        ReferenceSection("[train]", "How the model is trained.",
-                         _rows(schema.TrainConfig)),
-        ReferenceSection("[lr_adapt]", "The loss-adaptive rate rule.",
-                         _rows(schema.LrAdaptConfig)),
+        ReferenceSection(
+            "[train]", "How the model is trained.", _rows(schema.TrainConfig)
+        ),
+        ReferenceSection(
+            "[lr_adapt]",
+            "The loss-adaptive rate rule.",
+            _rows(schema.LrAdaptConfig),
+        ),
         ReferenceSection(
             "[controls]",
             "Study only: cells `compare` adds to the [grid] on its own.",
