@@ -46,10 +46,46 @@ def closest(name, known):
     return close[0] if close else None
 
 
-def _allowed(field, kind):
+_KINDS = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a table",
+}
+
+
+def _annotation(field):
+    """The field's type, and whether it also takes None (`X | None`)."""
+    annotation = field.type
+    if (
+        isinstance(annotation, types.UnionType)
+        or typing.get_origin(annotation) is typing.Union
+    ):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0], True
+    return annotation, False
+
+
+def allowed(field):
+    """What a field accepts, in words, as messages and the key reference
+    say it.
+
+    Example:
+
+    >>> import dataclasses
+    >>> @dataclasses.dataclass
+    ... class Split:
+    ...     val: float = option(0.15, minimum=0.0, maximum=0.5,
+    ...                         exclusive_minimum=True)
+    >>> allowed(dataclasses.fields(Split)[0])
+    'a number > 0 and <= 0.5'
+    """
     meta = field.metadata
     if meta.get("choices"):
         return one_of(meta["choices"])
+    kind = _KINDS.get(_annotation(field)[0], "a value")
     bounds = []
     if meta.get("minimum") is not None:
         op = ">" if meta.get("exclusive_minimum") else ">="
@@ -62,24 +98,7 @@ def _allowed(field, kind):
 
 
 def _coerce(where, field, value):
-    annotation = field.type
-    optional = False
-    if (
-        isinstance(annotation, types.UnionType)
-        or typing.get_origin(annotation) is typing.Union
-    ):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        optional = True
-        annotation = args[0]
-    names = {
-        bool: "true or false",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a table",
-    }
-    kind = names.get(annotation, str(annotation))
+    annotation, optional = _annotation(field)
     if optional and value is None:
         return None
     given = value
@@ -94,8 +113,7 @@ def _coerce(where, field, value):
         ok = False
     if not ok:
         raise ConfigError(
-            f"{where} = {toml_literal(given)}: expected "
-            f"{_allowed(field, kind)}."
+            f"{where} = {toml_literal(given)}: expected {allowed(field)}."
         )
     meta = field.metadata
     bad = False
@@ -113,8 +131,7 @@ def _coerce(where, field, value):
     if bad:
         near = closest(value, meta["choices"] or ())
         raise ConfigError(
-            f"{where} = {toml_literal(given)}: expected "
-            f"{_allowed(field, kind)}."
+            f"{where} = {toml_literal(given)}: expected {allowed(field)}."
             + (f" Did you mean {toml_literal(near)}?" if near else "")
         )
     return value

@@ -52,7 +52,6 @@ from kerastune_lab.config.experiment_config import (
 
 ALPHA = 0.05
 MIN_SEEDS = 3
-PRIMARY_FIGURE = "final_eval_loss"
 VERDICTS = ("real", "not_real", "untestable")
 PRIMARY, EXPLORATORY = "primary", "exploratory"
 CSV_COLUMNS = (

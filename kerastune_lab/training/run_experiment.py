@@ -26,14 +26,13 @@ def run_experiment(
     resume=False,
     edit_model=None,
 ) -> RunResult:
-    """Trains `config` and writes a run directory.
+    """Trains `config` and writes a run directory (`ExperimentRunner`).
 
-    Files: status.json ("running" until the run completes), config.json
-    (resolved config, versions, backend, seed, data sizes), history.csv
-    (per epoch), steps.csv (per optimizer step: that step's own batch loss
-    and the rate its update used), metrics.json (test split, evaluated once
-    after training), model.keras, diagnosis.json, curves.png. The steps
-    are `ExperimentRunner`'s.
+    Files (`RunDirectory`): status.json ("running" until the run ends),
+    config.json (resolved config, versions, backend, seed, data sizes),
+    history.csv, steps.csv (each step's own batch loss and the rate its
+    update used), metrics.json (the test split, evaluated once after
+    training), model.keras, diagnosis.json, curves.png.
 
     Args:
         config: An `ExperimentConfig`.
@@ -66,6 +65,52 @@ def run_experiment(
     >>> sorted(result.metrics)[:3]
     ['best_epoch', 'epochs_run', 'first_nonfinite_loss_step']
     """
+    _check_backend()
+    made = run_dir is None
+    if made:
+        new_parent = None if pathlib.Path(runs_dir).exists() else runs_dir
+        run_dir = create_run_dir(runs_dir, config.name)
+    try:
+        return _run_in_scope(
+            config,
+            run_dir,
+            resume=resume,
+            verbose=verbose,
+            echo=echo,
+            callbacks=callbacks,
+            edit_model=edit_model,
+        )
+    except BaseException:
+        if made:
+            _remove_unstarted(run_dir, new_parent)
+        raise
+
+
+def _remove_unstarted(run_dir, new_parent):
+    """Removes the run folder `run_experiment` made when the run failed
+    before its first epoch ended (data, model or compile refused: nothing
+    to resume or read), and the runs folder it made for it if that is
+    empty now. A run that finished an epoch keeps its folder: `run
+    --resume` continues it."""
+    if RunDirectory(run_dir).history.is_file():
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if new_parent is not None:
+        with contextlib.suppress(OSError):  # not empty: keep it
+            pathlib.Path(new_parent).rmdir()
+
+
+def _run_in_scope(config, run_dir, **options):
+    """Runs the `ExperimentRunner` inside the distribution scope of
+    train.data_parallel (a null scope without it)."""
+    scope, replicas = data_parallel_scope(config.train)
+    with scope:
+        return ExperimentRunner(
+            config, run_dir, replicas=replicas, **options
+        ).run()
+
+
+def _check_backend():
     if keras.backend.backend() not in SUPPORTED_BACKENDS:
         raise UserError(
             f"kerastune-lab trains on the {' and '.join(SUPPORTED_BACKENDS)} "
@@ -73,29 +118,3 @@ def run_experiment(
             "the per-step log and SD/SD2 are untested. Set "
             "KERAS_BACKEND=tensorflow (the default) or KERAS_BACKEND=jax."
         )
-    made = run_dir is None
-    if made:
-        new_parent = not pathlib.Path(runs_dir).exists()
-        run_dir = create_run_dir(runs_dir, config.name)
-    scope, replicas = data_parallel_scope(config.train)
-    try:
-        with scope:
-            return ExperimentRunner(
-                config,
-                run_dir,
-                resume=resume,
-                verbose=verbose,
-                echo=echo,
-                callbacks=callbacks,
-                edit_model=edit_model,
-                replicas=replicas,
-            ).run()
-    except BaseException:
-        if made and not RunDirectory(run_dir).history.is_file():
-            # Failed before its first epoch ended (data, model or compile
-            # refused): the folder holds nothing to resume or read.
-            shutil.rmtree(run_dir, ignore_errors=True)
-            if new_parent:
-                with contextlib.suppress(OSError):  # not empty: keep it
-                    pathlib.Path(runs_dir).rmdir()
-        raise
