@@ -433,14 +433,8 @@ def merge_overrides(raw, overrides):
     return merged
 
 
-def from_dict(raw, name="experiment", source=None):
-    """Validates a raw dict (TOML layout) into an ExperimentConfig."""
-    unknown = sorted(set(raw) - set(SECTIONS) - set(STUDY_SECTIONS))
-    if unknown:
-        raise ConfigError(
-            f"Unknown section [{unknown[0]}]." + _sections_hint(unknown[0])
-        )
-    sections = {}
+def _run_sections(raw):
+    """[data], [model], [train] and [lr_adapt] of `raw`, validated."""
     model_section = raw.get("model", {})
     model_name = (
         model_section.get("name", ModelConfig.name)
@@ -458,6 +452,7 @@ def from_dict(raw, name="experiment", source=None):
             "data": {"name": family.data_names[0]},
         }
     )
+    sections = {}
     for section, cls in SECTIONS.items():
         values = {**defaults.get(section, {}), **raw.get(section, {})}
         if section == "model":
@@ -469,6 +464,17 @@ def from_dict(raw, name="experiment", source=None):
             sections[section] = base
         else:
             sections[section] = build_dataclass(cls, values, section)
+    return sections
+
+
+def from_dict(raw, name="experiment", source=None):
+    """Validates a raw dict (TOML layout) into an ExperimentConfig."""
+    unknown = sorted(set(raw) - set(SECTIONS) - set(STUDY_SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"Unknown section [{unknown[0]}]." + _sections_hint(unknown[0])
+        )
+    sections = _run_sections(raw)
     grid = raw.get("grid", {})
     _check_grid(grid)
     levels = raw.get("levels", {})
@@ -601,6 +607,33 @@ def parse_contrast(text):
     return match.groups()
 
 
+def _check_contrast(text, axes):
+    """One primary contrast names an axis and two of its levels; returns
+    the axis."""
+    axis, level, baseline = parse_contrast(text)
+    if axis not in axes:
+        raise ConfigError(
+            f"analysis.primary entry {toml_literal(text)}: axis "
+            f"{toml_literal(axis)} is not an axis of the study; use one "
+            f"of {', '.join(axes)}."
+        )
+    names = [str(v) for v in axes[axis]]
+    for name in (level, baseline):
+        if name not in names:
+            raise ConfigError(
+                f"analysis.primary entry {toml_literal(text)}: "
+                f"{toml_literal(name)} is not a level of "
+                f"{toml_literal(axis)}; its levels are {toml_literal(names)} "
+                "(a control's level exists when [controls] asks for it)."
+            )
+    if level == baseline:
+        raise ConfigError(
+            f"analysis.primary entry {toml_literal(text)} compares a "
+            "level with itself; name two different levels."
+        )
+    return axis
+
+
 def _check_analysis(analysis, grid, controls):
     """Every primary contrast names an axis and two of its levels; the
     pooled axes are grid axes other than the contrasts' own."""
@@ -610,31 +643,7 @@ def _check_analysis(analysis, grid, controls):
             "levels of [grid] axes, but the study has no [grid]: add one."
         )
     axes = study_levels(grid, controls)
-    contrast_axes = set()
-    for text in analysis.primary:
-        axis, level, baseline = parse_contrast(text)
-        if axis not in axes:
-            raise ConfigError(
-                f"analysis.primary entry {toml_literal(text)}: axis "
-                f"{toml_literal(axis)} is not an axis of the study; use one "
-                f"of {', '.join(axes)}."
-            )
-        names = [str(v) for v in axes[axis]]
-        for name in (level, baseline):
-            if name not in names:
-                raise ConfigError(
-                    f"analysis.primary entry {toml_literal(text)}: "
-                    f"{toml_literal(name)} is not a level of "
-                    f"{toml_literal(axis)}; its levels are "
-                    f"{toml_literal(names)} (a "
-                    "control's level exists when [controls] asks for it)."
-                )
-        if level == baseline:
-            raise ConfigError(
-                f"analysis.primary entry {toml_literal(text)} compares a "
-                "level with itself; name two different levels."
-            )
-        contrast_axes.add(axis)
+    contrast_axes = {_check_contrast(text, axes) for text in analysis.primary}
     if len(set(map(parse_contrast, analysis.primary))) < len(analysis.primary):
         raise ConfigError(
             f"analysis.primary = {toml_literal(analysis.primary)} lists a "
@@ -651,8 +660,8 @@ def _check_analysis(analysis, grid, controls):
             raise ConfigError(
                 f"analysis.pool_over = {toml_literal(analysis.pool_over)}: "
                 f"{toml_literal(axis)} must be a [grid] axis other than the "
-                "primary contrasts' "
-                f"own ({', '.join(sorted(contrast_axes))}); [grid] axes: "
+                f"primary contrasts' own ({', '.join(sorted(contrast_axes))})"
+                "; [grid] axes: "
                 f"{', '.join(grid)}."
             )
     controls_compared = [

@@ -28,11 +28,8 @@ def run_experiment(
 ) -> RunResult:
     """Trains `config` and writes a run directory (`ExperimentRunner`).
 
-    Files (`RunDirectory`): status.json ("running" until the run ends),
-    config.json (resolved config, versions, backend, seed, data sizes),
-    history.csv, steps.csv (each step's own batch loss and the rate its
-    update used), metrics.json (the test split, evaluated once after
-    training), model.keras, diagnosis.json, curves.png.
+    Files: `RunDirectory`'s (status.json, config.json, history.csv,
+    steps.csv, metrics.json, model.keras, diagnosis.json, curves.png).
 
     Args:
         config: An `ExperimentConfig`.
@@ -66,38 +63,35 @@ def run_experiment(
     ['best_epoch', 'epochs_run', 'first_nonfinite_loss_step']
     """
     _check_backend()
-    made = run_dir is None
-    if made:
-        new_parent = None if pathlib.Path(runs_dir).exists() else runs_dir
-        run_dir = create_run_dir(runs_dir, config.name)
+    options = {
+        "resume": resume,
+        "verbose": verbose,
+        "echo": echo,
+        "callbacks": callbacks,
+        "edit_model": edit_model,
+    }
+    if run_dir is None:
+        return _run_in_new_folder(config, runs_dir, options)
+    return _run_in_scope(config, run_dir, **options)
+
+
+def _run_in_new_folder(config, runs_dir, options):
+    """Runs in a new folder under `runs_dir`. If the run fails before its
+    first epoch ends (data, model or compile refused: nothing to resume
+    or read), the folder is removed again, and `runs_dir` too if this
+    made it and it is empty. A run that finished an epoch keeps its
+    folder: `run --resume` continues it."""
+    new_parent = not pathlib.Path(runs_dir).exists()
+    run_dir = create_run_dir(runs_dir, config.name)
     try:
-        return _run_in_scope(
-            config,
-            run_dir,
-            resume=resume,
-            verbose=verbose,
-            echo=echo,
-            callbacks=callbacks,
-            edit_model=edit_model,
-        )
+        return _run_in_scope(config, run_dir, **options)
     except BaseException:
-        if made:
-            _remove_unstarted(run_dir, new_parent)
+        if not RunDirectory(run_dir).history.is_file():
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if new_parent:
+                with contextlib.suppress(OSError):  # not empty: keep it
+                    pathlib.Path(runs_dir).rmdir()
         raise
-
-
-def _remove_unstarted(run_dir, new_parent):
-    """Removes the run folder `run_experiment` made when the run failed
-    before its first epoch ended (data, model or compile refused: nothing
-    to resume or read), and the runs folder it made for it if that is
-    empty now. A run that finished an epoch keeps its folder: `run
-    --resume` continues it."""
-    if RunDirectory(run_dir).history.is_file():
-        return
-    shutil.rmtree(run_dir, ignore_errors=True)
-    if new_parent is not None:
-        with contextlib.suppress(OSError):  # not empty: keep it
-            pathlib.Path(new_parent).rmdir()
 
 
 def _run_in_scope(config, run_dir, **options):
