@@ -6,6 +6,7 @@ the repository's experiments/, where the files are edited.
 """
 
 import pathlib
+import re
 import shutil
 
 from kerastune_lab.errors import UserError
@@ -26,12 +27,29 @@ def example_files() -> dict[str, pathlib.Path]:
     return {path.stem: path for path in sorted(EXAMPLES.glob("*.toml"))}
 
 
-def summary(path) -> str:
-    """The first comment line of an experiment file: what it is."""
+def summary(path, width=90) -> str:
+    """What an experiment file is: the first sentence of its leading
+    comment, or where that runs long, the clause before its first colon.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.toml"
+    >>> _ = path.write_text("# A GRU study: two rates x three\\n# seeds.\\n")
+    >>> summary(path, width=20)
+    'A GRU study'
+    """
+    comment = []
     for line in pathlib.Path(path).read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-    return ""
+        if not line.startswith("#") or not line.strip("# "):
+            break
+        comment.append(line.lstrip("#").strip())
+    text = " ".join(comment)
+    sentence = re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
+    if len(sentence) <= width:
+        return sentence
+    clause = sentence.split(":", 1)[0]
+    return clause if len(clause) <= width else clause[: width - 3] + "..."
 
 
 def example_file(name) -> pathlib.Path:
