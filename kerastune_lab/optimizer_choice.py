@@ -14,6 +14,7 @@ import math
 
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.fields import option
+from kerastune_lab.toml_literal import toml_literal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,10 +188,10 @@ class OptimizerChoice:
                 else ""
             )
             raise ConfigError(
-                f"train.optimizer = {self.name!r} sets each step's rate "
-                f"from the loss itself; lr_adapt.mode = {lr_adapt.mode!r} "
-                "would rescale its cap. Use lr_adapt.mode = 'none' with "
-                f"it{bound}."
+                f"train.optimizer = {toml_literal(self.name)} sets each "
+                "step's rate from the loss itself; lr_adapt.mode = "
+                f"{toml_literal(lr_adapt.mode)} would rescale its cap. Use "
+                f'lr_adapt.mode = "none" with it{bound}.'
             )
 
 
@@ -199,15 +200,17 @@ def _check_schedule_free(train):
     its average."""
     if train.early_stopping and train.restore_best_weights:
         raise ConfigError(
-            f"train.optimizer = {train.optimizer!r} with early stopping "
-            "and restore_best_weights: restoring an earlier epoch's weights "
-            "without its averaging state gives a wrong evaluation point; "
+            f"train.optimizer = {toml_literal(train.optimizer)} with early "
+            "stopping and restore_best_weights: restoring an earlier "
+            "epoch's weights without its averaging state gives a wrong "
+            "evaluation point; "
             "set train.restore_best_weights = false."
         )
     if train.schedule != "constant":
         raise ConfigError(
-            f"train.optimizer = {train.optimizer!r} with train.schedule = "
-            f"{train.schedule!r}: schedule-free training replaces the decay "
-            "schedule; use schedule = 'constant' (warmup_steps still "
+            f"train.optimizer = {toml_literal(train.optimizer)} with "
+            f"train.schedule = {toml_literal(train.schedule)}: schedule-free "
+            "training replaces the decay schedule; use schedule = "
+            '"constant" (warmup_steps still '
             "applies: the optimizer warms up itself)."
         )

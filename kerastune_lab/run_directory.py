@@ -135,6 +135,40 @@ class RunDirectory:
         """Finished: metrics.json is written after training and testing."""
         return self.metrics.is_file()
 
+    @property
+    def state(self) -> str:
+        """ "complete", "unfinished" (running, or interrupted: `run
+        --resume` continues it) or "" (not a run)."""
+        if self.is_complete():
+            return "complete"
+        return "unfinished" if self.is_run() else ""
+
+    @classmethod
+    def find(cls, root) -> list["RunDirectory"]:
+        """Every run directory at or below `root` (runs of studies and
+        improve rounds included), by path.
+
+        Example:
+
+        >>> import tempfile
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> run = RunDirectory(root / "a" / "runs" / "x")
+        >>> run.path.mkdir(parents=True)
+        >>> run.write_record({})
+        >>> [run.name for run in RunDirectory.find(root)]
+        ['x']
+        """
+        found = []
+        for folder, subfolders, _ in os.walk(root):
+            if os.path.isfile(os.path.join(folder, cls.CONFIG)):
+                found.append(cls(folder))
+                subfolders.clear()  # a run's own folders hold no runs
+            else:
+                subfolders[:] = [
+                    d for d in subfolders if not d.startswith(".")
+                ]
+        return sorted(found, key=lambda run: run.path)
+
     def backed_up_epoch(self) -> int:
         """Epochs finished and backed up in an interrupted run (0: none)."""
         metadata = self.backup / "training_metadata.json"
@@ -146,6 +180,32 @@ class RunDirectory:
     def read_record(self) -> dict:
         """config.json: the resolved config, data sizes, versions."""
         return json.loads(self.config.read_text())
+
+    def read_settings(self) -> dict:
+        """config.json's configuration as {"section.key": value}, as
+        --set names the keys ({} if there is no config.json).
+
+        Example:
+
+        >>> import tempfile
+        >>> run = RunDirectory(tempfile.mkdtemp())
+        >>> run.write_record({"config": {"train": {"epochs": 3}}})
+        >>> run.read_settings()
+        {'train.epochs': 3}
+        """
+        if not self.is_run():
+            return {}
+        return _flatten(self.read_record()["config"])
+
+    def read_status(self) -> dict:
+        """status.json ({} if there is none): "state", and for a complete
+        run the "seconds" its process spent on it (set-up and files
+        included; the part after a resume for a resumed run)."""
+        return (
+            json.loads(self.status.read_text())
+            if self.status.is_file()
+            else {}
+        )
 
     def read_metrics(self) -> dict:
         return json.loads(self.metrics.read_text())
@@ -160,6 +220,29 @@ class RunDirectory:
     def read_steps(self) -> dict[str, list[float]]:
         """steps.csv as {column: [float, ...]} ({} if there is none)."""
         return read_csv_columns(self.steps) if self.steps.is_file() else {}
+
+    def read_figures(self) -> dict[str, float]:
+        """The figures a study compares runs by, from a complete run's
+        history.csv and metrics.json: final_eval_loss, best_eval_loss,
+        final_eval_perplexity, final_train_loss, train_eval_gap (eval -
+        train), test_loss and, where measured, test_accuracy. The eval
+        loss is val_loss (the training loss for a run without a
+        validation split)."""
+        history = self.read_history()
+        metrics = self.read_metrics()
+        val = history.get("val_loss") or history["loss"]
+        known = [v for v in val if not math.isnan(v)]
+        figures = {
+            "final_eval_loss": val[-1],
+            "best_eval_loss": min(known, default=math.nan),
+            "final_eval_perplexity": math.exp(min(val[-1], 700.0)),
+            "final_train_loss": history["loss"][-1],
+            "train_eval_gap": val[-1] - history["loss"][-1],
+            "test_loss": metrics["test_loss"],
+        }
+        if "test_accuracy" in metrics:
+            figures["test_accuracy"] = metrics["test_accuracy"]
+        return figures
 
     # -- write ---------------------------------------------------------
     def write_record(self, record: dict) -> None:
@@ -183,7 +266,7 @@ class RunDirectory:
         if os.fspath(self.lock) in _HELD:
             return True
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock, os.O_CREAT | os.O_WRONLY, 0o644)
+        fd = os.open(self.lock, os.O_CREAT | os.O_WRONLY, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -197,6 +280,16 @@ class RunDirectory:
         fd = _HELD.pop(os.fspath(self.lock), None)
         if fd is not None:
             os.close(fd)  # closing the descriptor releases the flock
+
+
+def _flatten(tree, prefix=""):
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 # Lock files this process holds, by path -> open descriptor.
@@ -232,11 +325,23 @@ def create_run_dir(runs_dir, name: str) -> pathlib.Path:
             continue
 
 
+def _current_umask():
+    # os.umask is the only portable reader, and it also sets: put it back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path, text):
-    """Writes `text` to `path` so readers never see a partial file."""
+    """Writes `text` to `path` so readers never see a partial file.
+
+    The file gets the permissions of any new file (0o666 less the umask),
+    not mkstemp's owner-only 0o600: a shared --runs-dir stays readable.
+    """
     path = pathlib.Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)

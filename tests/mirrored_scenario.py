@@ -83,7 +83,7 @@ def train(strategy, rule, nan_row=None):
         verbose=0,
         callbacks=[callback],
     )
-    optimizer = model.optimizer.inner_optimizer
+    optimizer = model.optimizer  # the compiled one again after fit
     slots = [v for v in optimizer.variables if v is not optimizer.iterations]
     weights = model.get_weights()
     assert all(np.isfinite(w).all() for w in weights)

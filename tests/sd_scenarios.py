@@ -10,6 +10,7 @@ with the optax comparisons of `optax_scenarios` as well (one process).
 import json
 import math
 import sys
+import tempfile
 
 import keras
 import numpy as np
@@ -226,6 +227,62 @@ def formula_check(mode, root, policy="float32", jit=True, l2=0.0):
     }
 
 
+def model_after_fit(tmp_dir):
+    """Plain Keras code: fit with LossAdaptiveLR (and an EarlyStopping after
+    it that restores the best weights), then use the model as a model of
+    the architecture the user built. Returns what the test checks."""
+    import pathlib
+
+    def build():
+        keras.utils.set_random_seed(1)
+        return keras.Sequential(
+            [
+                keras.Input((FEATURES,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(1),
+            ]
+        )
+
+    x, y = regression_data(noise=0.1)
+    model = build()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    compiled = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            compiled.append(self.model.train_function)
+
+    callback = LossAdaptiveLR(mode="sd2")
+    stop = keras.callbacks.EarlyStopping(
+        monitor="loss", patience=0, min_delta=10.0, restore_best_weights=True
+    )
+    fit = {"batch_size": BATCH, "verbose": 0}
+    model.fit(x, y, epochs=3, callbacks=[callback, Spy(), stop], **fit)
+    fresh = build()
+    fresh.set_weights(model.get_weights())
+    path = pathlib.Path(tmp_dir) / "model.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    prediction = model.predict(x, verbose=0)
+    model.fit(x, y, epochs=1, callbacks=[callback, Spy()], **fit)
+    reused = compiled[-1] is compiled[0]
+    model.fit(x, y, epochs=1, **fit)  # the user's own optimizer alone
+    return {
+        "shapes": [list(w.shape) for w in model.get_weights()],
+        "built_shapes": [list(w.shape) for w in build().get_weights()],
+        "weight_names": [w.path for w in model.weights],
+        "optimizer": type(model.optimizer).__name__,
+        "fresh_diff": float(
+            np.max(np.abs(fresh.predict(x, verbose=0) - prediction))
+        ),
+        "reloaded_diff": float(
+            np.max(np.abs(reloaded.predict(x, verbose=0) - prediction))
+        ),
+        "steps": callback.steps["step"],
+        "compiled_step_reused": reused,
+    }
+
+
 def run_all():
     return {
         "backend": keras.backend.backend(),
@@ -238,6 +295,7 @@ def run_all():
         "formula_sd_root4": formula_check("sd", 4.0),
         "formula_bf16": formula_check("sd2", 3.0, policy="mixed_bfloat16"),
         "formula_l2": formula_check("sd2", 3.0, l2=0.5),
+        "model_after_fit": model_after_fit(tempfile.mkdtemp()),
         # The rules that read the loss, against optax (JAX only).
         **(
             {"optax": optax_scenarios.run_all()}

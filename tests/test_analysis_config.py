@@ -57,15 +57,15 @@ def test_parse_contrast_reads_axis_level_and_baseline():
     [
         (
             {"primary": ["sd2 vs none"]},
-            ["analysis.primary", "'sd2 vs none'", "axis: level vs baseline"],
+            ["analysis.primary", '"sd2 vs none"', "axis: level vs baseline"],
         ),
         (
             {"primary": ["train.optimizer: sgd vs adam"]},
-            ["'train.optimizer'", "lr_adapt.mode"],
+            ['"train.optimizer"', "lr_adapt.mode"],
         ),
         (
             {"primary": ["lr_adapt.mode: sd3 vs none"]},
-            ["'sd3'", "'none_at_sd2_rate'"],
+            ['"sd3"', '"none_at_sd2_rate"'],
         ),
         (
             {"primary": ["lr_adapt.mode: sd vs sd"]},
@@ -80,14 +80,14 @@ def test_parse_contrast_reads_axis_level_and_baseline():
                 "primary": ["lr_adapt.mode: sd vs none"],
                 "pool_over": ["lr_adapt.mode"],
             },
-            ["analysis.pool_over", "'lr_adapt.mode'", "other than"],
+            ["analysis.pool_over", '"lr_adapt.mode"', "other than"],
         ),
         (
             {
                 "primary": ["lr_adapt.mode: sd vs none"],
                 "pool_over": ["train.seed"],
             },
-            ["'train.seed'", "[grid] axes: train.schedule"],
+            ['"train.seed"', "[grid] axes: train.schedule"],
         ),
         (
             {"pool_over": ["train.schedule"]},
@@ -100,11 +100,11 @@ def test_parse_contrast_reads_axis_level_and_baseline():
             },
             ["analysis.equivalence_margin", "0.1", "matched-rate control"],
         ),
-        ({"alpha": 0.0}, ["analysis.alpha", "> 0.0"]),
+        ({"alpha": 0.0}, ["analysis.alpha", "> 0 and"]),
         ({"alpha": 0.7}, ["analysis.alpha", "<= 0.5"]),
         ({"equivalence_margin": -1.0}, ["analysis.equivalence_margin"]),
-        ({"pilot_sd": -0.1}, ["analysis.pilot_sd", ">= 0.0"]),
-        ({"figure": "accuracy"}, ["analysis.figure", "'final_eval_loss'"]),
+        ({"pilot_sd": -0.1}, ["analysis.pilot_sd", ">= 0."]),
+        ({"figure": "accuracy"}, ["analysis.figure", '"final_eval_loss"']),
         ({"primary": "lr_adapt.mode: sd vs none"}, ["a list"]),
         ({"question": []}, ["Unknown key analysis.question", "primary"]),
     ],

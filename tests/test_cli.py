@@ -437,6 +437,12 @@ def test_report_for_runs_and_a_comparison(tmp_path):
     assert result.exit_code == 0, result.output
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "model.dropout_rate" in markdown  # the differing key
+    side_by_side = markdown.split("## Metrics side by side")[1]
+    for run in (a, b):
+        metrics = json.loads((run / "metrics.json").read_text())
+        verdict = json.loads((run / "diagnosis.json").read_text())["verdict"]
+        row = next(x for x in side_by_side.splitlines() if run.name in x)
+        assert f"| {metrics['test_loss']:.4g} |" in row and verdict in row
     assert "Pearson r =" in markdown and "Spearman rho =" in markdown
     assert "Verdict: **" in markdown
     page = pathlib.Path(lines[-1]).read_text()

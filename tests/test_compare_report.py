@@ -166,16 +166,22 @@ def test_a_null_study_says_nothing_is_real(tmp_path):
     )
 
     report = (out / "report.md").read_text()
-    # The protocol, power included, comes before any result.
+    # The answer first, then its evidence, then how it was tested.
     assert (
-        report.index("## Protocol")
-        < report.index("- Power:")
+        report.index("## Answer")
         < report.index("## Primary results")
         < report.index("## At a glance")
+        < report.index("## Protocol")
+        < report.index("- Power:")
         < report.index("## Failed runs per cell")
         < report.index("## Figures")
         < report.index("## Exploratory estimates")
     )
+    answer = section(report, "Answer")
+    assert "`lr_adapt.mode: sd2 vs none`" in answer
+    assert "show no difference in any of the 4 tested comparisons" in answer
+    assert "true differences below about" in answer
+    assert "![rate_loss.png](rate_loss.png)" in answer
     results = section(report, "Primary results")
     assert results.count("not distinguishable at these 5 seeds") == 4
     assert ": real" not in results and "**" not in results
@@ -217,6 +223,9 @@ def test_a_planted_primary_effect_is_found(tmp_path, quick_plots):
         "2 of 4 primary comparisons of final_eval_loss real"
     )
     report = (out / "report.md").read_text()
+    answer = section(report, "Answer")
+    assert "show a difference in 2 of the 4 tested comparisons" in answer
+    assert answer.count("sd2 gave a **lower** final_eval_loss") == 2
     results = section(report, "Primary results")
     assert results.count(": real") == 2
     assert (
@@ -238,7 +247,9 @@ def test_without_a_declaration_every_comparison_is_primary(
     p = [float(r["p"]) for r in rows]
     adjusted = [float(r["p_adjusted"]) for r in rows]
     assert min(adjusted) == pytest.approx(min(1, len(rows) * min(p)))
-    assert "Question: none declared" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "Question: none declared" in report
+    assert "No question was declared" in section(report, "Answer")
 
 
 def test_failed_and_diverged_runs_are_counted_and_tested_exactly(

@@ -78,18 +78,26 @@ def test_int_is_accepted_for_float_keys():
         ("train.lr=0.1", ["train.lr", "0.1", "learning_rate"]),
         ("train.learning_rate=-1", ["train.learning_rate", "-1", "> 0"]),
         ("train.learning_rate=0", ["train.learning_rate", "> 0"]),
-        ('train.epochs="ten"', ["train.epochs", "'ten'", "integer"]),
+        ('train.epochs="ten"', ["train.epochs", '"ten"', "integer"]),
         ("train.epochs=2.5", ["train.epochs", "2.5", "integer"]),
         ("train.early_stopping=1", ["train.early_stopping", "true or false"]),
-        ('train.optimizer="adamax"', ["train.optimizer", "adamax", "'adamw'"]),
-        ('train.schedule="step"', ["train.schedule", "'cosine'"]),
-        ('lr_adapt.mode="sd3"', ["lr_adapt.mode", "'sd2'"]),
+        ('train.optimizer="adamax"', ["train.optimizer", "adamax", '"adamw"']),
+        ('train.schedule="step"', ["train.schedule", '"cosine"']),
+        (
+            'lr_adapt.mode="sd3"',
+            ["lr_adapt.mode", '"sd2"', 'Did you mean "sd"?'],
+        ),
         ("lr_adapt.root=0", ["lr_adapt.root", "> 0"]),
         ("model.dropout_rate=1.5", ["model.dropout_rate", "<= 0.95"]),
         ("model.units=3", ["model.units", "gru_units"]),
-        ('model.name="resnet"', ["model.name", "'gru'"]),
-        ('data.name="imagenet"', ["data.name", "'fortunes'"]),
-        ("data.val_split=0", ["data.val_split", "> 0.0"]),
+        (
+            "train.learnig_rate=1",
+            ["Did you mean train.learning_rate?"],
+        ),
+        ("trian.epochs=1", ["Did you mean [train]?"]),
+        ('model.name="resnet"', ["model.name", '"gru"']),
+        ('data.name="imagenet"', ["data.name", '"fortunes"']),
+        ("data.val_split=0", ["data.val_split", "a number > 0 and <= 0.5"]),
         ('data.name="csv"', ["data.path", "--set"]),
         ("optim.lr=1", ["[optim]", "train"]),
         ("learning_rate=1", ["SECTION.KEY=VALUE"]),
@@ -214,7 +222,7 @@ def test_bert_mlm_gets_the_original_training_setup_by_default():
         (['data.name="pydoc"'], "does not fit"),
         (
             ['lr_adapt.source="semantic"'],
-            "needs model.name among \\['bert_mlm'\\]",
+            'needs model.name among \\["bert_mlm"\\]',
         ),
         (
             [
@@ -224,7 +232,7 @@ def test_bert_mlm_gets_the_original_training_setup_by_default():
             ],
             "pretrained model.preset",
         ),
-        (['model.name="bert_mlm"', 'model.size="huge"'], "'tiny'"),
+        (['model.name="bert_mlm"', 'model.size="huge"'], '"tiny"'),
     ],
 )
 def test_model_data_and_source_must_fit(overrides, match):
@@ -302,7 +310,7 @@ def test_a_level_stands_for_its_settings(tmp_path):
         ),
         (
             '[levels."lr_adapt.mode".polyak]\n"train.optimizer" = "lion"\n',
-            "train.optimizer = 'lion'",
+            'train.optimizer = "lion"',
         ),
         ('[levels."lr_adapt.mode".polyak]\n"epochs" = 1\n', "section.key"),
     ],

@@ -249,10 +249,36 @@ def test_schedule_with_reduce_lr_on_plateau_is_refused_clearly():
         )
 
 
-def test_early_stopping_restores_best_weights_with_the_probe_attached():
+def check_model_after_fit(result):
+    """After fit the model is the one the user built: its weights without
+    the probe, its own optimizer, a reloadable file; a next fit with the
+    same callback reuses the compiled step and continues the step count."""
+    dense_5_8_1 = [[5, 8], [8], [8, 1], [1]]
+    assert result["shapes"] == result["built_shapes"] == dense_5_8_1
+    assert not any("probe" in name for name in result["weight_names"])
+    assert result["optimizer"] == "Adam"
+    assert result["fresh_diff"] < 1e-6 and result["reloaded_diff"] < 1e-6
+    # 4 steps per epoch; EarlyStopping stopped the first fit after 2.
+    assert result["steps"] == list(range(12))
+    assert result["compiled_step_reused"]
+
+
+def test_model_after_fit_is_the_model_the_user_built(tmp_path):
+    check_model_after_fit(sd_scenarios.model_after_fit(tmp_path))
+
+
+def test_model_after_fit_on_jax(jax_results):
+    check_model_after_fit(jax_results["model_after_fit"])
+
+
+@pytest.mark.parametrize("stop_first", [False, True])
+def test_early_stopping_restores_best_weights_with_the_probe_attached(
+    stop_first,
+):
     """EarlyStopping keeps the best epoch's weights while the probe is one
     of the model's trainable variables: the model ends with epoch 0's
-    weights, not epoch 1's, and the probe is still 0 (it never trains)."""
+    weights, not epoch 1's, and without the probe (it never trains),
+    whichever callback ends first."""
     x, y = classification_data()
     model = small_classifier()
     model.compile(
@@ -279,18 +305,19 @@ def test_early_stopping_restores_best_weights_with_the_probe_attached():
         batch_size=16,
         epochs=5,
         verbose=0,
-        callbacks=[LossAdaptiveLR(mode="sd2"), Snapshot(), stop],
+        callbacks=[LossAdaptiveLR(mode="sd2"), Snapshot(), stop][
+            :: -1 if stop_first else 1
+        ],
     )
     assert len(history.history["loss"]) == 2  # stopped after epoch 1
-    probe = LossProbe.get(model).variable
     first, second = snapshots
     final = weights()
-    assert probe.path in final
+    (probe,) = set(first) - set(final)
+    assert "probe" in probe and LossProbe.get(model) is None
+    np.testing.assert_array_equal(first[probe], [0, 0])
     for path, kept in final.items():
         np.testing.assert_array_equal(kept, first[path])
-        if path != probe.path:  # the layers trained in epoch 1
-            assert not np.array_equal(first[path], second[path]), path
-    np.testing.assert_array_equal(final[probe.path], [0, 0])
+        assert not np.array_equal(first[path], second[path]), path
 
 
 def test_save_and_load_model_round_trip(tmp_path):
@@ -309,10 +336,10 @@ def test_save_and_load_model_round_trip(tmp_path):
         verbose=0,
         callbacks=[LossAdaptiveLR(mode="sd2")],
     )
-    assert LossProbe.get(model) is not None
-    assert isinstance(model.optimizer, LossAdaptiveOptimizer)
+    # Mid-fit too, model.save stores the model without the probe.
+    LossProbe.attach(model, None)
     path = tmp_path / "m.keras"
-    model.save(path)  # with the probe and wrapper still in place
+    model.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(
         loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
@@ -328,7 +355,7 @@ def test_save_and_load_model_round_trip(tmp_path):
         verbose=0,
         callbacks=[LossAdaptiveLR(mode="sd")],
     )
-    # Removing restores the model exactly.
+    # Removing (after a failed fit) restores the model exactly.
     LossAdaptiveLR.remove(model)
     assert LossProbe.get(model) is None
     assert len(model.trainable_variables) == 4
@@ -416,11 +443,23 @@ def test_mixed_float16_is_refused_with_advice():
 def test_repeated_fits_keep_the_compiled_step_unless_settings_change():
     x, y = classification_data()
     model = sgd_classifier()
+    compiled = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            compiled.append(self.model.train_function)
+
     callback = LossAdaptiveLR(mode="sd2")
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback])
-    compiled = model.train_function
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback])
-    assert model.train_function is compiled
+    for _ in range(2):
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=1,
+            verbose=0,
+            callbacks=[callback, Spy()],
+        )
+    assert compiled[-1] is compiled[0]
     assert callback.steps["step"] == list(range(8))
     model.fit(
         x,
@@ -428,9 +467,9 @@ def test_repeated_fits_keep_the_compiled_step_unless_settings_change():
         batch_size=16,
         epochs=1,
         verbose=0,
-        callbacks=[LossAdaptiveLR(mode="sd")],
+        callbacks=[LossAdaptiveLR(mode="sd"), Spy()],
     )
-    assert model.train_function is not compiled
+    assert compiled[-1] is not compiled[0]
 
 
 class VariableSnapshots(keras.callbacks.Callback):

@@ -116,7 +116,7 @@ def test_momo_without_the_probe_says_how_to_feed_it(optimizer):
 def test_momo_refuses_a_rate_rule_on_top():
     with pytest.raises(ValueError, match="mode='none'"):
         LossAdaptiveOptimizer(Momo(), mode="sd2")
-    with pytest.raises(ConfigError, match=r"lr_adapt\.mode = 'none'"):
+    with pytest.raises(ConfigError, match=r'lr_adapt\.mode = "none"'):
         load_experiment(
             None, ['train.optimizer="momo"', 'lr_adapt.mode="polyak"']
         )
@@ -212,7 +212,7 @@ def test_settings_are_declared_once_and_derived():
     for override, fragment in [
         ("lr_adapt.polyak_c=0", "lr_adapt.polyak_c"),
         ("lr_adapt.f_star=inf", "lr_adapt.f_star"),
-        ('lr_adapt.mode="sps"', "'polyak'"),
+        ('lr_adapt.mode="sps"', '"polyak"'),
     ]:
         with pytest.raises(ConfigError, match=fragment):
             load_experiment(None, [override])
@@ -226,7 +226,7 @@ def test_matched_rate_controls_follow_the_registry():
     raw = tomllib.loads(study)
     assert from_dict(raw).controls.matched_rate == ["polyak"]
     raw["controls"]["matched_rate"] = ["none"]
-    with pytest.raises(ConfigError, match="'sd', 'sd2', 'polyak'"):
+    with pytest.raises(ConfigError, match='"sd", "sd2", "polyak"'):
         from_dict(raw)
 
 

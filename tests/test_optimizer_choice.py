@@ -114,7 +114,7 @@ def test_a_new_optimizer_is_one_entry(monkeypatch):
                 "train.restore_best_weights=false",
                 'train.schedule="cosine"',
             ],
-            "use schedule = 'constant'",
+            'use schedule = "constant"',
         ),
     ],
 )

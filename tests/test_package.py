@@ -58,12 +58,23 @@ LAYERS = {
             "run_directory",
             "keras_internals",
             "load_backend_quietly",
+            "toml_literal",
+            "examples",  # the example experiment files (no code)
             "devices",
         ),
         0,
     ),
     **dict.fromkeys(
-        ("analysis", "lr_adapt", "models", "optimizers", "schedules"), 1
+        (
+            "analysis",
+            "lr_adapt",
+            "models",
+            "optimizers",
+            "schedules",
+            "example_files",
+            "run_table",
+        ),
+        1,
     ),
     "callbacks": 2,
     "data": 2,

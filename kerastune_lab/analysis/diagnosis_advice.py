@@ -66,7 +66,7 @@ def _longer(config, flags):
         Change(
             key="train.epochs",
             value=epochs * 2,
-            why="train longer: the loss was still falling (seed 000)",
+            why="train longer: the loss was still falling",
         )
     ]
 
@@ -79,7 +79,7 @@ def _overfitting(config, flags):
             Change(
                 key="train.early_stopping",
                 value="true",
-                why="keep the best validation epoch (seeds 000, 001)",
+                why="keep the best validation epoch",
             )
         ]
     )
@@ -97,7 +97,7 @@ def _underfitting(config, flags):
             Change(
                 key="train.learning_rate",
                 value=f"{lr * 3:.3g}",
-                why="a higher rate learns faster (seed 001)",
+                why="a higher rate learns faster",
             )
         ]
         + _knob_advice(
@@ -114,12 +114,12 @@ def _unstable(config, flags):
         Change(
             key="train.learning_rate",
             value=f"{lr / 3:.3g}",
-            why="a lower rate steadies training (seeds 000, 001)",
+            why="a lower rate steadies training",
         ),
         Change(
             key="train.batch_size",
             value=batch * 2,
-            why="larger batches give smoother gradients (seed 001)",
+            why="larger batches give smoother gradients",
         ),
         *(
             []
@@ -128,7 +128,7 @@ def _unstable(config, flags):
                 Change(
                     key="train.schedule",
                     value='"cosine"',
-                    why="a decaying rate (seed 001: decay)",
+                    why="a decaying rate settles late training",
                 )
             ]
         ),

@@ -1,13 +1,15 @@
 """`kerastune-lab report`: Markdown + HTML for runs and comparisons.
 
-For every run: its verdict with reasons and advice, test metrics and
-curves; across runs: the configuration keys that differ; and seed 000's
-open question, whether the fall of the loss tracks the accuracy: Pearson
-and Spearman correlations of loss and accuracy across the epochs of each
-run and across runs (final epoch of each), with 95% confidence intervals
-(Fisher z; Bonett-Wright standard error for Spearman), and a scatter plot.
+For every run: its verdict with reasons and advice (its diagnosis.json),
+test metrics and curves; across runs: the configuration keys that differ,
+the metrics side by side, and whether the fall of the loss tracks the
+accuracy: Pearson and Spearman correlations of loss and accuracy across
+the epochs of each run and across runs (final epoch of each), with 95%
+confidence intervals (Fisher z; Bonett-Wright standard error for
+Spearman), and a scatter plot.
 """
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -17,10 +19,22 @@ import numpy as np
 from scipy import stats
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
+from kerastune_lab.analysis.diagnosis import Diagnosis
 from kerastune_lab.analysis.html_page import render_html
 from kerastune_lab.analysis.run_files import read_run_history
 from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory
+
+# metrics.json figures shown side by side (the rest are per run).
+METRICS = (
+    "test_loss",
+    "test_accuracy",
+    "test_perplexity",
+    "majority_class_accuracy",
+    "best_epoch",
+    "epochs_run",
+    "wall_seconds",
+)
 
 
 def find_runs(paths):
@@ -103,16 +117,6 @@ def _accuracy_key(history):
     return "loss", key
 
 
-def _flatten(config, prefix=""):
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def _scatter(points, path):
     from matplotlib.figure import Figure
 
@@ -131,35 +135,73 @@ def _scatter(points, path):
     fig.savefig(path, dpi=100)
 
 
-def write_run_report(paths, out):
-    """Writes out/report.md and out/report.html; returns their paths."""
-    runs = find_runs(paths)
+@dataclasses.dataclass
+class _Record:
+    """One run as the report reads it."""
+
+    run: RunDirectory
+    history: dict
+    metrics: dict
+    diagnosis: Diagnosis
+
+
+def _read(run):
+    """A run's files; its diagnosis from diagnosis.json (a run that has
+    not finished is diagnosed from its history so far)."""
+    if run.diagnosis.is_file():
+        diagnosis = Diagnosis(**run.read_diagnosis())
+    else:
+        history, config, known = read_run_history(run.path)
+        diagnosis = diagnose_history(history, config or {}, **known)
+    return _Record(
+        run,
+        run.read_history(),
+        run.read_metrics() if run.is_complete() else {},
+        diagnosis,
+    )
+
+
+def write_run_report(runs, out):
+    """Writes out/report.md and out/report.html; returns their paths.
+
+    Args:
+        runs: `RunDirectory`s (`find_runs`).
+        out: The report folder (made if needed).
+    """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    records = []
-    for run in runs:
-        history = run.read_history()
-        config = run.read_record()["config"] if run.is_run() else {}
-        metrics = run.read_metrics() if run.is_complete() else {}
-        _, _, known = read_run_history(run.path)
-        records.append(
-            (
-                run,
-                history,
-                config,
-                metrics,
-                diagnose_history(history, config, **known),
-            )
-        )
-
+    records = [_read(run) for run in runs]
     lines = [
         "# Training report",
         "",
         f"{len(records)} run(s): "
-        + ", ".join(f"`{r[0].name}`" for r in records),
+        + ", ".join(f"`{r.run.name}`" for r in records),
         "",
     ]
-    flat = [_flatten(r[2]) for r in records]
+    if len(records) > 1:
+        lines += _differences(records) + _metrics_side_by_side(records)
+    lines += _correlation_section(records, out)
+    for i, record in enumerate(records):
+        lines += _run_section(record, i, out)
+    markdown = "\n".join(lines)
+    (out / "report.md").write_text(markdown)
+    (out / "report.html").write_text(
+        render_html("kerastune-lab report", markdown, out)
+    )
+    return out / "report.md", out / "report.html"
+
+
+def _table(header, rows):
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _differences(records):
+    """The configuration keys whose values differ between the runs."""
+    flat = [r.run.read_settings() for r in records]
     keys = sorted({k for f in flat for k in f})
     # The grid is the same study description in every run of a comparison.
     differing = [
@@ -168,89 +210,97 @@ def write_run_report(paths, out):
         if not k.startswith("grid.")
         and len({json.dumps(f.get(k)) for f in flat}) > 1
     ]
-    if len(records) > 1:
-        lines += ["## Configuration differences", ""]
-        if differing:
-            lines += [
-                "| run | " + " | ".join(differing) + " |",
-                "|---|" + "---|" * len(differing),
-            ]
-            lines += [
-                "| "
-                + r[0].name
-                + " | "
-                + " | ".join(str(f.get(k, "")) for k in differing)
-                + " |"
-                for r, f in zip(records, flat)
-            ]
-        else:
-            lines.append("The runs share one configuration.")
-        lines.append("")
+    lines = ["## Configuration differences", ""]
+    if not differing:
+        return lines + ["The runs share one configuration.", ""]
+    rows = [
+        [r.run.name] + [str(f.get(k, "")) for k in differing]
+        for r, f in zip(records, flat)
+    ]
+    return lines + _table(["run", *differing], rows) + [""]
 
+
+def _value(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _metrics_side_by_side(records):
+    """metrics.json of every run, one row each, with its verdict."""
+    names = list(
+        dict.fromkeys(k for r in records for k in r.metrics if k in METRICS)
+    )
+    rows = [
+        [r.run.name, r.diagnosis.headline]
+        + [_value(r.metrics.get(k)) for k in names]
+        for r in records
+    ]
+    return [
+        "## Metrics side by side",
+        "",
+        "From each run's metrics.json: the held-out test split, scored "
+        "once after training; empty for a run that has not finished.",
+        "",
+        *_table(["run", "verdict", *names], rows),
+        "",
+    ]
+
+
+def _correlation_section(records, out):
+    """Does the loss track the accuracy? Per run and across runs."""
     points, finals = [], []
-    lines += ["## Does the loss track the accuracy?", ""]
-    for run, history, _, _, _ in records:
+    lines = ["## Does the loss track the accuracy?", ""]
+    for record in records:
+        history = record.history
         loss_key, acc_key = _accuracy_key(history)
         if acc_key is None:
             continue
-        points.append((run.name, history[loss_key], history[acc_key]))
+        name = record.run.name
+        points.append((name, history[loss_key], history[acc_key]))
         finals.append((history[loss_key][-1], history[acc_key][-1]))
         lines.append(
-            f"- `{run.name}`, {loss_key} vs {acc_key} across epochs: "
+            f"- `{name}`, {loss_key} vs {acc_key} across epochs: "
             + _describe(correlations(history[loss_key], history[acc_key]))
         )
-    if points:
-        if len(finals) >= 4:
-            across = correlations(*zip(*finals))
-            lines.append(
-                f"- Across runs (final epoch of each): {_describe(across)}"
-            )
-        else:
-            lines.append(
-                "- Across runs: needs at least 4 runs with an accuracy metric."
-            )
-        lines += [
-            "",
-            "A strongly negative correlation means a lower loss "
-            "came with a higher accuracy.",
-            "",
-            "![correlation](correlation.png)",
-            "",
-        ]
-        _scatter(points, out / "correlation.png")
+    if not points:
+        return lines + ["No run has an accuracy metric.", ""]
+    if len(finals) >= 4:
+        across = correlations(*zip(*finals))
+        lines.append(
+            f"- Across runs (final epoch of each): {_describe(across)}"
+        )
     else:
-        lines += ["No run has an accuracy metric.", ""]
+        lines.append(
+            "- Across runs: needs at least 4 runs with an accuracy metric."
+        )
+    _scatter(points, out / "correlation.png")
+    return lines + [
+        "",
+        "A strongly negative correlation means a lower loss "
+        "came with a higher accuracy.",
+        "",
+        "![correlation](correlation.png)",
+        "",
+    ]
 
-    for i, (run, _, _, metrics, diagnosis) in enumerate(records):
+
+def _run_section(record, index, out):
+    """One run: verdict, reasons, advice, metrics, curves."""
+    run, diagnosis = record.run, record.diagnosis
+    lines = [f"## {run.name}", "", f"Verdict: **{diagnosis.headline}**", ""]
+    lines += [f"- {reason}" for reason in diagnosis.reasons]
+    if diagnosis.advice:
+        lines += ["", "Advice:", ""]
         lines += [
-            f"## {run.name}",
-            "",
-            f"Verdict: **{diagnosis.headline}**",
-            "",
+            f"- `--set {a['key']}={a['value']}`: {a['why']}"
+            for a in diagnosis.advice
         ]
-        lines += [f"- {reason}" for reason in diagnosis.reasons]
-        if diagnosis.advice:
-            lines += ["", "Advice:", ""]
-            lines += [
-                f"- `--set {a['key']}={a['value']}`: {a['why']}"
-                for a in diagnosis.advice
-            ]
-        if metrics:
-            lines += ["", "| metric | value |", "|---|---|"]
-            lines += [
-                f"| {k} | {v:.4g} |"
-                if isinstance(v, float)
-                else f"| {k} | {v} |"
-                for k, v in metrics.items()
-            ]
-        if run.curves.is_file():
-            name = f"curves_{i}.png"
-            shutil.copyfile(run.curves, out / name)
-            lines += ["", f"![curves of {run.name}]({name})"]
-        lines.append("")
-    markdown = "\n".join(lines)
-    (out / "report.md").write_text(markdown)
-    (out / "report.html").write_text(
-        render_html("kerastune-lab report", markdown, out)
-    )
-    return out / "report.md", out / "report.html"
+    if record.metrics:
+        lines += ["", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_value(v)} |" for k, v in record.metrics.items()]
+    if run.curves.is_file():
+        name = f"curves_{index}.png"
+        shutil.copyfile(run.curves, out / name)
+        lines += ["", f"![curves of {run.name}]({name})"]
+    return lines + [""]

@@ -2,6 +2,7 @@
 callback."""
 
 import csv
+import dataclasses
 import io
 import os
 import warnings
@@ -10,6 +11,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from kerastune_lab.keras_internals import built_trainable_variables
 from kerastune_lab.lr_adapt.gamma_sources import get_gamma_source
 from kerastune_lab.lr_adapt.loss_adaptive_optimizer import (
     LossAdaptiveOptimizer,
@@ -24,6 +26,96 @@ SUPPORTED_BACKENDS = ("tensorflow", "jax")
 _DEFAULT_LOG_CAPACITY = 4096
 
 
+# The compiled steps of a model (JAX's hold the variables' shardings).
+_STEPS = ("train_function", "test_function", "predict_function")
+
+
+def _compile_anew(model):
+    """Makes every compiled step of `model` anew (traced at first use)."""
+    model.make_train_function(force=True)
+    model.make_test_function(force=True)
+    model.make_predict_function(force=True)
+
+
+@dataclasses.dataclass
+class _Fitted:
+    """What `LossAdaptiveLR` puts on a model for `fit` and takes out after
+    it: the wrapper optimizer, the probe, and the steps compiled with both
+    (kept for the next `fit` of the same set-up).
+
+    Attributes:
+        model: The model.
+        optimizer: The `LossAdaptiveOptimizer` around the model's own.
+        probe: The `LossProbe`.
+        functions: The compiled train, test and predict steps, saved by
+            `uninstall` ({} before).
+    """
+
+    model: object
+    optimizer: LossAdaptiveOptimizer
+    probe: LossProbe
+    functions: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def build(cls, model, mode, source, capacity, settings):
+        """Wraps the model's optimizer, attaches a probe, installs both."""
+        inner = model.optimizer
+        if isinstance(inner, LossAdaptiveOptimizer):
+            inner = inner.release_inner_optimizer()
+        if isinstance(inner, keras.optimizers.LossScaleOptimizer):
+            raise ValueError(
+                "LossAdaptiveLR does not support loss-scaled (mixed_float16)"
+                " training. Use the 'mixed_bfloat16' policy, which needs no "
+                "loss scaling, or float32."
+            )
+        optimizer = LossAdaptiveOptimizer(
+            inner, mode, log_capacity=capacity, **settings
+        )
+        probe = LossProbe.attach(model, source)
+        optimizer.set_probe(probe.variable)
+        optimizer.build(model.trainable_variables)
+        model.optimizer = optimizer
+        # fit already made its train function around the old optimizer;
+        # a test step made before holds the old variables' shardings.
+        _compile_anew(model)
+        return cls(model, optimizer, probe)
+
+    def fits(self, model, source, capacity):
+        """The model, its optimizer and its variables are those this was
+        built for, with the same G source and log size."""
+        built = [
+            v
+            for v in built_trainable_variables(self.optimizer)
+            if v is not self.probe.variable
+        ]
+        variables = model.trainable_variables
+        return (
+            model is self.model
+            and model.optimizer is self.optimizer.inner_optimizer
+            and self.probe.gamma_source is source
+            and self.optimizer.log_capacity == capacity
+            and len(built) == len(variables)
+            and all(a is b for a, b in zip(built, variables))
+        )
+
+    def install(self):
+        """Puts the wrapper, the probe and the compiled step back."""
+        self.optimizer.reclaim_inner_optimizer()
+        self.probe.reattach()
+        self.model.optimizer = self.optimizer
+        for name, function in self.functions.items():
+            setattr(self.model, name, function)
+
+    def uninstall(self):
+        """Leaves the model as it was before `fit`: its own optimizer and
+        weights, and a train step without the probe."""
+        model = self.model
+        self.functions = {name: getattr(model, name) for name in _STEPS}
+        model.optimizer = self.optimizer.release_inner_optimizer()
+        LossProbe.detach(model)
+        _compile_anew(model)
+
+
 @keras.saving.register_keras_serializable(package="kerastune_lab")
 class LossAdaptiveLR(keras.callbacks.Callback):
     """Sets each step's rate from the batch's loss (SD, SD2, Polyak, ...).
@@ -35,9 +127,12 @@ class LossAdaptiveLR(keras.callbacks.Callback):
     scales (not the running mean in `logs["loss"]`, not the previous
     batch), inside the compiled train step. At the start of training it
     wraps the compiled optimizer in `LossAdaptiveOptimizer` and attaches a
-    `LossProbe` to the model (see those classes for how). Both stay in
-    place after `fit`; `LossAdaptiveLR.remove(model)` takes them out.
-    `model.save` never stores the probe. An optimizer that reads the loss
+    `LossProbe` to the model (see those classes for how). The probe is one
+    of the model's variables only during `fit`: afterwards the model's
+    weights, `get_weights()` and `model.save` are those of the model you
+    built. The wrapper stays in place, so a next `fit` with the same
+    callback reuses the compiled step; `LossAdaptiveLR.remove(model)`
+    restores the compiled optimizer too. An optimizer that reads the loss
     itself (`kerastune_lab.optimizers.Momo`, `MomoAdam`) is fed by the
     same probe: train it with `mode="none"`.
 
@@ -120,6 +215,7 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         # Set, and training stopped at the end of that epoch, when a batch
         # loss turns NaN or inf (that step and later bad ones are skipped).
         self.first_nonfinite_step = None
+        self._fitted = None
 
     @staticmethod
     def remove(model):
@@ -128,7 +224,7 @@ class LossAdaptiveLR(keras.callbacks.Callback):
         if isinstance(optimizer, LossAdaptiveOptimizer):
             model.optimizer = optimizer.release_inner_optimizer()
         LossProbe.detach(model)
-        model.make_train_function(force=True)
+        _compile_anew(model)
 
     def on_train_begin(self, logs=None):
         if keras.backend.backend() not in SUPPORTED_BACKENDS:
@@ -139,40 +235,21 @@ class LossAdaptiveLR(keras.callbacks.Callback):
                 "on which the in-step loss probe is untested. Set "
                 "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
             )
-        model = self.model
         capacity = int(self.params.get("steps") or _DEFAULT_LOG_CAPACITY)
-        settings = self.rule.get_config()
         source = get_gamma_source(self.source)
-        current = model.optimizer
-        probe = LossProbe.get(model)
-        if (
-            isinstance(current, LossAdaptiveOptimizer)
-            and probe is not None
-            and probe.gamma_source is source
-            and current.mode == self.mode
-            and current.rule.get_config() == settings
-            and current.log_capacity == capacity
+        if self._fitted is not None and self._fitted.fits(
+            self.model, source, capacity
         ):
-            # Same set-up as the last fit: keep the compiled train step.
+            # Same model and set-up as this callback's last fit: keep the
+            # compiled train step.
+            self._fitted.install()
             return
-        probe = LossProbe.attach(model, source)
-        inner = current
-        if isinstance(inner, LossAdaptiveOptimizer):
-            inner = inner.release_inner_optimizer()
-        if isinstance(inner, keras.optimizers.LossScaleOptimizer):
-            raise ValueError(
-                "LossAdaptiveLR does not support loss-scaled (mixed_float16)"
-                " training. Use the 'mixed_bfloat16' policy, which needs no "
-                "loss scaling, or float32."
-            )
-        optimizer = LossAdaptiveOptimizer(
-            inner, self.mode, log_capacity=capacity, **settings
+        self._fitted = _Fitted.build(
+            self.model, self.mode, source, capacity, self.rule.get_config()
         )
-        optimizer.set_probe(probe.variable)
-        optimizer.build(model.trainable_variables)
-        model.optimizer = optimizer
-        # fit already made its train function around the old optimizer.
-        model.make_train_function(force=True)
+
+    def on_train_end(self, logs=None):
+        self._fitted.uninstall()
 
     def on_epoch_begin(self, epoch, logs=None):
         # Read here, not at train begin: a BackupAndRestore later in the
@@ -226,7 +303,7 @@ class LossAdaptiveLR(keras.callbacks.Callback):
             )
         data = out.getvalue().encode()
         fd = os.open(
-            self.steps_csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+            self.steps_csv, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666
         )
         try:
             written = os.write(fd, data)
@@ -238,8 +315,7 @@ class LossAdaptiveLR(keras.callbacks.Callback):
     @property
     def nonfinite_steps(self):
         """Steps whose G was NaN or inf (they used the scheduled rate)."""
-        optimizer = self.model.optimizer
-        return int(optimizer.nonfinite_steps.numpy())
+        return int(self._fitted.optimizer.nonfinite_steps.numpy())
 
     def get_config(self):
         if not isinstance(self.source, str):

@@ -3,7 +3,6 @@ options over the transfer family's experiment."""
 
 import dataclasses
 import json
-import sys
 
 import click
 
@@ -14,6 +13,7 @@ from kerastune_lab.cli.options import (
     set_option,
     user_errors,
 )
+from kerastune_lab.config.check_inputs import check_inputs
 from kerastune_lab.config.experiment_config import DataConfig, TrainConfig
 from kerastune_lab.errors import UserError
 from kerastune_lab.families.transfer import FAMILY
@@ -113,7 +113,7 @@ def field_option(key, help_prefix="", **kwargs):
 @field_option("train.optimizer")
 @field_option(
     "train.momentum",
-    "Seed 004 compiles Keras's 'RMSprop' and SGD(): momentum 0.",
+    "finetuning.py's default is 0 for rmsprop and sgd, as Keras's.",
 )
 @field_option("train.learning_rate")
 @field_option("train.schedule")
@@ -160,7 +160,7 @@ def field_option(key, help_prefix="", **kwargs):
 )
 @user_errors
 def finetune(config_path, overrides, runs_dir, verbose, **options):
-    """Fine-tune a pretrained image classifier (seed 004's finetuning.py).
+    """Fine-tune a pretrained image classifier (finetuning.py).
 
     MobileNetV2 or InceptionResNetV2 without its top, then
     GlobalAveragePooling2D -> Dense relu -> Dropout (per --head/--dropout)
@@ -187,6 +187,8 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
         )
     if not config_path:
         experiment.name = "finetune-" + experiment.model.params.base_model
+    check_inputs([experiment])
+    load_backend_quietly()
     from kerastune_lab.training.run_experiment import run_experiment
 
     result = run_experiment(
@@ -196,6 +198,4 @@ def finetune(config_path, overrides, runs_dir, verbose, **options):
 
 
 def main():
-    if not {"-h", "--help"} & set(sys.argv):
-        load_backend_quietly()
     finetune(prog_name="finetuning.py")

@@ -1,19 +1,20 @@
 """The `kerastune-lab` command line: parse, build a config, call, echo."""
 
 import pathlib
-import sys
 
 import click
 
 from kerastune_lab.cli.finetune import finetune
 from kerastune_lab.cli.improve import improve
 from kerastune_lab.cli.options import (
+    RUNS_DIR,
     echo_run_result,
     executor_options,
     finish,
     keras_verbose,
     make_executor,
     runs_dir_option,
+    seeds_option,
     set_option,
     user_errors,
 )
@@ -22,21 +23,13 @@ from kerastune_lab.errors import UserError
 from kerastune_lab.load_backend_quietly import load_backend_quietly
 from kerastune_lab.run_directory import RunDirectory
 
-# Subcommands that train or predict in this process.
-_TRAINING_COMMANDS = ("run", "lr-find", "predict", "finetune")
 
-
+# Commands parse their arguments and check their inputs before they load
+# the backend (seconds): a typo is answered at once.
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kerastune-lab")
-@click.pass_context
-def cli(ctx):
+def cli():
     """Run, compare and diagnose Keras hyperparameter experiments."""
-    if (
-        ctx.invoked_subcommand in _TRAINING_COMMANDS
-        and "--help" not in sys.argv
-        and "-h" not in sys.argv
-    ):
-        load_backend_quietly()
 
 
 @cli.command()
@@ -79,8 +72,11 @@ def run(config, overrides, runs_dir, run_dir, resume_dir, verbose):
         run_dir = resume_dir
     else:
         from kerastune_lab.config import load_experiment
+        from kerastune_lab.config.check_inputs import check_inputs
 
         experiment = load_experiment(config, overrides)
+        check_inputs([experiment])
+    load_backend_quietly()
     from kerastune_lab.training.run_experiment import run_experiment
 
     result = run_experiment(
@@ -117,48 +113,58 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @set_option
+@seeds_option
 @click.option(
-    "--seeds",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Seeds per cell (train.seed, +1, ...); comparisons need at least "
-    "3 [default: the study's analysis.seeds, else 3].",
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (cells x seeds = runs, how many are done, an "
+    "estimated time) and exit: nothing is trained or written.",
 )
 @runs_dir_option
 @executor_options
 @user_errors
-def compare(config, overrides, seeds, runs_dir, **engine):
+def compare(config, overrides, seeds, dry_run, runs_dir, **engine):
     """Run every cell of CONFIG's [grid] x --seeds and compare them.
 
-    Without CONFIG: the SD study (experiments/sd_study.toml): schedules
-    constant/linear/cosine x lr_adapt.mode none/sd/sd2 on the embedded
-    corpus. Re-running the same command skips finished runs and resumes
-    interrupted ones. The last line of output is the comparison directory
-    (summary.csv, comparisons.csv, report.md, report.html, plots, runs/).
+    Without CONFIG: the SD study (`kerastune-lab examples sd_study`):
+    schedules constant/linear/cosine x lr_adapt.mode none/sd/sd2 on the
+    embedded corpus. Re-running the same command skips finished runs and
+    resumes interrupted ones. The last line of output is the comparison
+    directory (summary.csv, comparisons.csv, report.md, report.html,
+    plots, runs/).
     """
-    from kerastune_lab.comparison.run_comparison import (
-        Study,
-        default_study,
-        run_study,
-    )
-    from kerastune_lab.comparison.study_progress import StudyProgress
+    from kerastune_lab.comparison.run_comparison import Study, default_study
     from kerastune_lab.config import load_experiment
 
     experiment = load_experiment(config or default_study(), overrides)
-    seeds = seeds or experiment.analysis.seeds or 3
-    study = Study.create(experiment, seeds, runs_dir)
-    executor = make_executor(study.out, **engine)
-    progress = StudyProgress.for_terminal(
-        len(study.first_stage()) + study.control_count(), click.echo
+    study = Study.planned(
+        experiment, seeds or experiment.analysis.seeds or 3, runs_dir
     )
+    if dry_run:
+        from kerastune_lab.comparison.study_estimate import estimate_lines
+
+        for line in estimate_lines(study, engine, click.echo):
+            click.echo(line)
+        return
+    executor = make_executor(study.out, **engine)
+    study.make_folder()
+    _train_and_compare(study, executor)
+
+
+def _train_and_compare(study, executor):
+    """Trains the study, writes its files, echoes its real differences
+    and ends with the comparison directory."""
+    from kerastune_lab.comparison.aggregate import aggregate
+    from kerastune_lab.comparison.paired_tests import closing_line
+    from kerastune_lab.comparison.run_comparison import run_study
+    from kerastune_lab.comparison.study_progress import StudyProgress
+
+    progress = StudyProgress.for_terminal(study.run_count(), click.echo)
     try:
         with executor:
             result = run_study(study, executor, progress)
     finally:
         progress.close()
-    from kerastune_lab.comparison.aggregate import aggregate
-    from kerastune_lab.comparison.paired_tests import closing_line
-
     summary = aggregate(study.out, result.plan_tuples(), result.runs)
     if summary:
         _, comparisons = summary
@@ -172,18 +178,35 @@ def compare(config, overrides, seeds, runs_dir, **engine):
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @set_option
+@seeds_option
 @user_errors
-def check(config, overrides):
+def check(config, overrides, seeds):
     """Validate CONFIG (with --set overrides) without training.
 
+    Runs the checks `run` and `compare` run before they train: every key
+    and value, the data (the CSV's columns and classes, the image
+    folder's classes, ...), and for a study every cell of its [grid].
     Prints the resolved configuration as TOML (every key, defaults
-    included); exits 2 with the reason if anything is invalid.
+    included) and, for a study, its number of runs; exits 2 with the
+    reason if anything is invalid.
     """
     import tomli_w
 
     from kerastune_lab.config import load_experiment
+    from kerastune_lab.config.check_inputs import check_inputs
 
-    click.echo(tomli_w.dumps(load_experiment(config, overrides).to_dict()))
+    experiment = load_experiment(config, overrides)
+    study = None
+    if experiment.grid:
+        from kerastune_lab.comparison.run_comparison import Study
+
+        seeds = seeds or experiment.analysis.seeds or 3
+        study = Study.planned(experiment, seeds, ".")
+    else:
+        check_inputs([experiment])
+    click.echo(tomli_w.dumps(experiment.to_dict()))
+    if study is not None:
+        click.echo(f"# compare: {study.count_sentence()}")
 
 
 @cli.command("lr-find")
@@ -222,10 +245,15 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
             f"--min-lr ({min_lr}) must be below --max-lr ({max_lr})."
         )
     from kerastune_lab.config import load_experiment
+    from kerastune_lab.config.check_inputs import check_inputs
+
+    experiment = load_experiment(config, overrides)
+    check_inputs([experiment])
+    load_backend_quietly()
     from kerastune_lab.training.find_learning_rate import find_learning_rate
 
     result, folder = find_learning_rate(
-        load_experiment(config, overrides),
+        experiment,
         runs_dir,
         min_lr=min_lr,
         max_lr=max_lr,
@@ -254,14 +282,16 @@ def report(paths, out, runs_dir):
 
     PATHS are run directories or comparison directories. The report shows
     each run's verdict, advice, metrics and curves, the configuration keys
-    that differ, and how loss and accuracy correlate (Pearson, Spearman,
-    95% CIs). The last line of output is report.html.
+    that differ, the runs' metrics side by side, and how loss and accuracy
+    correlate (Pearson, Spearman, 95% CIs). The last line of output is
+    report.html.
     """
-    from kerastune_lab.analysis.run_report import write_run_report
+    from kerastune_lab.analysis.run_report import find_runs, write_run_report
     from kerastune_lab.run_directory import create_run_dir
 
+    runs = find_runs(paths)
     out = out or create_run_dir(runs_dir, "report")
-    markdown, page = write_run_report(paths, out)
+    markdown, page = write_run_report(runs, out)
     click.echo(str(markdown))
     click.echo(str(page))
 
@@ -282,6 +312,67 @@ def diagnose(path):
     from kerastune_lab.analysis.diagnose_history import diagnose_history
 
     click.echo(diagnose_history(history, config, **known).to_text())
+
+
+@cli.command()
+@click.argument(
+    "folder",
+    type=click.Path(file_okay=False),
+    default=RUNS_DIR,
+    required=False,
+)
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="Write every run as a CSV row instead (all figures and "
+    "configuration keys, as kerastune_lab.load_runs returns them).",
+)
+@user_errors
+def runs(folder, as_csv):
+    """List the runs in FOLDER [default: runs], one line each.
+
+    Runs of studies and improve rounds are included. Each line: status,
+    verdict, model family, test loss and accuracy (or perplexity),
+    epochs, seconds, the run's folder, and the configuration keys where
+    the run differs from most of the runs listed.
+    """
+    from kerastune_lab.analysis.run_listing import run_listing
+    from kerastune_lab.run_table import load_runs
+
+    frame = load_runs(folder)
+    if as_csv:
+        click.echo(frame.to_csv(index=False), nl=False)
+        return
+    lines = run_listing(frame, folder)
+    for line in lines or [f"No runs in {folder}."]:
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@user_errors
+def examples(name):
+    """List the example experiment files, or copy NAME into this folder.
+
+    Without NAME: one line per example, its name and what it is. With NAME
+    (e.g. fortunes_gru): copies NAME.toml into the current folder (never
+    over a file that exists) and prints its path as the last line; then
+    `kerastune-lab check`, `run` or `compare` it.
+    """
+    from kerastune_lab.example_files import (
+        copy_example,
+        example_files,
+        summary,
+    )
+
+    if name:
+        click.echo(str(copy_example(name)))
+        return
+    files = example_files()
+    width = max(map(len, files))
+    for stem, path in files.items():
+        click.echo(f"{stem:<{width}}  {summary(path)}")
 
 
 cli.add_command(finetune)

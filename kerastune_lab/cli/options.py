@@ -32,6 +32,13 @@ set_option = click.option(
     help="Override one key of the experiment file (value parsed as TOML). "
     "Repeatable.",
 )
+seeds_option = click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Seeds per cell (train.seed, +1, ...); comparisons need at least "
+    "3 [default: the study's analysis.seeds, else 3].",
+)
 runs_dir_option = click.option(
     "--runs-dir",
     type=click.Path(file_okay=False),

@@ -8,6 +8,7 @@ import click
 
 from kerastune_lab.cli.options import user_errors
 from kerastune_lab.errors import UserError
+from kerastune_lab.load_backend_quietly import load_backend_quietly
 
 NO_TOKENS = "no words to classify (none left after removing punctuation)"
 
@@ -60,6 +61,7 @@ def predict(run_dir, inputs, texts, text_column, out, top_k):
             'Give the inputs either as --text "..." (repeatable) or as '
             f"files (a CSV file, or images){', not both' if texts else ''}."
         )
+    load_backend_quietly()
     from kerastune_lab.prediction.load_predictor import load_predictor
 
     predictor = load_predictor(run_dir)

@@ -20,24 +20,16 @@ from kerastune_lab.comparison.study_controls import (
 )
 from kerastune_lab.comparison.summarize import collect
 from kerastune_lab.config import with_settings
-from kerastune_lab.errors import UserError
+from kerastune_lab.config.check_inputs import check_inputs
+from kerastune_lab.errors import ConfigError, UserError
+from kerastune_lab.example_files import example_file
 from kerastune_lab.run_directory import RunDirectory, write_json_atomic
-
-DEFAULT_STUDY = (
-    pathlib.Path(__file__).resolve().parents[2]
-    / "experiments"
-    / "sd_study.toml"
-)
 
 
 def default_study():
-    if not DEFAULT_STUDY.is_file():
-        raise UserError(
-            f"The default SD study {DEFAULT_STUDY} is missing (it ships in "
-            "the repository's experiments/ folder; install with pip install "
-            "-e . from a checkout, or pass a CONFIG)."
-        )
-    return DEFAULT_STUDY
+    """The SD study that `compare` runs without a CONFIG (an example file
+    that ships with the package)."""
+    return example_file("sd_study")
 
 
 def comparison_dir(runs_dir, config, seeds):
@@ -66,13 +58,26 @@ class Study:
 
     @classmethod
     def create(cls, config, seeds, runs_dir):
-        """Makes (or reopens) the comparison directory of `config` with
-        `seeds` seeds and writes study.json, which the aggregate reads.
+        """Plans the study (`planned`), then makes (or reopens) its
+        comparison directory and writes study.json, which the aggregate
+        reads.
 
         Args:
             config: The study's `ExperimentConfig`; it needs a [grid].
             seeds: Number of seeds per cell (train.seed, +1, ...).
             runs_dir: Parent folder of comparison directories.
+        """
+        study = cls.planned(config, seeds, runs_dir)
+        study.make_folder()
+        return study
+
+    @classmethod
+    def planned(cls, config, seeds, runs_dir):
+        """The study with every first-stage run validated (a [grid] key or
+        value that no run accepts is refused here, naming its cell) and
+        the user's files they read checked; nothing is written.
+
+        Args: as `create`.
         """
         if not config.grid:
             raise UserError(
@@ -81,20 +86,27 @@ class Study:
                 '"train.learning_rate" = [1e-3, 1e-4].'
             )
         out = comparison_dir(runs_dir, config, seeds)
-        (out / "runs").mkdir(parents=True, exist_ok=True)
-        (out / "logs").mkdir(exist_ok=True)
         study = cls(config, seed_values(config.train.seed, seeds), out)
-        earlier = study.read()
+        check_inputs(p.config for p in study.first_stage())
+        return study
+
+    def make_folder(self):
+        """Makes the comparison directory (or reopens it) and writes
+        study.json."""
+        (self.out / "runs").mkdir(parents=True, exist_ok=True)
+        (self.out / "logs").mkdir(exist_ok=True)
+        earlier = self.read()
         write_json_atomic(
-            out / "study.json",
+            self.out / "study.json",
             {
-                "config": config.to_dict(),
-                "config_path": config.source or "",
-                "seeds": study.seeds,
+                "config": self.config.to_dict(),
+                "config_path": self.config.source or "",
+                "seeds": self.seeds,
                 "control_rates": earlier.get("control_rates", {}),
             },
         )
-        return study
+        if self.config.train.tensorboard:
+            self._link_tensorboard(self.first_stage())
 
     def read(self):
         """study.json ({} before the study's first start)."""
@@ -107,23 +119,30 @@ class Study:
 
     def plan(self, cells):
         """A PlannedRun for every cell x seed, in cell order."""
-        runs = [
+        return [
             PlannedRun(
                 cell=cell,
                 seed=seed,
                 run_dir=self.out / "runs" / f"{cell.name}-seed{seed}",
-                config=with_settings(
-                    self.config, {**cell.run_settings, "train.seed": seed}
-                ),
+                config=self._run_config(cell, seed),
                 log=self.out / "logs" / f"{cell.name}-seed{seed}.log",
                 cache_dir=self.cache_dir,
             )
             for cell in cells
             for seed in self.seeds
         ]
-        if self.config.train.tensorboard:
-            self._link_tensorboard(runs)
-        return runs
+
+    def _run_config(self, cell, seed):
+        try:
+            return with_settings(
+                self.config, {**cell.run_settings, "train.seed": seed}
+            )
+        except ConfigError as error:
+            raise ConfigError(
+                f"[grid] cell {cell.label}: {error}"
+                if cell.values
+                else str(error)
+            ) from None
 
     def _link_tensorboard(self, runs):
         # One log directory for the study: `tensorboard --logdir
@@ -156,6 +175,24 @@ class Study:
         ]
         return len(cells) * len(self.seeds)
 
+    def run_count(self):
+        """Every run the study trains, its controls included."""
+        return len(self.first_stage()) + self.control_count()
+
+    def count_sentence(self):
+        """ "9 cells x 3 seeds = 27 runs, then 18 matched-rate control runs
+        (45 in all)"."""
+        cells = len(first_stage_cells(self.config))
+        first = cells * len(self.seeds)
+        text = f"{cells} cells x {len(self.seeds)} seeds = {first} runs"
+        controls = self.control_count()
+        if controls:
+            text += (
+                f", then {controls} matched-rate control runs "
+                f"({first + controls} in all)"
+            )
+        return text
+
     def controls(self, first_stage_runs):
         """The second stage: matched-rate controls computed from the
         finished first-stage runs ({cell: {seed: run}}). Their rates are
@@ -169,7 +206,10 @@ class Study:
         )
         study["control_rates"] = rates
         write_json_atomic(self.out / "study.json", study)
-        return self.plan(cells)
+        runs = self.plan(cells)
+        if self.config.train.tensorboard:
+            self._link_tensorboard(runs)
+        return runs
 
 
 @dataclasses.dataclass

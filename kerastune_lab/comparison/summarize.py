@@ -19,24 +19,11 @@ FIGURES = tuple(f for f in STUDY_FIGURES if f != "test_accuracy")
 def read_run(run_dir):
     """One finished run: figures, curves and verdict."""
     run = RunDirectory(run_dir)
-    history = run.read_history()
-    metrics = run.read_metrics()
     record = run.read_record()
     diagnosis = run.read_diagnosis()
-    val = history.get("val_loss") or history["loss"]
-    figures = {
-        "final_eval_loss": val[-1],
-        "best_eval_loss": float(np.nanmin(val)),
-        "final_eval_perplexity": math.exp(min(val[-1], 700.0)),
-        "final_train_loss": history["loss"][-1],
-        "train_eval_gap": val[-1] - history["loss"][-1],
-        "test_loss": metrics["test_loss"],
-    }
-    if "test_accuracy" in metrics:
-        figures["test_accuracy"] = metrics["test_accuracy"]
     return {
-        "figures": figures,
-        "history": history,
+        "figures": run.read_figures(),
+        "history": run.read_history(),
         "steps": run.read_steps(),
         "verdict": diagnosis["verdict"],
         "flags": diagnosis.get("flags", []),

@@ -1,10 +1,12 @@
 """report.md and a self-contained report.html for a comparison.
 
-Read top-down: the protocol (question, figure, tests, correction, power,
-written before any result), the primary results in words, a matrix of the
-figure (rows: the last axis, e.g. modes and controls; columns: the first,
-e.g. schedules), the failed runs per cell, the plots, the exploratory
-estimates (unadjusted, no verdict), then every figure and the diagnosis.
+Read top-down: the answer (the declared question, what the runs say in
+plain words, the picture that shows it), the primary results, a matrix of
+the figure (rows: the last axis, e.g. modes and controls; columns: the
+first, e.g. schedules), the protocol (question, figure, tests, correction,
+power: fixed before any result), the failed runs per cell, the other
+plots, the exploratory estimates (unadjusted, no verdict), then every
+figure and the diagnosis.
 """
 
 import itertools
@@ -13,6 +15,7 @@ import math
 from kerastune_lab.analysis.diagnose_history import PROBLEMS
 from kerastune_lab.analysis.html_page import render_html
 from kerastune_lab.comparison.paired_tests import EXPLORATORY, PRIMARY
+from kerastune_lab.comparison.report_answer import answer_lines
 from kerastune_lab.comparison.report_protocol import protocol_lines
 
 FIGURES = [
@@ -298,9 +301,11 @@ def write_report(
     """
     grid_keys = list(axes)
     figure = analysis.figure
-    lines = [f"# {title}", ""]
-    lines += protocol_lines(study, analysis, rows, comparisons, plan)
-    lines += [""] + _primary_results(comparisons)
+    answer, shown = answer_lines(
+        analysis, axes, comparisons, images, plan, CAPTIONS
+    )
+    lines = [f"# {title}", "", *answer, ""]
+    lines += _primary_results(comparisons)
     lines += [
         "",
         f"## At a glance: {figure}, mean [95% CI] per cell",
@@ -310,10 +315,12 @@ def write_report(
         "really different when pooled; intervals per cell, unadjusted.",
     ]
     lines += _matrices(rows, axes, comparisons, figure)
+    lines += [""] + protocol_lines(study, analysis, rows, comparisons, plan)
     lines += [""] + _failure_table(rows, grid_keys)
     lines += ["", "## Figures", ""]
     for name in images:
-        lines += [CAPTIONS.get(name, name), "", f"![{name}]({name})", ""]
+        if name != shown:
+            lines += [CAPTIONS.get(name, name), "", f"![{name}]({name})", ""]
     lines += _exploratory(comparisons, analysis.alpha)
     lines += [""] + _all_figures(rows, grid_keys)
     lines += [""] + _diagnosis(rows, grid_keys)

@@ -16,9 +16,10 @@ from kerastune_lab.choices import (
 )
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.registry import FAMILIES
-from kerastune_lab.fields import build_dataclass, option
+from kerastune_lab.fields import build_dataclass, closest, option
 from kerastune_lab.lr_adapt import registry as rules
 from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.toml_literal import toml_literal
 
 # Every data.name some family reads, in registry order: its DataKind.
 DATA_KINDS = {
@@ -407,6 +408,14 @@ def parse_override(text):
     return section, name, value
 
 
+def _sections_hint(section):
+    known = [*SECTIONS, *STUDY_SECTIONS]
+    near = closest(section, known)
+    if near:
+        return f" Did you mean [{near}]?"
+    return f" Sections: {', '.join(known)}."
+
+
 def merge_overrides(raw, overrides):
     """Applies --set overrides to the raw TOML dict (a deep copy)."""
     merged = copy.deepcopy(raw)
@@ -417,22 +426,15 @@ def merge_overrides(raw, overrides):
             continue
         if section not in SECTIONS:
             raise ConfigError(
-                f"--set {text!r}: unknown section [{section}]. Sections: "
-                f"{', '.join(SECTIONS)}."
+                f"--set {text!r}: unknown section [{section}]."
+                + _sections_hint(section)
             )
         merged.setdefault(section, {})[name] = value
     return merged
 
 
-def from_dict(raw, name="experiment", source=None):
-    """Validates a raw dict (TOML layout) into an ExperimentConfig."""
-    unknown = sorted(set(raw) - set(SECTIONS) - set(STUDY_SECTIONS))
-    if unknown:
-        raise ConfigError(
-            f"Unknown section [{unknown[0]}]. Sections: "
-            f"{', '.join([*SECTIONS, *STUDY_SECTIONS])}."
-        )
-    sections = {}
+def _run_sections(raw):
+    """[data], [model], [train] and [lr_adapt] of `raw`, validated."""
     model_section = raw.get("model", {})
     model_name = (
         model_section.get("name", ModelConfig.name)
@@ -450,6 +452,7 @@ def from_dict(raw, name="experiment", source=None):
             "data": {"name": family.data_names[0]},
         }
     )
+    sections = {}
     for section, cls in SECTIONS.items():
         values = {**defaults.get(section, {}), **raw.get(section, {})}
         if section == "model":
@@ -461,6 +464,17 @@ def from_dict(raw, name="experiment", source=None):
             sections[section] = base
         else:
             sections[section] = build_dataclass(cls, values, section)
+    return sections
+
+
+def from_dict(raw, name="experiment", source=None):
+    """Validates a raw dict (TOML layout) into an ExperimentConfig."""
+    unknown = sorted(set(raw) - set(SECTIONS) - set(STUDY_SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"Unknown section [{unknown[0]}]." + _sections_hint(unknown[0])
+        )
+    sections = _run_sections(raw)
     grid = raw.get("grid", {})
     _check_grid(grid)
     levels = raw.get("levels", {})
@@ -490,18 +504,21 @@ def from_dict(raw, name="experiment", source=None):
 
 def _check_grid(grid):
     if not isinstance(grid, dict):
-        raise ConfigError(f"[grid] must be a table, received {grid!r}.")
+        raise ConfigError(
+            f"[grid] must be a table, received {toml_literal(grid)}."
+        )
     for key, values in grid.items():
         section, dot, _name = key.partition(".")
         if not dot or section not in SECTIONS:
             raise ConfigError(
-                f"grid key {key!r}: expected 'section.key' with a section "
-                f"among {', '.join(SECTIONS)}."
+                f"grid key {toml_literal(key)}: expected "
+                '"section.key" with a section among '
+                f"{', '.join(SECTIONS)}."
             )
         if not isinstance(values, list) or not values:
             raise ConfigError(
-                f"grid.{key} = {values!r}: expected a non-empty list of "
-                "values to try."
+                f"grid.{key} = {toml_literal(values)}: expected a non-empty "
+                "list of values to try."
             )
 
 
@@ -513,8 +530,9 @@ def _check_levels(levels, grid):
     for axis, by_level in levels.items():
         if axis not in grid:
             raise ConfigError(
-                f"levels.{axis!r}: not an axis of [grid] (its axes: "
-                f"{', '.join(map(repr, grid)) or 'none'}); e.g. {example}."
+                f"levels.{toml_literal(axis)}: not an axis of [grid] (its "
+                f"axes: {', '.join(map(toml_literal, grid)) or 'none'}); "
+                f"e.g. {example}."
             )
         names = [str(level) for level in grid[axis]]
         for level, settings in (
@@ -522,8 +540,9 @@ def _check_levels(levels, grid):
         ):
             if level not in names or not isinstance(settings, dict):
                 raise ConfigError(
-                    f"levels.{axis!r}.{level!r}: expected a level of "
-                    f"grid.{axis!r} ({', '.join(names)}) holding a table of "
+                    f"levels.{toml_literal(axis)}.{toml_literal(level)}: "
+                    f"expected a level of grid.{toml_literal(axis)} "
+                    f"({', '.join(names)}) holding a table of "
                     f'"section.key" = value settings; e.g. {example}.'
                 )
             _check_grid({key: [value] for key, value in settings.items()})
@@ -539,7 +558,8 @@ def _check_level_settings(config):
                 with_settings(config, {axis: value, **settings})
             except ConfigError as error:
                 raise ConfigError(
-                    f"levels.{axis!r}.{level!r}: {error}"
+                    f"levels.{toml_literal(axis)}.{toml_literal(level)}: "
+                    f"{error}"
                 ) from None
 
 
@@ -549,10 +569,11 @@ def _check_controls(controls, grid):
     for mode in controls.matched_rate:
         if mode not in allowed or mode not in modes or "none" not in modes:
             raise ConfigError(
-                f"controls.matched_rate = {controls.matched_rate!r}: each "
-                f"entry must be one of {', '.join(map(repr, allowed))} and, "
-                "with 'none', a level of the grid's \"lr_adapt.mode\" axis "
-                f"(received levels {modes!r})."
+                "controls.matched_rate = "
+                f"{toml_literal(controls.matched_rate)}: each entry must be "
+                f"one of {', '.join(map(toml_literal, allowed))} and, with "
+                '"none", a level of the grid\'s "lr_adapt.mode" axis '
+                f"(received levels {toml_literal(modes)})."
             )
     if controls.schedule_free and "train.schedule" not in grid:
         raise ConfigError(
@@ -579,10 +600,38 @@ def parse_contrast(text):
     match = _CONTRAST.match(text) if isinstance(text, str) else None
     if match is None:
         raise ConfigError(
-            f"analysis.primary entry {text!r}: expected the text "
+            f"analysis.primary entry {toml_literal(text)}: expected the "
+            "text "
             '"axis: level vs baseline", e.g. "lr_adapt.mode: sd2 vs none".'
         )
     return match.groups()
+
+
+def _check_contrast(text, axes):
+    """One primary contrast names an axis and two of its levels; returns
+    the axis."""
+    axis, level, baseline = parse_contrast(text)
+    if axis not in axes:
+        raise ConfigError(
+            f"analysis.primary entry {toml_literal(text)}: axis "
+            f"{toml_literal(axis)} is not an axis of the study; use one "
+            f"of {', '.join(axes)}."
+        )
+    names = [str(v) for v in axes[axis]]
+    for name in (level, baseline):
+        if name not in names:
+            raise ConfigError(
+                f"analysis.primary entry {toml_literal(text)}: "
+                f"{toml_literal(name)} is not a level of "
+                f"{toml_literal(axis)}; its levels are {toml_literal(names)} "
+                "(a control's level exists when [controls] asks for it)."
+            )
+    if level == baseline:
+        raise ConfigError(
+            f"analysis.primary entry {toml_literal(text)} compares a "
+            "level with itself; name two different levels."
+        )
+    return axis
 
 
 def _check_analysis(analysis, grid, controls):
@@ -590,48 +639,29 @@ def _check_analysis(analysis, grid, controls):
     pooled axes are grid axes other than the contrasts' own."""
     if analysis.primary and not grid:
         raise ConfigError(
-            f"analysis.primary = {analysis.primary!r} names levels of "
-            "[grid] axes, but the study has no [grid]: add one."
+            f"analysis.primary = {toml_literal(analysis.primary)} names "
+            "levels of [grid] axes, but the study has no [grid]: add one."
         )
     axes = study_levels(grid, controls)
-    contrast_axes = set()
-    for text in analysis.primary:
-        axis, level, baseline = parse_contrast(text)
-        if axis not in axes:
-            raise ConfigError(
-                f"analysis.primary entry {text!r}: axis {axis!r} is not an "
-                f"axis of the study; use one of {', '.join(axes)}."
-            )
-        names = [str(v) for v in axes[axis]]
-        for name in (level, baseline):
-            if name not in names:
-                raise ConfigError(
-                    f"analysis.primary entry {text!r}: {name!r} is not a "
-                    f"level of {axis!r}; its levels are {names!r} (a "
-                    "control's level exists when [controls] asks for it)."
-                )
-        if level == baseline:
-            raise ConfigError(
-                f"analysis.primary entry {text!r} compares a level with "
-                "itself; name two different levels."
-            )
-        contrast_axes.add(axis)
+    contrast_axes = {_check_contrast(text, axes) for text in analysis.primary}
     if len(set(map(parse_contrast, analysis.primary))) < len(analysis.primary):
         raise ConfigError(
-            f"analysis.primary = {analysis.primary!r} lists a contrast "
-            "twice; keep one (each is tested once)."
+            f"analysis.primary = {toml_literal(analysis.primary)} lists a "
+            "contrast twice; keep one (each is tested once)."
         )
     if analysis.pool_over and not analysis.primary:
         raise ConfigError(
-            f"analysis.pool_over = {analysis.pool_over!r} pools the primary "
-            "contrasts, but analysis.primary is empty: declare them."
+            f"analysis.pool_over = {toml_literal(analysis.pool_over)} pools "
+            "the primary contrasts, but analysis.primary is empty: declare "
+            "them."
         )
     for axis in analysis.pool_over:
         if axis not in grid or axis in contrast_axes:
             raise ConfigError(
-                f"analysis.pool_over = {analysis.pool_over!r}: {axis!r} "
-                "must be a [grid] axis other than the primary contrasts' "
-                f"own ({', '.join(sorted(contrast_axes))}); [grid] axes: "
+                f"analysis.pool_over = {toml_literal(analysis.pool_over)}: "
+                f"{toml_literal(axis)} must be a [grid] axis other than the "
+                f"primary contrasts' own ({', '.join(sorted(contrast_axes))})"
+                "; [grid] axes: "
                 f"{', '.join(grid)}."
             )
     controls_compared = [
@@ -654,22 +684,23 @@ def _check_consistency(config):
     family = FAMILIES[config.model.name]
     if data.name not in family.data_names:
         raise ConfigError(
-            f"data.name = {data.name!r} does not fit model.name = "
-            f"{config.model.name!r}; use one of "
+            f"data.name = {toml_literal(data.name)} does not fit "
+            f"model.name = {toml_literal(config.model.name)}; use one of "
             f"{', '.join(family.data_names)}."
         )
     adapt = config.lr_adapt
     if adapt.source == "semantic" and not family.semantic_gamma:
         fits = [f.name for f in FAMILIES.values() if f.semantic_gamma]
         raise ConfigError(
-            "lr_adapt.source = 'semantic' scores masked-token predictions "
-            f"and needs model.name among {fits}; use source = 'loss' for "
-            f"{config.model.name!r}."
+            'lr_adapt.source = "semantic" scores masked-token predictions '
+            f"and needs model.name among {toml_literal(fits)}; use source "
+            f'= "loss" for {toml_literal(config.model.name)}.'
         )
     kind = DATA_KINDS[data.name]
     if kind.needs_path and not data.path:
         raise ConfigError(
-            f"data.name = {data.name!r} needs data.path ({kind.doc}): add "
+            f"data.name = {toml_literal(data.name)} needs data.path "
+            f"({kind.doc}): add "
             f'path = "{kind.path_example}" to [data] or pass --set '
             f'data.path="{kind.path_example}".'
         )
@@ -713,14 +744,14 @@ def load_experiment(path=None, overrides=()):
         if not path.is_file():
             raise ConfigError(
                 f"Experiment file {str(path)!r} does not exist. Pass the path"
-                " of a TOML file, e.g. experiments/approach_a.toml."
+                " of a TOML file (`kerastune-lab examples` lists ready ones)."
             )
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(
-                f"{path} is not valid TOML: {error}. Fix the file (see "
-                "experiments/ for examples)."
+                f"{path} is not valid TOML: {error}. Fix the file "
+                "(`kerastune-lab examples` lists working ones)."
             ) from None
         name = path.stem
     raw = merge_overrides(raw, overrides)

@@ -16,6 +16,8 @@ import dataclasses
 
 from kerastune_lab.config import experiment_config as schema
 from kerastune_lab.families.registry import FAMILIES
+from kerastune_lab.fields import allowed
+from kerastune_lab.toml_literal import toml_literal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,44 +35,6 @@ class ReferenceSection:
     rows: tuple
 
 
-def toml_text(value):
-    """A value as a user writes it in TOML: true, 0.001, "adam", [1, 2]."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return (
-            "{"
-            + ", ".join(f"{k} = {toml_text(v)}" for k, v in value.items())
-            + "}"
-        )
-    return repr(value)
-
-
-def allowed_text(field):
-    """What a field accepts, in words: "an integer >= 1", "one of ..."."""
-    meta = field.metadata
-    if meta.get("choices"):
-        return "one of " + ", ".join(toml_text(c) for c in meta["choices"])
-    kind = {
-        bool: "true or false",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-    }.get(field.type, "a value")
-    bounds = []
-    if meta.get("minimum") is not None:
-        op = ">" if meta.get("exclusive_minimum") else ">="
-        bounds.append(f"{op} {toml_text(meta['minimum'])}")
-    if meta.get("maximum") is not None:
-        bounds.append(f"<= {toml_text(meta['maximum'])}")
-    return " ".join([kind, " and ".join(bounds)]).strip()
-
-
 def _rows(cls, skip=()):
     rows = []
     for field in dataclasses.fields(cls):
@@ -84,8 +48,8 @@ def _rows(cls, skip=()):
         rows.append(
             KeyRow(
                 field.name,
-                toml_text(default),
-                allowed_text(field),
+                toml_literal(default),
+                allowed(field),
                 field.metadata.get("doc", ""),
             )
         )

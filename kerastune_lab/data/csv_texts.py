@@ -40,7 +40,8 @@ def load_csv_texts(path, text_column="text", label_column="label"):
             ]
     except (UnicodeDecodeError, csv.Error) as error:
         raise UserError(
-            f"{path} is not a readable UTF-8 CSV ({error})."
+            f"{path} is not a readable UTF-8 CSV ({error}). Save it as "
+            f"UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > utf8.csv."
         ) from None
     if not rows:
         raise UserError(f"{path} has no rows with both text and label. {hint}")

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from kerastune_lab.data.digits import load_digits_images
+from kerastune_lab.data.image_folder import check_image_folder
 from kerastune_lab.data.import_tensorflow import import_tensorflow
 from kerastune_lab.data.splits import stratified_split
 from kerastune_lab.errors import UserError
@@ -184,16 +185,13 @@ def _augmentation(seed):
 
 def _read_folder(path, image_size):
     folder = pathlib.Path(path)
-    if not folder.is_dir():
-        raise UserError(
-            f"data.path = {str(path)!r} is not a folder. Pass --data-dir "
-            "DIR (data.path) with one sub-folder of images per class."
-        )
+    class_names = check_image_folder(folder)
     try:
         dataset = keras.utils.image_dataset_from_directory(
             folder,
             labels="inferred",
             label_mode="int",
+            class_names=class_names,
             color_mode="rgb",
             image_size=(image_size, image_size),
             batch_size=None,
@@ -205,13 +203,6 @@ def _read_folder(path, image_size):
             f"{folder}: {error} Expected one sub-folder per class holding "
             ".jpg/.png/.bmp/.gif images."
         ) from None
-    class_names = dataset.class_names
-    if len(class_names) < 2:
-        raise UserError(
-            f"{folder} has {len(class_names)} class folder(s) "
-            f"({', '.join(class_names) or 'none'}); a classifier needs at "
-            "least two sub-folders, one per class."
-        )
     index = {name: i for i, name in enumerate(class_names)}
     # Class folders may hold sub-folders: the class is the top one.
     labels = np.array(
@@ -221,15 +212,6 @@ def _read_folder(path, image_size):
         ],
         np.int64,
     )
-    empty = [
-        name for i, name in enumerate(class_names) if not np.any(labels == i)
-    ]
-    if empty:
-        raise UserError(
-            f"{folder}: class folder(s) {', '.join(empty)} hold no images. "
-            "Remove them or point --data-dir (data.path) at the folder whose "
-            "sub-folders are the classes."
-        )
     return dataset, labels, class_names
 
 

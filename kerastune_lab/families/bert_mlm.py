@@ -7,9 +7,21 @@ from kerastune_lab.families.model_family import DataKind, Knob, ModelFamily
 from kerastune_lab.fields import option
 from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 
+
+def _check_text_files(data):
+    from kerastune_lab.data.text_corpus import load_text_files
+
+    load_text_files(data.path)
+
+
 CORPUS_DATA = (
     DataKind("pydoc", "embedded corpus: Python's help topics"),
-    DataKind("text", "a .txt file or a folder of them", "corpus/"),
+    DataKind(
+        "text",
+        "a .txt file or a folder of them",
+        "corpus/",
+        check=_check_text_files,
+    ),
 )
 
 
@@ -146,14 +158,14 @@ KNOBS = (
         "regularisation",
         lambda r: round(min(0.9, r + 0.1), 2) if r < 0.9 else None,
         lambda r: round(max(0.0, r - 0.05), 2) if r > 0 else None,
-        "dropout (seed 003: regularisation)",
+        "dropout (regularisation)",
     ),
     Knob(
         "train.weight_decay",
         "regularisation",
         lambda w: w * 5 if w else 0.01,
         lambda w: w / 5 if w else None,
-        "decoupled weight decay (seed 003)",
+        "decoupled weight decay (regularisation)",
     ),
     # A preset fixes the architecture: size applies from scratch only.
     Knob(
@@ -161,7 +173,7 @@ KNOBS = (
         "capacity",
         _size(1),
         _size(-1),
-        "model size (seed 000: approach B)",
+        "model size (capacity)",
         applies=lambda config: not config["model"]["preset"],
     ),
 )

@@ -41,11 +41,15 @@ class DataKind:
         doc: What it is, for the key's documentation.
         path_example: Where a kind read from the user's files needs
             `data.path`, an example value of it ("" for embedded data).
+        check: Optional `check(data_config)`: reads the user's files as
+            training will, without Keras, and raises `UserError` for what
+            training would refuse (run before any folder is made).
     """
 
     name: str
     doc: str
     path_example: str = ""
+    check: Callable[[Any], None] | None = None
 
     @property
     def needs_path(self) -> bool:
@@ -75,6 +79,9 @@ class ModelFamily:
             (the user's own keys still win).
         check: Optional `check(config)` raising `ConfigError` for settings
             that do not fit together in this family.
+        check_files: Optional `check_files(config)`: finds the files the
+            `[model]` keys name (e.g. weights) without Keras, raising
+            `UserError` (run before any folder is made).
         two_phase: Supports `train.head_epochs` (head first, then the
             trunk).
         semantic_gamma: Supports `lr_adapt.source = "semantic"`.
@@ -93,6 +100,7 @@ class ModelFamily:
     prepare: Callable[[Any], Any]
     train_defaults: dict = dataclasses.field(default_factory=dict)
     check: Callable[[Any], None] | None = None
+    check_files: Callable[[Any], None] | None = None
     two_phase: bool = False
     semantic_gamma: bool = False
     read_inputs: Callable[[Any, list], Any] | None = None

@@ -6,10 +6,19 @@ import math
 
 from kerastune_lab.families.model_family import DataKind, Knob
 
+
+def _check_csv(data):
+    from kerastune_lab.data.csv_texts import load_csv_texts
+
+    load_csv_texts(data.path, data.text_column, data.label_column)
+
+
 # The data.name values of labelled text.
 TEXT_DATA = (
     DataKind("fortunes", "embedded: 4 BSD fortune collections"),
-    DataKind("csv", "labelled texts of a CSV file", "file.csv"),
+    DataKind(
+        "csv", "labelled texts of a CSV file", "file.csv", check=_check_csv
+    ),
     DataKind(
         "synthetic", "a synthetic sequence task with size and difficulty knobs"
     ),
@@ -22,7 +31,7 @@ MORE_DATA = Knob(
     "data",
     lambda n: n * 3,
     lambda n: None,
-    "more data (seed 000, approach B)",
+    "data (synthetic samples)",
     applies=lambda config: config["data"]["name"] == "synthetic",
 )
 

@@ -8,10 +8,20 @@ from kerastune_lab.families.model_family import DataKind, Knob, ModelFamily
 from kerastune_lab.fields import option
 from kerastune_lab.models.base_models import BASE_MODELS
 
+
+def _check_image_folder(data):
+    from kerastune_lab.data.image_folder import check_image_folder
+
+    check_image_folder(data.path)
+
+
 IMAGE_DATA = (
     DataKind("digits", "embedded: scikit-learn's handwritten digits"),
     DataKind(
-        "images", "a folder with one sub-folder of images per class", "photos/"
+        "images",
+        "a folder with one sub-folder of images per class",
+        "photos/",
+        check=_check_image_folder,
     ),
 )
 
@@ -66,6 +76,14 @@ def check(config):
             "'imagenet' or a file); with weights = 'none' the whole "
             "network trains from the start."
         )
+
+
+def check_files(config):
+    """The weights file, where model.weights names one."""
+    from kerastune_lab.models.weights_file import weights_file
+
+    if config.model.params.weights not in ("imagenet", "none"):
+        weights_file(config.model.params.weights)
 
 
 def prepare(config):
@@ -194,7 +212,7 @@ KNOBS = (
             if max(rates) > 0
             else None
         ),
-        "dropout of the head (seed 004: ドロップアウト率の変更)",
+        "dropout of the head (regularisation)",
     ),
     Knob(
         "data.augment",
@@ -209,7 +227,7 @@ KNOBS = (
         "capacity",
         lambda n: n * 2 if n else 20,
         lambda n: n // 2 if n else None,
-        "train more (or fewer) of the trunk's top layers (seed 004)",
+        "trunk layers trained (capacity)",
         applies=lambda config: config["model"]["weights"] != "none",
     ),
 )
@@ -221,6 +239,7 @@ FAMILY = ModelFamily(
     data_kinds=IMAGE_DATA,
     prepare=prepare,
     check=check,
+    check_files=check_files,
     two_phase=True,
     read_inputs=read_images,
     # Seed 004: model.fit(x, y, epochs=10), no early stopping; its

@@ -128,14 +128,14 @@ KNOBS = (
         "regularisation",
         rate_up,
         rate_down,
-        "dropout (seed 003: regularisation)",
+        "dropout (regularisation)",
     ),
     Knob(
         "model.num_layers",
         "capacity",
         lambda n: n + 1,
         lambda n: n - 1 if n > 1 else None,
-        "model depth (seed 000: approach A smaller, B larger)",
+        "model depth (capacity)",
     ),
     MORE_DATA,
 )

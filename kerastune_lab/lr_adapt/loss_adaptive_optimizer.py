@@ -165,6 +165,11 @@ class LossAdaptiveOptimizer(keras.optimizers.Optimizer):
         restore_rate_getter(self.inner_optimizer)
         return self.inner_optimizer
 
+    def reclaim_inner_optimizer(self):
+        """Undoes `release_inner_optimizer`: the wrapped optimizer's
+        updates use this wrapper's rate again."""
+        self._scale_inner_rate()
+
     @property
     def learning_rate(self):
         # The base rate A'(t): what rate-assigning callbacks read and scale.

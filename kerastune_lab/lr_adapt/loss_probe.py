@@ -1,11 +1,12 @@
 """The loss probe: carries the batch loss into the optimizer on any backend.
 
-The model gets one extra trainable float32 vector p = [0, 0], and its
-`compute_loss` returns `L + p . stop_gradient([L, G])`, where L is the
-total loss that is minimised and G the loss signal computed from the data
-loss (L less the regularisation penalties of `model.losses`). The value is
-unchanged (p stays 0: `LossAdaptiveOptimizer` removes its gradient before
-any update), while the gradient of p is exactly `[L, G]` of this batch. That
+During `fit` the model gets one extra trainable float32 vector p = [0, 0]
+(`LossAdaptiveLR` detaches it when `fit` ends), and its `compute_loss`
+returns `L + p . stop_gradient([L, G])`, where L is the total loss that
+is minimised and G the loss signal computed from the data loss (L less
+the regularisation penalties of `model.losses`). The value is unchanged
+(p stays 0: `LossAdaptiveOptimizer` removes its gradient before any
+update), while the gradient of p is exactly `[L, G]` of this batch. That
 gradient flows through the normal train step of TensorFlow and JAX (the
 backends it is tested on), so the loss-adaptive rules run inside the
 compiled step with no host round trip.
@@ -50,30 +51,40 @@ class LossProbe:
             name="loss_probe",
         )
         self._original_compute_loss = model.compute_loss
+        # The model's methods the probe replaces while attached. The probe
+        # is training machinery, not part of the model: files written by
+        # model.save / save_weights load into a model that never had one,
+        # and get_weights / set_weights (EarlyStopping's best weights) take
+        # the lists of such a model.
+        self._methods = {
+            "compute_loss": self._compute_loss(),
+            "save_own_variables": self._save_own_variables,
+            "load_own_variables": self._load_own_variables,
+            "get_weights": self._get_weights,
+            "set_weights": self._set_weights,
+        }
 
     @classmethod
     def attach(cls, model, gamma_source):
-        """Returns the model's probe, attaching a new one if needed."""
-        current = cls.get(model)
-        if current is not None:
-            current.gamma_source = gamma_source
-            return current
-        probe = cls(model, gamma_source)
-        track_variable(model, probe.variable)
+        """Returns the model's probe, attaching a new one if it has none."""
+        probe = cls.get(model) or cls(model, gamma_source)
+        probe.gamma_source = gamma_source
+        probe.reattach()
+        return probe
+
+    def reattach(self):
+        """Puts this probe (back) on its model, as the last of the model's
+        own trainable variables: where it was before a `detach`, so a train
+        step compiled with it still fits."""
+        model = self.model
+        if LossProbe.get(model) is self:
+            return
         # Past the model's tracker, which would adopt the probe variable a
         # second time through these attributes.
-        set_untracked_attribute(model, _ATTR, probe)
-        set_untracked_attribute(model, "compute_loss", probe._compute_loss())
-        # The probe is training machinery, not part of the model: files
-        # written by model.save / save_weights must load into a model
-        # that never had one.
-        set_untracked_attribute(
-            model, "save_own_variables", probe._save_own_variables
-        )
-        set_untracked_attribute(
-            model, "load_own_variables", probe._load_own_variables
-        )
-        return probe
+        set_untracked_attribute(model, _ATTR, self)
+        for name, method in self._methods.items():
+            set_untracked_attribute(model, name, method)
+        track_variable(model, self.variable)
 
     @staticmethod
     def get(model):
@@ -85,12 +96,7 @@ class LossProbe:
         probe = cls.get(model)
         if probe is None:
             return
-        for name in (
-            _ATTR,
-            "compute_loss",
-            "save_own_variables",
-            "load_own_variables",
-        ):
+        for name in (_ATTR, *probe._methods):
             delete_untracked_attribute(model, name)
         untrack_variable(model, probe.variable)
 
@@ -100,6 +106,19 @@ class LossProbe:
     def _save_own_variables(self, store):
         for i, v in enumerate(self._own_variables()):
             store[f"{i}"] = v
+
+    def _get_weights(self):
+        return [
+            v.numpy() for v in self.model.weights if v is not self.variable
+        ]
+
+    def _set_weights(self, weights):
+        # Keras's own checks and messages, on the weights without the probe.
+        untrack_variable(self.model, self.variable)
+        try:
+            type(self.model).set_weights(self.model, weights)
+        finally:
+            track_variable(self.model, self.variable)
 
     def _load_own_variables(self, store):
         own = self._own_variables()

@@ -18,13 +18,11 @@ The result is an ordinary functional model: the trunk is the layer named
 build a new head on `model.get_layer("pooling").output`.
 """
 
-import pathlib
-
 import keras
 
 from kerastune_lab.errors import UserError
 from kerastune_lab.models.base_models import BASE_MODELS
-from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.models.weights_file import weights_file
 
 BASE_LAYER_NAME = "base"
 POOLING_LAYER_NAME = "pooling"
@@ -161,7 +159,7 @@ def load_base(base_model, weights, image_size):
         )
     path = None
     if weights not in (None, "imagenet"):
-        path = _weights_file(weights)
+        path = weights_file(weights)
     shape = (image_size, image_size, 3)
     try:
         base = spec.constructor(
@@ -184,24 +182,6 @@ def load_base(base_model, weights, image_size):
     if path is not None:
         _load_base_weights(base, path, base_model)
     return base
-
-
-def _weights_file(weights):
-    path = pathlib.Path(weights)
-    if path.is_dir():
-        path = RunDirectory(path).model
-    if not path.is_file():
-        raise UserError(
-            f"weights {str(weights)!r}: no such file. Expected 'imagenet', "
-            "'none', a .weights.h5 file of the base model, or a .keras "
-            "model / run directory of an earlier transfer run."
-        )
-    if not path.name.endswith((".weights.h5", ".keras")):
-        raise UserError(
-            f"weights {str(weights)!r}: expected a .weights.h5 file (as "
-            "written by base.save_weights) or a .keras model."
-        )
-    return path
 
 
 def _load_base_weights(base, path, base_model):

@@ -99,6 +99,7 @@ class ExperimentRunner:
         self.metrics = None
 
     def run(self) -> RunResult:
+        begun = time.perf_counter()
         self.prepare()
         self.open()
         start = time.perf_counter()
@@ -114,7 +115,11 @@ class ExperimentRunner:
         self.metrics["wall_seconds"] = round(self.wall_seconds, 3)
         self.export()
         diagnosis = self.diagnose(history)
-        self.run_dir.write_status("complete")
+        # All of it, set-up and files included: what `compare --dry-run`
+        # estimates a study's time from.
+        self.run_dir.write_status(
+            "complete", seconds=round(time.perf_counter() - begun, 3)
+        )
         return RunResult(self.run_dir.path, self.metrics, diagnosis, history)
 
     def prepare(self):

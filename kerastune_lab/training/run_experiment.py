@@ -1,10 +1,14 @@
 """Trains one experiment and writes its run directory."""
 
+import contextlib
+import pathlib
+import shutil
+
 import keras
 
 from kerastune_lab.callbacks.loss_adaptive_lr import SUPPORTED_BACKENDS
 from kerastune_lab.errors import UserError
-from kerastune_lab.run_directory import create_run_dir
+from kerastune_lab.run_directory import RunDirectory, create_run_dir
 from kerastune_lab.training.data_parallel import data_parallel_scope
 from kerastune_lab.training.experiment_runner import (
     ExperimentRunner,
@@ -24,11 +28,8 @@ def run_experiment(
 ) -> RunResult:
     """Trains `config` and writes a run directory (`ExperimentRunner`).
 
-    Files (`RunDirectory`): status.json ("running" until the run ends),
-    config.json (resolved config, versions, backend, seed, data sizes),
-    history.csv, steps.csv (each step's own batch loss and the rate its
-    update used), metrics.json (the test split, evaluated once after
-    training), model.keras, diagnosis.json, curves.png.
+    Files: `RunDirectory`'s (status.json, config.json, history.csv,
+    steps.csv, metrics.json, model.keras, diagnosis.json, curves.png).
 
     Args:
         config: An `ExperimentConfig`.
@@ -36,7 +37,8 @@ def run_experiment(
         verbose: Keras progress display (0, 1, 2 or "auto").
         echo: Where to print progress lines.
         callbacks: Extra Keras callbacks, run after the built-in ones.
-        run_dir: Exact output folder; default a new one under `runs_dir`.
+        run_dir: Exact output folder; default a new one under `runs_dir`,
+            removed again if the run fails before its first epoch ends.
         resume: Continue the interrupted run in `run_dir` from its last
             backed-up epoch (weights, optimizer state and schedule step,
             random-generator state, early-stopping state, data order).
@@ -61,17 +63,35 @@ def run_experiment(
     ['best_epoch', 'epochs_run', 'first_nonfinite_loss_step']
     """
     _check_backend()
+    options = {
+        "resume": resume,
+        "verbose": verbose,
+        "echo": echo,
+        "callbacks": callbacks,
+        "edit_model": edit_model,
+    }
     if run_dir is None:
-        run_dir = create_run_dir(runs_dir, config.name)
-    return _run_in_scope(
-        config,
-        run_dir,
-        resume=resume,
-        verbose=verbose,
-        echo=echo,
-        callbacks=callbacks,
-        edit_model=edit_model,
-    )
+        return _run_in_new_folder(config, runs_dir, options)
+    return _run_in_scope(config, run_dir, **options)
+
+
+def _run_in_new_folder(config, runs_dir, options):
+    """Runs in a new folder under `runs_dir`. If the run fails before its
+    first epoch ends (data, model or compile refused: nothing to resume
+    or read), the folder is removed again, and `runs_dir` too if this
+    made it and it is empty. A run that finished an epoch keeps its
+    folder: `run --resume` continues it."""
+    new_parent = not pathlib.Path(runs_dir).exists()
+    run_dir = create_run_dir(runs_dir, config.name)
+    try:
+        return _run_in_scope(config, run_dir, **options)
+    except BaseException:
+        if not RunDirectory(run_dir).history.is_file():
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if new_parent:
+                with contextlib.suppress(OSError):  # not empty: keep it
+                    pathlib.Path(runs_dir).rmdir()
+        raise
 
 
 def _run_in_scope(config, run_dir, **options):
