@@ -16,6 +16,22 @@ from kerastune_lab.run_directory import RunDirectory
 FIGURES = tuple(f for f in STUDY_FIGURES if f != "test_accuracy")
 
 
+def _logged_figures(history, metrics):
+    """final_eval_<metric> (the last epoch's val_<metric>) and
+    test_<metric> (metrics.json) of every metric the run logged."""
+    figures = {
+        f"final_eval_{name.removeprefix('val_')}": values[-1]
+        for name, values in history.items()
+        if name.startswith("val_") and values
+    }
+    figures.update(
+        (name, float(value))
+        for name, value in metrics.items()
+        if name.startswith("test_") and isinstance(value, (int, float))
+    )
+    return figures
+
+
 def read_run(run_dir):
     """One finished run: figures, curves and verdict."""
     run = RunDirectory(run_dir)
@@ -24,16 +40,17 @@ def read_run(run_dir):
     record = run.read_record()
     diagnosis = run.read_diagnosis()
     val = history.get("val_loss") or history["loss"]
-    figures = {
-        "final_eval_loss": val[-1],
-        "best_eval_loss": float(np.nanmin(val)),
-        "final_eval_perplexity": math.exp(min(val[-1], 700.0)),
-        "final_train_loss": history["loss"][-1],
-        "train_eval_gap": val[-1] - history["loss"][-1],
-        "test_loss": metrics["test_loss"],
-    }
-    if "test_accuracy" in metrics:
-        figures["test_accuracy"] = metrics["test_accuracy"]
+    figures = _logged_figures(history, metrics)
+    figures.update(
+        {
+            "final_eval_loss": val[-1],
+            "best_eval_loss": float(np.nanmin(val)),
+            "final_eval_perplexity": math.exp(min(val[-1], 700.0)),
+            "final_train_loss": history["loss"][-1],
+            "train_eval_gap": val[-1] - history["loss"][-1],
+            "test_loss": metrics["test_loss"],
+        }
+    )
     return {
         "figures": figures,
         "history": history,
@@ -68,18 +85,20 @@ def collect(plan):
     return runs
 
 
-def write_summary(runs, path):
-    """summary.csv: one row per cell: mean and 95% CI of each figure,
-    failed runs with their Clopper-Pearson 95% interval."""
-    names = list(FIGURES) + (
-        ["test_accuracy"]
-        if any(
-            "test_accuracy" in r["figures"]
+def write_summary(runs, path, figure=FIGURES[0]):
+    """summary.csv: one row per cell: mean and 95% CI of each figure (and
+    of the study's own `figure`, where it is another), failed runs with
+    their Clopper-Pearson 95% interval."""
+    names = list(FIGURES) + [
+        name
+        for name in dict.fromkeys(("test_accuracy", figure))
+        if name not in FIGURES
+        and all(
+            name in r["figures"]
             for seeds in runs.values()
             for r in seeds.values()
         )
-        else []
-    )
+    ]
     rows = []
     for cell, seeds in runs.items():
         row = dict(cell.values)
