@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
+from kerastune_lab.analysis.diagnosis import set_text
 from kerastune_lab.analysis.html_page import render_html
 from kerastune_lab.analysis.run_files import read_run_history
 from kerastune_lab.errors import UserError
@@ -131,8 +132,15 @@ def _scatter(points, path):
     fig.savefig(path, dpi=100)
 
 
-def write_run_report(paths, out):
-    """Writes out/report.md and out/report.html; returns their paths."""
+def _no_knobs(config):
+    return ()
+
+
+def write_run_report(paths, out, knobs_for=_no_knobs):
+    """Writes out/report.md and out/report.html; returns their paths.
+
+    `knobs_for(config dict)` gives the `Knob`s of a run's model family
+    for its advice (families.registry.knobs_for); by default none."""
     runs = find_runs(paths)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +156,9 @@ def write_run_report(paths, out):
                 history,
                 config,
                 metrics,
-                diagnose_history(history, config, **known),
+                diagnose_history(
+                    history, config, knobs=knobs_for(config), **known
+                ),
             )
         )
 
@@ -232,7 +242,7 @@ def write_run_report(paths, out):
         if diagnosis.advice:
             lines += ["", "Advice:", ""]
             lines += [
-                f"- `--set {a['key']}={a['value']}`: {a['why']}"
+                f"- `--set {set_text(a['key'], a['value'])}`: {a['why']}"
                 for a in diagnosis.advice
             ]
         if metrics:

@@ -319,10 +319,11 @@ def report(paths, out, runs_dir):
     95% CIs). The last line of output is report.html.
     """
     from kerastune_lab.analysis.run_report import write_run_report
+    from kerastune_lab.families.registry import knobs_for
     from kerastune_lab.run_directory import create_run_dir
 
     out = out or create_run_dir(runs_dir, "report")
-    markdown, page = write_run_report(paths, out)
+    markdown, page = write_run_report(paths, out, knobs_for)
     click.echo(str(markdown))
     click.echo(str(page))
 
@@ -341,8 +342,12 @@ def diagnose(path):
 
     history, config, known = read_run_history(pathlib.Path(path))
     from kerastune_lab.analysis.diagnose_history import diagnose_history
+    from kerastune_lab.families.registry import knobs_for
 
-    click.echo(diagnose_history(history, config, **known).to_text())
+    diagnosis = diagnose_history(
+        history, config, knobs=knobs_for(config), **known
+    )
+    click.echo(diagnosis.to_text())
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.plot_curves import plot_curves
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
 from kerastune_lab.errors import UserError
+from kerastune_lab.families.registry import knobs_for
 from kerastune_lab.keras_internals import forget_restored_epoch
 from kerastune_lab.run_directory import (
     RunDirectory,
@@ -288,6 +289,7 @@ class ExperimentRunner:
             initial_loss=steps["loss"][0],
             no_skill_loss=no_skill,
             step_losses=steps["loss"],
+            knobs=knobs_for(self.record["config"]),
         )
         self.run_dir.write_diagnosis(diagnosis.to_dict())
         with replaced_atomically(self.run_dir.curves) as tmp:
