@@ -341,3 +341,44 @@ def test_a_figure_the_runs_lack_is_a_config_error(tmp_path, quick_plots):
         ConfigError, match=r"analysis\.figure = 'test_accuracy'"
     ):
         aggregate(out, [], runs=runs)
+
+
+def test_a_study_may_declare_a_logged_metric_as_its_figure(
+    tmp_path, quick_plots
+):
+    """[analysis] figure = "final_eval_accuracy" (the last epoch's
+    val_accuracy): higher is better from its name, so a diverged run
+    counts as -inf; the summary and the protocol carry the figure."""
+    analysis = {**DECLARED, "figure": "final_eval_accuracy"}
+    config = study_config(analysis)
+    assert config.analysis.higher_is_better
+    out, runs = crafted_study(tmp_path, config, effects={"sd2": -0.1})
+    for seeds in runs.values():
+        for run in seeds.values():
+            # Accuracy falls as the loss rises: SD2 is better on both.
+            run["figures"]["final_eval_accuracy"] = (
+                5.0 - run["figures"]["final_eval_loss"]
+            )
+    cell = Cell((("train.schedule", "linear"), ("lr_adapt.mode", "sd")))
+    runs[cell][43] = crafted_run(math.nan, 1e-3, 0.8, verdict="diverged")
+    runs[cell][43]["figures"]["final_eval_accuracy"] = math.nan
+    _, comparisons = aggregate(out, [], runs=runs)
+    rows = {
+        (r["level"], r["baseline"]): r
+        for r in read_csv(out / "comparisons.csv")
+        if r["role"] == "primary"
+    }
+    sd2 = rows[("sd2", "none")]
+    assert sd2["figure"] == "final_eval_accuracy"
+    assert sd2["verdict"] == "real" and float(sd2["mean_diff"]) > 0.08
+    # The diverged SD run is the worst accuracy: -inf, not +inf.
+    sd = next(
+        c for c in comparisons if (c.level, c.baseline) == ("sd", "none")
+    )
+    assert sd.test == "exact signed-rank" and -math.inf in sd.diffs
+    assert "final_eval_accuracy_mean" in read_csv(out / "summary.csv")[0]
+    report = (out / "report.md").read_text()
+    assert (
+        "**final_eval_accuracy** (final_eval_accuracy; higher is better)"
+        in (report)
+    )
