@@ -210,9 +210,7 @@ def seeds_of(executor, folder):
     )
 
 
-def test_improve_on_crafted_runs_adopts_confirms_and_resumes(
-    tmp_path, monkeypatch
-):
+def test_improve_on_crafted_runs_adopts_and_confirms(tmp_path, monkeypatch):
     executor, lines, out = crafted_improve(
         tmp_path, monkeypatch, overfits_without_l2
     )
@@ -264,6 +262,13 @@ def test_improve_on_crafted_runs_adopts_confirms_and_resumes(
     assert summary.startswith("confirmed on 5 fresh seeds: test_loss -0.")
     assert "adopted: --set model.l2=0.0001" in summary
 
+
+def test_improve_on_crafted_runs_writes_its_files_and_resumes(
+    tmp_path, monkeypatch
+):
+    executor, _, out = crafted_improve(
+        tmp_path, monkeypatch, overfits_without_l2
+    )
     improved = out / "improved.toml"
     checked, _ = invoke("check", improved)
     assert checked.exit_code == 0, checked.output

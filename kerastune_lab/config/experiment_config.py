@@ -338,6 +338,9 @@ class AnalysisConfig:
         "given (the number the power statement was planned for); 0: 3",
     )
 
+    def __post_init__(self):
+        _check_figure(self)
+
     @property
     def higher_is_better(self) -> bool:
         return objective_direction(self.figure, self.direction) == MAX
@@ -491,7 +494,6 @@ def from_dict(raw, name="experiment", source=None):
         AnalysisConfig, raw.get("analysis", {}), "analysis"
     )
     _check_analysis(analysis, grid, controls)
-    _check_figure(analysis)
     config = ExperimentConfig(
         **sections,
         grid=grid,

@@ -209,16 +209,7 @@ def paired_round_test(
         if name in stopped or not math.isnan(r[3])
     }
     adjusted = dict(zip(p_values, holm(list(p_values.values()))))
-    diffs = [
-        _cost_diffs(figures, incumbent, higher_is_better)[0]
-        for figures in candidates.values()
-    ]
-    detectable = round_detectable(
-        [d for d in diffs if np.isfinite(d).all()],
-        max((len(f) for f in candidates.values()), default=0),
-        max(len(candidates), 1),
-        alpha,
-    )
+    detectable = _detectable(incumbent, candidates, alpha, higher_is_better)
     return {
         name: _candidate_test(
             raw[name],
@@ -230,6 +221,21 @@ def paired_round_test(
         )
         for name in raw
     }
+
+
+def _detectable(incumbent, candidates, alpha, higher_is_better):
+    """`round_detectable` of the candidates' finite per-seed differences
+    over the most seeds a candidate has."""
+    diffs = [
+        _cost_diffs(figures, incumbent, higher_is_better)[0]
+        for figures in candidates.values()
+    ]
+    return round_detectable(
+        [d for d in diffs if np.isfinite(d).all()],
+        max((len(f) for f in candidates.values()), default=0),
+        max(len(candidates), 1),
+        alpha,
+    )
 
 
 def _candidate_test(raw, p_adjusted, stopped, alpha, higher, detectable):

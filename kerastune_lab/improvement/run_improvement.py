@@ -117,16 +117,16 @@ class Improvement:
                 loaded with), `objective` (an `Objective`),
                 `confirm_seeds` (>= 0), `stop_hopeless` (bool).
         """
-        for name, value in (
-            ("seeds", seeds),
-            ("rounds", rounds),
-            ("candidates", candidates),
-            ("confirm_seeds", options.get("confirm_seeds", 0) + 1),
+        for name, value, least in (
+            ("seeds", seeds, 1),
+            ("rounds", rounds, 1),
+            ("candidates", candidates, 1),
+            ("confirm_seeds", options.get("confirm_seeds", 0), 0),
         ):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or value < least:
                 raise ValueError(
-                    f"{name} must be an int >= 1 (confirm_seeds >= 0). "
-                    f"Received: {name}={value!r}"
+                    f"{name} must be an int >= {least}. Received: "
+                    f"{name}={value!r}"
                 )
         objective = options.get("objective", VAL_LOSS)
         stop = bool(options.get("stop_hopeless", False))
