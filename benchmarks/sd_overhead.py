@@ -1,4 +1,5 @@
-"""Cost of SD/SD2: step time of mode none vs sd2, and the naive callback.
+"""Cost of the loss-adaptive rules: step time of every rate rule and
+loss-reading optimizer against mode none, and the naive callback.
 
 Same model, data and rate for every variant. Each variant's model is built
 and compiled once; then the variants train one epoch each, round-robin,
@@ -7,7 +8,10 @@ epoch times are compared:
 
 - plain: model.fit with no callback at all;
 - none:  LossAdaptiveLR(mode="none") (probe and per-step logging, factor 1);
-- sd2:   LossAdaptiveLR(mode="sd2");
+- every other rate rule of lr_adapt.registry.RATE_RULES (sd, sd2,
+  polyak): LossAdaptiveLR(mode=RULE);
+- every optimizer that reads the loss (momo, momo_adam): that optimizer
+  at the same rate, fed by LossAdaptiveLR(mode="none");
 - naive: a host-side callback that reads logs["loss"] and assigns the rate
          after every batch (the design this project avoids).
 
@@ -34,11 +38,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from timing import interleaved_epochs
 
 from kerastune_lab.callbacks import LossAdaptiveLR
+from kerastune_lab.choices import OPTIMIZERS
+from kerastune_lab.lr_adapt.registry import RATE_RULES
 from kerastune_lab.models.bert_masked_lm import (
     BERT_SIZES,
     build_bert_masked_lm,
     training_view,
 )
+from kerastune_lab.optimizers.build_optimizer import build_optimizer
+
+# Every way of setting the rate from the loss, as the registries list them.
+LOSS_READING = [n for n, c in OPTIMIZERS.items() if c.reads_loss]
+VARIANTS = ["plain", *RATE_RULES, *LOSS_READING, "naive"]
 
 
 class NaiveBatchLR(keras.callbacks.Callback):
@@ -59,14 +70,14 @@ def gru_task(args):
     x = rng.integers(1, 5000, size=(args.samples, 64)).astype("int32")
     y = (x[:, :8].sum(axis=1) % 4).astype("int32")
 
-    def build():
+    def build(optimizer="adam"):
         inputs = keras.Input((None,), dtype="int32")
         h = keras.layers.Embedding(5000, 32, mask_zero=True)(inputs)
         h = keras.layers.GRU(64, dropout=0.2, recurrent_dropout=0.2)(h)
         outputs = keras.layers.Dense(4, activation="softmax")(h)
         model = keras.Model(inputs, outputs)
         model.compile(
-            optimizer=keras.optimizers.Adam(1e-3),
+            optimizer=build_optimizer(optimizer, 1e-3),
             loss="sparse_categorical_crossentropy",
         )
         return model
@@ -93,7 +104,7 @@ def bert_task(args):
     }
     np.put_along_axis(inputs_np["token_ids"], positions, 4, axis=1)
 
-    def build():
+    def build(optimizer="adamw"):
         keras.config.set_dtype_policy(args.policy)
         try:
             model = training_view(
@@ -104,7 +115,13 @@ def bert_task(args):
         finally:
             keras.config.set_dtype_policy("float32")
         model.compile(
-            optimizer=keras.optimizers.AdamW(2e-5, global_clipnorm=1.0),
+            optimizer=build_optimizer(
+                optimizer,
+                2e-5,
+                weight_decay=0.004 if optimizer == "adamw" else 0.0,
+                clipnorm=1.0,
+                exclude_from_weight_decay=(),
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             jit_compile=True,
         )
@@ -127,7 +144,18 @@ def bert_task(args):
     )
 
 
-def main():
+def setup_callbacks(name, rate):
+    """The callbacks of a variant that keeps the task's optimizer."""
+    if name == "plain":
+        return []
+    if name == "naive":
+        return [NaiveBatchLR(rate)]
+    if name in RATE_RULES:
+        return [LossAdaptiveLR(mode=name)]
+    raise SystemExit(f"Unknown variant {name!r}; expected one of {VARIANTS}")
+
+
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["gru", "bert"], default="gru")
     parser.add_argument("--size", choices=sorted(BERT_SIZES), default="tiny")
@@ -137,23 +165,22 @@ def main():
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--vocab", type=int, default=8000)
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--variants", default="plain,none,sd2,naive")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--json", help="also write the results here")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def trainers(args, names):
+    """{variant: train one more epoch} and the task's extra figures."""
     task = gru_task if args.model == "gru" else bert_task
     build, (x, y), extra, rate, count_params = task(args)
-    callbacks = {
-        "plain": list,
-        "none": lambda: [LossAdaptiveLR(mode="none")],
-        "sd2": lambda: [LossAdaptiveLR(mode="sd2")],
-        "naive": lambda: [NaiveBatchLR(rate)],
-    }
 
     def variant(name):
         keras.utils.set_random_seed(0)
-        model = build()
-        fixed = callbacks[name]()
+        if name in LOSS_READING:
+            model, fixed = build(name), [LossAdaptiveLR(mode="none")]
+        else:
+            model, fixed = build(), setup_callbacks(name, rate)
 
         def train_one_epoch(timer):
             model.fit(
@@ -167,6 +194,43 @@ def main():
 
         return train_one_epoch
 
+    return {n: variant(n) for n in names}, extra, count_params
+
+
+def report(result, names, extra, count_params):
+    """Prints each variant's step time (and throughput) and its ratio to
+    mode none; adds them to `result`."""
+    medians, rounds = result["seconds_per_epoch"], result["rounds"]
+    steps = result["steps_per_epoch"]
+    for name in names:
+        line = f"{name:9s} {medians[name] / steps * 1e3:8.3f} ms/step"
+        if "tokens" in extra:
+            tps = extra["tokens"] / medians[name]
+            result.setdefault("tokens_per_s", {})[name] = tps
+            line += f"  {tps:,.0f} tokens/s"
+            if count_params:
+                line += f"  {6 * count_params() * tps / 1e12:.1f} TFLOP/s"
+        print(line)
+    if "none" not in medians:
+        return
+    for name in names:
+        if name != "none":
+            ratio = medians[name] / medians["none"]
+            # Each round's two epochs ran back to back: their ratio
+            # cancels the machine's slow drifts.
+            paired = statistics.median(
+                a / b for a, b in zip(rounds[name], rounds["none"])
+            )
+            result[f"ratio_{name}_vs_none"] = ratio
+            result[f"paired_ratio_{name}_vs_none"] = paired
+            print(
+                f"ratio {name}/none: {ratio:.3f} (median of per-round "
+                f"ratios {paired:.3f})"
+            )
+
+
+def main():
+    args = parse_args()
     names = args.variants.split(",")
     steps = -(-args.samples // args.batch)
     print(
@@ -175,9 +239,8 @@ def main():
         f"{steps} steps/epoch, {args.rounds} rounds",
         flush=True,
     )
-    medians, rounds = interleaved_epochs(
-        {n: variant(n) for n in names}, args.rounds
-    )
+    variants, extra, count_params = trainers(args, names)
+    medians, rounds = interleaved_epochs(variants, args.rounds)
     result = {
         "model": args.model,
         "size": args.size,
@@ -188,30 +251,7 @@ def main():
         "seconds_per_epoch": medians,
         "rounds": rounds,
     }
-    for name in names:
-        line = f"{name:6s} {medians[name] / steps * 1e3:8.3f} ms/step"
-        if "tokens" in extra:
-            tps = extra["tokens"] / medians[name]
-            result.setdefault("tokens_per_s", {})[name] = tps
-            line += f"  {tps:,.0f} tokens/s"
-            if count_params:
-                line += f"  {6 * count_params() * tps / 1e12:.1f} TFLOP/s"
-        print(line)
-    if "none" in medians:
-        for name in names:
-            if name != "none":
-                ratio = medians[name] / medians["none"]
-                # Each round's two epochs ran back to back: their ratio
-                # cancels the machine's slow drifts.
-                paired = statistics.median(
-                    a / b for a, b in zip(rounds[name], rounds["none"])
-                )
-                result[f"ratio_{name}_vs_none"] = ratio
-                result[f"paired_ratio_{name}_vs_none"] = paired
-                print(
-                    f"ratio {name}/none: {ratio:.3f} (median of per-round "
-                    f"ratios {paired:.3f})"
-                )
+    report(result, names, extra, count_params)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=1))
 

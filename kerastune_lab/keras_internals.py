@@ -1,5 +1,5 @@
-"""Every private part of Keras that kerastune-lab uses, one small function
-each.
+"""Every private part of Keras (and keras-hub) that kerastune-lab uses,
+one small function each.
 
 Keras 3 has no public way to carry a batch's loss into the optimizer
 inside the compiled step, to scale the rate its update reads, or to add a
@@ -125,3 +125,16 @@ def clip_gradients(optimizer, grads):
 def uses_weight_decay(optimizer, variable):
     """False for a variable `exclude_from_weight_decay` named."""
     return optimizer._use_weight_decay(variable)
+
+
+# -- keras-hub presets ---------------------------------------------------
+
+
+def preset_file(preset, path):
+    """The local path of one file of a keras-hub preset: a preset name
+    (downloaded once, then Keras's cache), a Kaggle or Hugging Face handle,
+    or a local folder. keras-hub's own loaders build TensorFlow-backed
+    tokenizers; this reads the preset's files without them."""
+    from keras_hub.src.utils.preset_utils import get_file
+
+    return get_file(preset, path)

@@ -47,6 +47,9 @@ class RunDirectory:
     DIAGNOSIS = "diagnosis.json"
     CURVES = "curves.png"
     STATUS = "status.json"
+    # What turns text into a text run's model inputs (`predict` reads it).
+    TEXT_VECTORIZER = "text_vectorizer.json"
+    TOKENIZER = "tokenizer.json"
     BACKUP = "backup"
     TENSORBOARD = "tensorboard"
     LOCK = ".lock"
@@ -97,6 +100,16 @@ class RunDirectory:
     @property
     def status(self) -> pathlib.Path:
         return self.path / self.STATUS
+
+    @property
+    def text_vectorizer(self) -> pathlib.Path:
+        """A text classifier's vocabulary and standardisation."""
+        return self.path / self.TEXT_VECTORIZER
+
+    @property
+    def tokenizer(self) -> pathlib.Path:
+        """A masked LM's WordPiece tokenizer (`tokenizers` JSON)."""
+        return self.path / self.TOKENIZER
 
     @property
     def backup(self) -> pathlib.Path:

@@ -1,8 +1,12 @@
+import json
 import os
 import pathlib
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np
 import pytest
 from scenario_script import run_scenario_script
 
@@ -15,6 +19,8 @@ collect_ignore = [
     "optax_scenarios.py",
     "scenario_script.py",
     "sd_scenarios.py",
+    "tensorflow_free_scenario.py",
+    "text_data_arrays.py",
     "tiny_study.py",
 ]
 
@@ -50,3 +56,41 @@ def mirrored_results():
     """mirrored_scenario.py's results (2 logical CPUs vs one), computed
     once per session."""
     return run_scenario_script("mirrored_scenario.py")
+
+
+@pytest.fixture(scope="session")
+def tensorflow_free(tmp_path_factory):
+    """tensorflow_free_scenario.py on JAX, in a process where `import
+    tensorflow` raises ImportError: (its report, its data arrays). Its
+    two runs (a GRU on fortunes, a masked LM on pydoc) serve the predict
+    tests too, reloaded in this process on this process's backend."""
+    pytest.importorskip("jax")
+    root = tmp_path_factory.mktemp("tensorflow-free")
+    blocked = root / "blocked" / "tensorflow"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text(
+        'raise ImportError("TensorFlow is blocked in this test")\n'
+    )
+    arrays = root / "arrays.npz"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tests" / "tensorflow_free_scenario.py"),
+            str(arrays),
+            str(root / "runs"),
+        ],
+        env=dict(
+            os.environ,
+            KERAS_BACKEND="jax",
+            PYTHONPATH=os.pathsep.join(
+                [str(blocked.parent), str(REPO), str(REPO / "tests")]
+            ),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1]), dict(
+        np.load(arrays)
+    )

@@ -334,7 +334,12 @@ def test_semantic_source_from_a_local_pretrained_preset(tmp_path):
     from kerastune_lab.data.text_corpus import load_pydoc_corpus
 
     preset = tmp_path / "preset"
-    tokenizer = build_tokenizer(load_pydoc_corpus()[:20], vocabulary_size=300)
+    vocabulary = build_tokenizer(
+        load_pydoc_corpus()[:20], vocabulary_size=300
+    ).get_vocabulary()
+    tokenizer = keras_hub.models.BertTokenizer(
+        vocabulary=vocabulary, lowercase=True
+    )
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=tokenizer.vocabulary_size(),
         num_layers=1,
@@ -387,7 +392,7 @@ def test_lr_find_suggests_a_sensible_rate_and_keeps_nothing(tmp_path, repo):
 
 
 def test_lr_range_test_restores_weights_and_optimizer():
-    from kerastune_lab.analysis.lr_range_test import lr_range_test
+    from kerastune_lab.analysis.learning_rate_range import lr_range_test
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")

@@ -1,3 +1,4 @@
+import dataclasses
 import pathlib
 import re
 
@@ -6,6 +7,7 @@ import pytest
 from kerastune_lab.config import load_experiment, with_settings
 from kerastune_lab.config.experiment_config import parse_override
 from kerastune_lab.errors import ConfigError
+from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 
 EXPERIMENTS = sorted(
     (pathlib.Path(__file__).parents[1] / "experiments").glob("*.toml")
@@ -310,3 +312,21 @@ def test_bad_levels_name_what_to_fix(tmp_path, levels, fragment):
     path.write_text('[grid]\n"lr_adapt.mode" = ["none", "polyak"]\n' + levels)
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         load_experiment(path)
+
+
+def test_the_gpu_study_asks_the_default_question_at_a_larger_scale(repo):
+    default = load_experiment(repo / "experiments" / "sd_study.toml")
+    gpu = load_experiment(repo / "experiments" / "sd_study_gpu.toml")
+    for section in ("grid", "controls", "data"):
+        assert getattr(gpu, section) == getattr(default, section), section
+    question = dataclasses.asdict(gpu.analysis)
+    assert question.pop("seeds") == 8
+    expected = dataclasses.asdict(default.analysis)
+    expected.pop("seeds")
+    assert question == expected
+    assert gpu.train.epochs >= 4 * default.train.epochs
+    assert gpu.train.batch_size == default.train.batch_size  # same steps
+    sizes = list(BERT_SIZES)
+    assert sizes.index(gpu.model.params.size) > sizes.index(
+        default.model.params.size
+    )

@@ -9,6 +9,8 @@ these, this file fails with the name of what moved, before anything else
 gives a wrong result.
 """
 
+import pathlib
+
 import keras
 import numpy as np
 import pytest
@@ -209,3 +211,15 @@ def test_forgetting_the_restored_epoch_lets_fit_start_where_asked(tmp_path):
         x, y, initial_epoch=0, epochs=1, verbose=0, callbacks=[later]
     )
     assert later.seen == [0]
+
+
+def test_a_preset_file_is_found_in_a_local_folder_or_refused(tmp_path):
+    (tmp_path / "assets" / "tokenizer").mkdir(parents=True)
+    vocabulary = tmp_path / "assets" / "tokenizer" / "vocabulary.txt"
+    vocabulary.write_text("[PAD]\n")
+    found = keras_internals.preset_file(
+        str(tmp_path), "assets/tokenizer/vocabulary.txt"
+    )
+    assert pathlib.Path(found).resolve() == vocabulary.resolve()
+    with pytest.raises(FileNotFoundError):
+        keras_internals.preset_file(str(tmp_path), "config.json")

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from scipy import stats
+from text_data_arrays import PYDOC_500
 
 from kerastune_lab.config import load_experiment
 from kerastune_lab.data.masked_lm_data import (
@@ -94,14 +95,7 @@ def test_chunks_concatenate_documents_with_cls_and_sep():
 
 
 def test_embedded_corpus_tokenizes_into_split_chunks():
-    config = load_experiment(
-        None,
-        [
-            'model.name="bert_mlm"',
-            "model.vocabulary_size=500",
-            "data.max_chunks=50",
-        ],
-    )
+    config = load_experiment(None, PYDOC_500)
     data = load_masked_lm_data(config.data, config.model.params, 8, seed=0)
     summary = data.summary()
     assert (
@@ -131,15 +125,7 @@ def test_text_path_errors(tmp_path):
 
 
 def test_a_fixed_split_seed_gives_every_training_seed_the_same_eval_set():
-    config = load_experiment(
-        None,
-        [
-            'model.name="bert_mlm"',
-            "model.vocabulary_size=500",
-            "data.max_chunks=50",
-            "data.split_seed=7",
-        ],
-    )
+    config = load_experiment(None, [*PYDOC_500, "data.split_seed=7"])
     a, b = (
         load_masked_lm_data(config.data, config.model.params, 8, seed=s)
         for s in (1, 2)
@@ -228,3 +214,32 @@ def test_eval_loss_and_both_baselines_average_over_real_slots():
         slots += weight.sum()
     assert keras_loss == pytest.approx(total / slots, rel=1e-5)
     assert task.no_skill_eval_loss < task.baselines["unigram_eval_loss"]
+
+
+def test_the_token_cache_is_reused_and_keyed_by_the_tokenisation(
+    tmp_path, monkeypatch
+):
+    from kerastune_lab.data import masked_lm_data
+    from kerastune_lab.data.word_piece_tokenizer import WordPieceTokenizer
+
+    monkeypatch.setenv("KERASTUNE_LAB_CACHE_DIR", str(tmp_path))
+    config = load_experiment(
+        None,
+        ['model.name="bert_mlm"', "model.vocabulary_size=400"],
+    )
+    texts = masked_lm_data.load_corpus(config.data)[:30]
+    first, first_ids = masked_lm_data.tokenize_corpus(texts, "", 400)
+    assert len(list(tmp_path.glob("corpus-*.npz"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached tokenizer was not used")
+
+    monkeypatch.setattr(WordPieceTokenizer, "train", no_training)
+    again, again_ids = masked_lm_data.tokenize_corpus(texts, "", 400)
+    assert again.get_vocabulary() == first.get_vocabulary()
+    for a, b in zip(first_ids, again_ids):
+        np.testing.assert_array_equal(a, b)
+    # Another tokenisation is another key: it trains, and caches anew.
+    monkeypatch.setattr(masked_lm_data, "TOKENIZATION", "another")
+    with pytest.raises(AssertionError, match="cached tokenizer"):
+        masked_lm_data.tokenize_corpus(texts, "", 400)

@@ -8,6 +8,15 @@ import sys
 import kerastune_lab
 
 
+def _printed(code):
+    """What `code` prints in a fresh interpreter (which must succeed)."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
 def test_import_leaves_the_matplotlib_backend_alone():
     """A notebook's backend survives `import kerastune_lab...`: plots are
     drawn on matplotlib.figure.Figure objects, never through pyplot's
@@ -18,14 +27,23 @@ def test_import_leaves_the_matplotlib_backend_alone():
         "import kerastune_lab.training.run_experiment\n"
         "import kerastune_lab.comparison.aggregate\n"
         "import kerastune_lab.analysis.run_report\n"
-        "import kerastune_lab.analysis.lr_range_test\n"
+        "import kerastune_lab.analysis.learning_rate_range\n"
         "print(matplotlib.get_backend())\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True
+    assert _printed(code) == "svg"
+
+
+def test_checking_a_configuration_loads_no_keras():
+    """Configurations (and the optimizer declarations they derive keys
+    from) are checked without importing Keras, which the CLI and a
+    study's parent process need to stay light."""
+    code = (
+        "import sys\n"
+        "from kerastune_lab.config import load_experiment\n"
+        "load_experiment(None, ['train.optimizer=\"momo\"'])\n"
+        "print('keras' in sys.modules)\n"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "svg"
+    assert _printed(code) == "False"
 
 
 # README, "How the code is laid out": each layer imports only the ones
@@ -35,10 +53,12 @@ LAYERS = {
         (
             "errors",
             "choices",
+            "optimizer_choice",
             "fields",
             "run_directory",
             "keras_internals",
             "load_backend_quietly",
+            "devices",
         ),
         0,
     ),

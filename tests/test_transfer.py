@@ -415,6 +415,10 @@ def test_predict_prints_the_top_classes(pretrained_run, tmp_path):
         ["predict", str(pretrained_run), str(pretrained_run / "config.json")],
     )
     assert not_image.exit_code == 2 and "as an image" in not_image.output
+    text = CliRunner().invoke(
+        cli, ["predict", str(pretrained_run), "--text", "a digit"]
+    )
+    assert text.exit_code == 2 and "classifies image files" in text.output
 
 
 @pytest.mark.slow

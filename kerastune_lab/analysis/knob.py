@@ -15,7 +15,7 @@ class Knob:
     (`diagnosis_advice.TRAINING_KNOBS`); a model family declares its own
     (`ModelFamily.knobs`) and whoever asks for advice passes them in.
     Values are native (numbers, strings, booleans, lists): `--set` text is
-    made from them only where it is shown (`diagnosis_advice.set_text`).
+    made from them only where it is shown (`diagnosis.set_text`).
 
     Attributes:
         key: "section.name", e.g. "model.dropout_rate".

@@ -17,6 +17,7 @@ from kerastune_lab.cli.options import (
     set_option,
     user_errors,
 )
+from kerastune_lab.cli.predict import predict
 from kerastune_lab.errors import UserError
 from kerastune_lab.load_backend_quietly import load_backend_quietly
 from kerastune_lab.run_directory import RunDirectory
@@ -126,19 +127,7 @@ def _interrupted_run(resume_dir, config, overrides, run_dir):
 @runs_dir_option
 @executor_options
 @user_errors
-def compare(
-    config,
-    overrides,
-    seeds,
-    runs_dir,
-    jobs,
-    engine,
-    address,
-    cpus_per_trial,
-    gpus_per_trial,
-    worker_runs,
-    worker_memory,
-):
+def compare(config, overrides, seeds, runs_dir, **engine):
     """Run every cell of CONFIG's [grid] x --seeds and compare them.
 
     Without CONFIG: the SD study (experiments/sd_study.toml): schedules
@@ -158,16 +147,7 @@ def compare(
     experiment = load_experiment(config or default_study(), overrides)
     seeds = seeds or experiment.analysis.seeds or 3
     study = Study.create(experiment, seeds, runs_dir)
-    executor = make_executor(
-        study.out,
-        engine,
-        jobs,
-        address,
-        cpus_per_trial,
-        gpus_per_trial,
-        worker_runs,
-        worker_memory,
-    )
+    executor = make_executor(study.out, **engine)
     progress = StudyProgress.for_terminal(
         len(study.first_stage()) + study.control_count(), click.echo
     )
@@ -242,55 +222,14 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
             f"--min-lr ({min_lr}) must be below --max-lr ({max_lr})."
         )
     from kerastune_lab.config import load_experiment
+    from kerastune_lab.training.find_learning_rate import find_learning_rate
 
-    experiment = load_experiment(
-        config,
-        [*overrides, 'train.schedule="constant"', "train.warmup_steps=0"],
-    )
-    from kerastune_lab.choices import OPTIMIZERS
-
-    if OPTIMIZERS[experiment.train.optimizer].reads_loss:
-        raise UserError(
-            f"lr-find sweeps a fixed rate; train.optimizer = "
-            f"{experiment.train.optimizer!r} sets each step from the loss "
-            "(its learning_rate is only a cap). Run lr-find with the "
-            'optimizer it builds on, e.g. --set train.optimizer="sgd".'
-        )
-    from kerastune_lab.analysis.lr_range_test import (
-        lr_range_test,
-        plot_range_test,
-    )
-    from kerastune_lab.run_directory import create_run_dir, write_json_atomic
-    from kerastune_lab.training.task_setup import (
-        compile_model,
-        prepare_task,
-    )
-
-    task = prepare_task(experiment)
-    compile_model(task, experiment)
-    data = task.fit_data
-    result = lr_range_test(
-        task.model,
-        data["x"],
-        data.get("y"),
-        data.get("batch_size"),
-        min_lr,
-        max_lr,
-        steps,
-    )
-    out = create_run_dir(runs_dir, f"lr-find-{experiment.name}")
-    write_json_atomic(out / "lr_find.json", result.to_dict())
-    rows = ["lr,loss,smoothed_loss"] + [
-        f"{r:.6g},{loss:.6g},{smooth:.6g}"
-        for r, loss, smooth in zip(
-            result.rates, result.losses, result.smoothed
-        )
-    ]
-    (out / "lr_find.csv").write_text("\n".join(rows) + "\n")
-    plot_range_test(
-        result,
-        out / "lr_find.png",
-        title=f"{experiment.name}: learning-rate range test",
+    result, folder = find_learning_rate(
+        load_experiment(config, overrides),
+        runs_dir,
+        min_lr=min_lr,
+        max_lr=max_lr,
+        steps=steps,
     )
     click.echo(
         f"suggested learning rate: {result.suggestion:.3g} "
@@ -298,7 +237,7 @@ def lr_find(config, overrides, runs_dir, min_lr, max_lr, steps):
         f"{result.steepest:.3g}"
     )
     click.echo(f"try: --set train.learning_rate={result.suggestion:.3g}")
-    click.echo(str(out))
+    click.echo(str(folder))
 
 
 @cli.command()
@@ -350,33 +289,9 @@ def diagnose(path):
     click.echo(diagnosis.to_text())
 
 
-@cli.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
-@click.argument("images", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--top-k",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Classes shown per image.",
-)
-@user_errors
-def predict(run_dir, images, top_k):
-    """Classify IMAGES with the model of an image run (finetuning.py).
-
-    One line per image: the path, then the top-k classes with their
-    probabilities, most probable first.
-    """
-    from kerastune_lab.prediction.predict_files import predict_files
-
-    for path, top in zip(images, predict_files(run_dir, images, top_k)):
-        click.echo(
-            f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top)
-        )
-
-
 cli.add_command(finetune)
 cli.add_command(improve)
+cli.add_command(predict)
 
 
 def main():

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from kerastune_lab.comparison.gpu_slots import DEFAULT_RUNS_PER_GPU
 from kerastune_lab.errors import UserError
 
 RUNS_DIR = "runs"
@@ -71,8 +72,23 @@ _EXECUTOR_OPTIONS = (
         type=click.IntRange(min=1),
         default=None,
         help="local: runs trained at once, each in a long-lived worker "
-        "process with an equal share of the CPU threads [default: 2 on a "
-        "machine with 2 or more CPUs, else 1].",
+        "process with an equal share of the CPU threads [default: on a host "
+        "with NVIDIA GPUs, GPUs x --runs-per-gpu; else 2 on a machine with "
+        "2 or more CPUs, else 1].",
+    ),
+    click.option(
+        "--runs-per-gpu",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="local, on a host with NVIDIA GPUs: runs trained at once on "
+        "each GPU. Each worker is pinned to one GPU (round-robin, "
+        "CUDA_VISIBLE_DEVICES) and limited to 1/N of its memory, less 2 GiB "
+        "for CUDA itself, before its backend starts (JAX: "
+        "XLA_PYTHON_CLIENT_MEM_FRACTION; TensorFlow: a memory limit); lower "
+        "it if runs fail out of GPU memory. No "
+        f"effect without GPUs [default: {DEFAULT_RUNS_PER_GPU}, or what "
+        "--jobs puts on a GPU].",
     ),
     click.option(
         "--engine",
@@ -100,7 +116,9 @@ _EXECUTOR_OPTIONS = (
         type=click.FloatRange(min=0),
         default=0.0,
         show_default=True,
-        help="ray: GPUs reserved per trial.",
+        help="ray: GPUs reserved per trial; below 1 (e.g. 0.25), each "
+        "trial's process is also limited to that share of its GPU's memory "
+        "(JAX, TensorFlow, torch).",
     ),
     click.option(
         "--worker-runs",
@@ -132,19 +150,21 @@ def executor_options(command):
 
 def make_executor(
     out,
-    engine,
-    jobs,
-    address,
-    cpus_per_trial,
-    gpus_per_trial,
-    worker_runs,
-    worker_memory,
+    engine="local",
+    jobs=None,
+    runs_per_gpu=None,
+    address=None,
+    cpus_per_trial=1.0,
+    gpus_per_trial=0.0,
+    worker_runs=None,
+    worker_memory=None,
 ):
     """The engine that trains a command's runs, from `executor_options`.
 
     Args:
         out: The command's output folder (a Ray engine keeps its
-            experiments in out/ray).
+            experiments in out/ray, the local workers their compilation
+            cache in out/cache).
 
     Returns:
         A `LocalPool` or a `RayExecutor` (raises `UserError` where Ray is
@@ -152,6 +172,7 @@ def make_executor(
     """
     local_only = {
         "--jobs": jobs,
+        "--runs-per-gpu": runs_per_gpu,
         "--worker-runs": worker_runs,
         "--worker-memory-growth": worker_memory,
     }
@@ -175,6 +196,13 @@ def make_executor(
         raise UserError(
             "--address joins a Ray cluster and needs --engine ray."
         )
+    return _local_pool(out, jobs, runs_per_gpu, worker_runs, worker_memory)
+
+
+def _local_pool(out, jobs, runs_per_gpu, worker_runs, worker_memory):
+    """The local engine: on a host with NVIDIA GPUs, its workers pinned to
+    them (`GpuSlots`, described in one line); else CPU workers."""
+    from kerastune_lab.comparison.gpu_slots import GpuSlots
     from kerastune_lab.comparison.local_pool import (
         MAX_RUNS_PER_WORKER,
         MEMORY_GROWTH_MIB,
@@ -182,7 +210,20 @@ def make_executor(
         default_jobs,
         worker_environment,
     )
+    from kerastune_lab.devices.visible_gpus import visible_gpus
 
+    gpus = visible_gpus()
+    slots = None
+    if gpus:
+        slots = GpuSlots.plan(gpus, jobs, runs_per_gpu)
+        click.echo(slots.describe())
+        jobs = slots.jobs
+    elif runs_per_gpu is not None:
+        click.echo(
+            "--runs-per-gpu has no effect here: nvidia-smi shows no NVIDIA "
+            "GPU to this process.",
+            err=True,
+        )
     jobs = jobs or default_jobs()
     return LocalPool(
         jobs,
@@ -191,6 +232,7 @@ def make_executor(
         memory_growth_mib=(
             MEMORY_GROWTH_MIB if worker_memory is None else worker_memory
         ),
+        worker_environments=slots.environments() if slots else None,
     )
 
 

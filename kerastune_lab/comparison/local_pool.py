@@ -8,7 +8,9 @@ has grown `memory_growth_mib` beyond what it was after its first run.
 A worker that crashes or is killed (OOM,
 SIGKILL) is replaced; the run it held is reported failed, its run
 directory stays valid, and the next `compare` resumes it from its last
-backed-up epoch.
+backed-up epoch. On a GPU host each worker slot has its own environment
+(its GPU and share of its memory, `GpuSlots`); a worker that replaces
+another takes over its slot.
 """
 
 import collections
@@ -74,7 +76,8 @@ def worker_environment(jobs, cache_dir=None):
 
 
 class _Worker:
-    def __init__(self, context, environment):
+    def __init__(self, context, environment, slot=0):
+        self.slot = slot
         self.connection, child = context.Pipe()
         self.process = context.Process(
             target=worker_main,
@@ -116,6 +119,8 @@ class LocalPool:
         memory_growth_mib: A worker whose resident memory after a run has
             grown by this many MiB or more since its first run is replaced
             (0: a new worker for every run).
+        worker_environments: One more environment per worker slot (`jobs`
+            of them; `GpuSlots.environments()`), or None.
 
     Example:
 
@@ -131,9 +136,17 @@ class LocalPool:
         environment: dict | None = None,
         max_runs_per_worker: int = MAX_RUNS_PER_WORKER,
         memory_growth_mib: float = MEMORY_GROWTH_MIB,
+        worker_environments: list | None = None,
     ):
         if not isinstance(jobs, int) or jobs < 1:
             raise ValueError(f"jobs must be an int >= 1. Received: {jobs!r}")
+        if worker_environments is not None and len(worker_environments) != (
+            jobs
+        ):
+            raise ValueError(
+                f"worker_environments must hold one environment per job "
+                f"({jobs}). Received: {len(worker_environments)}"
+            )
         if max_runs_per_worker < 1 or memory_growth_mib < 0:
             raise ValueError(
                 "max_runs_per_worker must be >= 1 and memory_growth_mib >= "
@@ -143,6 +156,8 @@ class LocalPool:
         self.environment = dict(environment or {})
         self.max_runs_per_worker = max_runs_per_worker
         self.memory_growth_mib = memory_growth_mib
+        self.worker_environments = worker_environments or [{}] * jobs
+        self._free_slots = list(range(jobs))
         # Spawned, not forked: a fork of a process that has loaded
         # TensorFlow or JAX is not safe, and a fresh interpreter is what a
         # `kerastune-lab run` process is.
@@ -159,13 +174,23 @@ class LocalPool:
     def close(self):
         """Stops the idle workers."""
         while self._idle:
-            self._idle.pop().stop()
+            self._stop(self._idle.pop())
 
     def _worker(self):
         if self._idle:
             return self._idle.pop()
         self.workers_started += 1
-        return _Worker(self._context, self.environment)
+        # At most `jobs` workers live at once, so a slot is free.
+        slot = min(self._free_slots)
+        self._free_slots.remove(slot)
+        environment = self.environment | self.worker_environments[slot]
+        return _Worker(self._context, environment, slot)
+
+    def _stop(self, worker, kill=False):
+        if kill:
+            worker.process.kill()
+        worker.stop()
+        self._free_slots.append(worker.slot)
 
     def run(self, planned_runs, on_outcome=None, stage=None):
         """Trains `planned_runs`, `jobs` at a time; returns their
@@ -204,8 +229,7 @@ class LocalPool:
                         record(self._outcome(worker))
         finally:
             for worker in busy.values():  # interrupted: stop them all
-                worker.process.kill()
-                worker.stop()
+                self._stop(worker, kill=True)
                 RunDirectory(worker.planned.run_dir).release()
         return [outcomes[p.name] for p in planned_runs]
 
@@ -230,6 +254,7 @@ class LocalPool:
         except (EOFError, OSError):
             worker.process.join()
             worker.connection.close()
+            self._free_slots.append(worker.slot)
             return RunOutcome(
                 planned,
                 FAILED,
@@ -252,7 +277,7 @@ class LocalPool:
             self._idle.append(worker)
         else:
             # A failed run may leave Keras in any state: start afresh.
-            worker.stop()
+            self._stop(worker)
         return RunOutcome(
             planned,
             COMPLETE if complete else FAILED,

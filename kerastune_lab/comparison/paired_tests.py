@@ -58,7 +58,6 @@ from kerastune_lab.config.experiment_config import (
 
 ALPHA = 0.05
 MIN_SEEDS = 3
-PRIMARY_FIGURE = "final_eval_loss"
 REAL, NOT_SHOWN, UNTESTABLE = "real", "not_shown", "untestable"
 VERDICTS = (REAL, NOT_SHOWN, UNTESTABLE)
 PRIMARY, EXPLORATORY = "primary", "exploratory"

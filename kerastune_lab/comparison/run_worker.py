@@ -20,6 +20,10 @@ import sys
 import time
 import traceback
 
+LOCAL_ADVICE = (
+    "lower --runs-per-gpu (or --jobs) so that each run gets a larger share"
+)
+
 
 def train_planned_run(planned, callbacks=(), verbose=2, echo=print):
     """Trains `planned` into its run directory, resuming an interrupted
@@ -119,6 +123,25 @@ class KerasState:
         keras.distribution.set_distribution(self._distribution)
 
 
+def failure_message(exception, advice=LOCAL_ADVICE):
+    """A failed run's reason in one line; where a process given a share
+    of a GPU ran out of GPU memory, `advice` (the setting to change)."""
+    from kerastune_lab.devices.gpu_memory_share import (
+        is_out_of_memory,
+        shared_fraction,
+    )
+
+    text = f"{type(exception).__name__}: {exception}"
+    first_line = text.splitlines()[0]
+    fraction = shared_fraction()
+    if fraction is None or not is_out_of_memory(text):
+        return first_line
+    return (
+        f"ran out of GPU memory with {fraction:.1%} of the GPU's memory: "
+        f"{advice} ({first_line})"
+    )
+
+
 def _die_with_parent():
     """Asks Linux to kill this process when the process that started it
     dies: an orphaned worker must never keep writing into a run that a
@@ -141,9 +164,11 @@ def worker_main(connection, environment):
     """
     _die_with_parent()
     os.environ.update(environment)
+    from kerastune_lab.devices.gpu_memory_share import apply_gpu_memory_share
     from kerastune_lab.load_backend_quietly import load_backend_quietly
 
     load_backend_quietly()  # the same imports as `kerastune-lab run`
+    apply_gpu_memory_share()  # before the backend's first operation
     state = KerasState()
     while True:
         try:
@@ -162,11 +187,11 @@ def worker_main(connection, environment):
                 return
             except BaseException as exception:
                 traceback.print_exc()
-                error = f"{type(exception).__name__}: {exception}"
+                error = failure_message(exception)
         connection.send(
             {
                 "name": planned.name,
-                "error": error.splitlines()[0] if error else "",
+                "error": error,
                 "seconds": time.perf_counter() - start,
                 "memory_mib": resident_memory_mib(),
             }

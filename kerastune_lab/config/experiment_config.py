@@ -13,7 +13,12 @@ from kerastune_lab.analysis.objective_direction import (
     MAX,
     objective_direction,
 )
-from kerastune_lab.choices import GAMMA_SOURCES, OPTIMIZERS, SCHEDULES
+from kerastune_lab.choices import (
+    GAMMA_SOURCES,
+    OPTIMIZERS,
+    SCHEDULES,
+    optimizer_config_fields,
+)
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.registry import FAMILIES
 from kerastune_lab.fields import build_dataclass, option
@@ -51,8 +56,10 @@ class DataConfig:
         -1,
         minimum=-1,
         doc="seed of the data split, the synthetic data and the fixed eval "
-        "masks; -1: train.seed. Fix it in a study so that every seed "
-        "is evaluated on the same examples",
+        "masks; -1: train.seed, so each seed of a study or of improve "
+        "draws its own split and split-to-split variance is inside every "
+        "interval. Fix it only to evaluate every seed on one split (the "
+        "claims then hold for that split)",
     )
     max_tokens: int = option(
         20000, minimum=2, doc="vocabulary size of the text vectoriser"
@@ -102,7 +109,9 @@ class ModelConfig:
 
 
 @dataclasses.dataclass
-class TrainConfig:
+class _TrainKeys:
+    """[train] without the optimizers' settings (see TrainConfig)."""
+
     optimizer: str = option("adam", choices=tuple(OPTIMIZERS))
     learning_rate: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
     schedule: str = option("constant", choices=SCHEDULES)
@@ -132,13 +141,6 @@ class TrainConfig:
         "and per-step scalars (loss, lr, G, SD factor) and the "
         "run's hyperparameters",
     )
-    weight_decay: float = option(0.0, minimum=0.0)
-    momentum: float = option(
-        0.9, minimum=0.0, maximum=1.0, doc="momentum of rmsprop, sgd and momo"
-    )
-    epsilon: float = option(
-        0.0, minimum=0.0, doc="epsilon of adaptive optimizers; 0: Keras's"
-    )
     clipnorm: float = option(0.0, minimum=0.0, doc="global norm clip; 0 off")
     jit_compile: bool = option(True, doc="XLA-compile the train step")
     steps_per_execution: int = option(1, minimum=1)
@@ -165,6 +167,13 @@ class TrainConfig:
         doc="rate of the second phase; 0: train.learning_rate / 10",
     )
 
+
+# The keys of the optimizers' settings come from their declarations.
+TrainConfig = dataclasses.make_dataclass(
+    "TrainConfig", optimizer_config_fields(), bases=(_TrainKeys,)
+)
+# Importable under its own name: planned runs are pickled to workers.
+TrainConfig.__module__ = __name__
 
 # The keys of the rules' settings come from the rules themselves.
 LrAdaptConfig = dataclasses.make_dataclass(
@@ -734,28 +743,8 @@ def _check_consistency(config):
             f"{data.val_split + data.test_split:g}: leave at least 10% of "
             "the data for training."
         )
-    if OPTIMIZERS[train.optimizer].schedule_free:
-        _check_schedule_free(train)
-    rules.check_config(config.lr_adapt, train.optimizer)
-
-
-def _check_schedule_free(train):
-    """A schedule-free optimizer is its own schedule and is evaluated at
-    its average (choices.OptimizerChoice.schedule_free)."""
-    if train.early_stopping and train.restore_best_weights:
-        raise ConfigError(
-            f"train.optimizer = {train.optimizer!r} with early stopping "
-            "and restore_best_weights: restoring an earlier epoch's weights "
-            "without its averaging state gives a wrong evaluation point; "
-            "set train.restore_best_weights = false."
-        )
-    if train.schedule != "constant":
-        raise ConfigError(
-            f"train.optimizer = {train.optimizer!r} with train.schedule = "
-            f"{train.schedule!r}: schedule-free training replaces the decay "
-            "schedule; use schedule = 'constant' (warmup_steps still "
-            "applies: the optimizer warms up itself)."
-        )
+    OPTIMIZERS[train.optimizer].check(train, config.lr_adapt)
+    rules.check_config(config.lr_adapt)
 
 
 def load_experiment(path=None, overrides=()):

@@ -6,7 +6,8 @@ set. They are decoded and resized once, cached in memory as uint8, split
 by a seeded stratified split, and batched; training batches are shuffled
 every epoch and optionally augmented. The base model's own
 `preprocess_input` runs as a NumPy function, so the pipeline feeds any
-Keras backend (tf.data itself stays here, in data loading).
+Keras backend (tf.data itself stays here, in data loading, and off the
+GPUs unless the backend is TensorFlow: see `import_tensorflow`).
 """
 
 import dataclasses
@@ -14,11 +15,13 @@ import pathlib
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerastune_lab.data.digits import load_digits_images
+from kerastune_lab.data.import_tensorflow import import_tensorflow
 from kerastune_lab.data.splits import stratified_split
 from kerastune_lab.errors import UserError
+
+tf = import_tensorflow("Image data (data.name = 'digits' or 'images')")
 
 SPLITS = ("train", "val", "test")
 
@@ -62,6 +65,43 @@ def load_image_classification(
         seed: The run's seed (shuffling, augmentation); the split follows
             `data_config.data_seed(seed)`.
     """
+    source, labels, class_names = _cached_images(data_config, image_size)
+    parts = stratified_split(
+        labels,
+        data_config.val_split,
+        data_config.test_split,
+        data_config.data_seed(seed),
+    )
+    train, val, test = _select_splits(source, parts)
+    augment = _augmentation(seed) if data_config.augment else []
+
+    def finish(dataset, training):
+        return _batched(
+            dataset,
+            batch_size,
+            augment if training else [],
+            lambda x: _preprocess(x, preprocess_input, image_size),
+        )
+
+    train = train.shuffle(
+        len(parts[0]), seed=seed, reshuffle_each_iteration=True
+    )
+    labels = np.asarray(labels)
+    return ImageClassificationData(
+        train=finish(train, True),
+        val=finish(val, False),
+        test=finish(test, False),
+        class_names=list(class_names),
+        counts={name: len(rows) for name, rows in zip(SPLITS, parts)},
+        test_labels=labels[parts[2]],
+        train_labels=labels[parts[0]],
+        val_labels=labels[parts[1]],
+    )
+
+
+def _cached_images(data_config, image_size):
+    """(dataset of (uint8 image, label), labels, class names), resized and
+    cached in memory."""
     if data_config.name == "digits":
         images, labels, class_names = load_digits_images()
         source = tf.data.Dataset.from_tensor_slices((images, labels)).map(
@@ -80,13 +120,13 @@ def load_image_classification(
         ),
         num_parallel_calls=tf.data.AUTOTUNE,
     ).cache()
-    parts = stratified_split(
-        labels,
-        data_config.val_split,
-        data_config.test_split,
-        data_config.data_seed(seed),
-    )
-    split_of = np.zeros(len(labels), np.int64)
+    return source, labels, class_names
+
+
+def _select_splits(source, parts):
+    """The datasets of the rows in each of `parts` (a partition of the
+    source's rows, as `stratified_split` gives), in the source's order."""
+    split_of = np.zeros(sum(len(rows) for rows in parts), np.int64)
     for index, rows in enumerate(parts):
         split_of[rows] = index
     split_of = tf.constant(split_of)
@@ -101,36 +141,23 @@ def load_image_classification(
             .apply(tf.data.experimental.assert_cardinality(len(parts[index])))
         )
 
-    augment = _augmentation(seed) if data_config.augment else []
+    return [select(i) for i in range(len(parts))]
 
-    def finish(dataset, training):
-        dataset = dataset.batch(batch_size)
-        for layer in augment if training else []:
-            dataset = dataset.map(
-                lambda x, y, layer=layer: (layer(x), y),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
+
+def _batched(dataset, batch_size, augment, preprocess):
+    """Batches, then the augmentation layers, then `preprocess` of the
+    images; prefetched."""
+    dataset = dataset.batch(batch_size)
+    for layer in augment:
         dataset = dataset.map(
-            lambda x, y: (_preprocess(x, preprocess_input, image_size), y),
+            lambda x, y, layer=layer: (layer(x), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        return dataset.prefetch(tf.data.AUTOTUNE)
-
-    train, val, test = (select(i) for i in range(3))
-    train = train.shuffle(
-        len(parts[0]), seed=seed, reshuffle_each_iteration=True
+    dataset = dataset.map(
+        lambda x, y: (preprocess(x), y),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
-    labels = np.asarray(labels)
-    return ImageClassificationData(
-        train=finish(train, True),
-        val=finish(val, False),
-        test=finish(test, False),
-        class_names=list(class_names),
-        counts={name: len(rows) for name, rows in zip(SPLITS, parts)},
-        test_labels=labels[parts[2]],
-        train_labels=labels[parts[0]],
-        val_labels=labels[parts[1]],
-    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def _preprocess(images, preprocess_input, image_size):

@@ -1,9 +1,10 @@
 """Masked-LM data: a corpus tokenised, grouped into chunks, masked.
 
-Tokenisation uses keras-hub's BertTokenizer (TensorFlow text ops, here in
-data loading only); everything the model sees is NumPy, so training runs
-on any Keras backend. Training masks are redrawn every epoch; evaluation
-and test masks are drawn once, so epochs compare on the same predictions.
+Tokenisation is `WordPieceTokenizer` (the `tokenizers` library, no
+TensorFlow), and everything the model sees is NumPy, so the same token ids,
+splits and masks reach the model on every Keras backend. Training masks
+are redrawn every epoch; evaluation and test masks are drawn once, so
+epochs compare on the same predictions.
 """
 
 import dataclasses
@@ -18,69 +19,55 @@ from kerastune_lab.data.epoch_keyed_dataset import EpochKeyedDataset
 from kerastune_lab.data.masking import draw_masks
 from kerastune_lab.data.splits import stratified_split
 from kerastune_lab.data.text_corpus import load_pydoc_corpus, load_text_files
+from kerastune_lab.data.word_piece_tokenizer import (
+    RESERVED_TOKENS,
+    WordPieceTokenizer,
+)
 from kerastune_lab.errors import UserError
 
-RESERVED_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+# Part of the token cache's key: a new tokenisation must not reuse the ids
+# of an older one (caches written before this tag held keras-hub's).
+TOKENIZATION = "tokenizers-wordpiece-1"
 
 
-def build_tokenizer(texts, preset="", vocabulary_size=8000, lowercase=True):
-    """The preset's WordPiece tokenizer, or one computed from `texts`."""
-    import keras_hub
-
+def build_tokenizer(texts, preset="", vocabulary_size=8000):
+    """The preset's WordPiece tokenizer, or one trained on `texts`
+    (lowercased, as BERT's uncased models)."""
     if preset:
         from kerastune_lab.models.bert_masked_lm import load_from_preset
 
-        return load_from_preset(keras_hub.models.BertTokenizer, preset)
-    import tensorflow as tf
-
-    # A plain list would be read as file names.
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts),
-        vocabulary_size,
-        lowercase=lowercase,
-        reserved_tokens=RESERVED_TOKENS,
-    )
-    return keras_hub.models.BertTokenizer(
-        vocabulary=vocabulary, lowercase=lowercase
-    )
+        return load_from_preset(WordPieceTokenizer, preset)
+    return WordPieceTokenizer.train(texts, vocabulary_size, lowercase=True)
 
 
 def tokenize_corpus(texts, preset="", vocabulary_size=8000):
     """(tokenizer, one int array of token ids per text).
 
-    Computing a WordPiece vocabulary and tokenising take seconds that are
+    Training a WordPiece vocabulary and tokenising take seconds that are
     the same for every run of a study: where KERASTUNE_LAB_CACHE_DIR is set
-    (`compare` sets it to the study's cache/ folder), the vocabulary and
+    (`compare` sets it to the study's cache/ folder), the tokenizer and
     the token ids are kept there, keyed by the texts and settings.
     """
     cache_dir = os.environ.get("KERASTUNE_LAB_CACHE_DIR")
     if not cache_dir:
         tokenizer = build_tokenizer(texts, preset, vocabulary_size)
-        return tokenizer, [np.asarray(tokenizer(t)) for t in texts]
+        return tokenizer, tokenizer(texts)
     key = hashlib.sha256(
-        json.dumps([preset, vocabulary_size, texts]).encode()
+        json.dumps([TOKENIZATION, preset, vocabulary_size, texts]).encode()
     ).hexdigest()[:16]
     path = pathlib.Path(cache_dir) / f"corpus-{key}.npz"
     if path.is_file():
         cached = np.load(path)
-        if preset:
-            tokenizer = build_tokenizer(texts, preset, vocabulary_size)
-        else:
-            import keras_hub
-
-            tokenizer = keras_hub.models.BertTokenizer(
-                vocabulary=[str(t) for t in cached["vocabulary"]],
-                lowercase=True,
-            )
+        tokenizer = WordPieceTokenizer.from_json(str(cached["tokenizer"]))
         return tokenizer, np.split(cached["ids"], cached["offsets"][1:-1])
     tokenizer = build_tokenizer(texts, preset, vocabulary_size)
-    token_lists = [np.asarray(tokenizer(t), dtype="int32") for t in texts]
+    token_lists = tokenizer(texts)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside and renamed: runs of a study start side by side.
     tmp = path.with_name(f".{path.stem}-{os.getpid()}.npz")
     np.savez(
         tmp,
-        vocabulary=np.asarray(tokenizer.get_vocabulary()),
+        tokenizer=np.asarray(tokenizer.to_json()),
         ids=np.concatenate(token_lists),
         offsets=np.cumsum([0] + [len(t) for t in token_lists]),
     )
@@ -191,31 +178,21 @@ class MaskedLMData:
         }
 
 
-def load_masked_lm_data(data_config, model_params, batch_size, seed):
-    """Corpus -> tokenizer -> chunks -> seeded train/val/test MaskedChunks.
+def load_corpus(data_config):
+    """The texts of `[data]`: the user's .txt files, or pydoc's topics."""
+    if data_config.name != "text":
+        return load_pydoc_corpus()
+    if not data_config.path:
+        raise UserError(
+            "data.name = 'text' needs data.path: a .txt file or a folder"
+            ' of .txt files (--set data.path="corpus/").'
+        )
+    return load_text_files(data_config.path)
 
-    Chunk selection, split and the fixed eval/test masks follow the data
-    seed (data.split_seed, else `seed`); training masks follow `seed`.
-    """
-    data_seed = data_config.data_seed(seed)
-    if data_config.name == "text":
-        if not data_config.path:
-            raise UserError(
-                "data.name = 'text' needs data.path: a .txt file or a folder"
-                ' of .txt files (--set data.path="corpus/").'
-            )
-        texts = load_text_files(data_config.path)
-    else:
-        texts = load_pydoc_corpus()
-    tokenizer, token_lists = tokenize_corpus(
-        texts, model_params.preset, model_params.vocabulary_size
-    )
-    vocab = tokenizer.vocabulary_size()
-    special = {
-        tokenizer.token_to_id(t)
-        for t in RESERVED_TOKENS
-        if t in tokenizer.get_vocabulary()
-    }
+
+def corpus_chunks(data_config, token_lists, tokenizer, data_seed):
+    """The corpus as rows of `data_config.chunk_size` ids (at most
+    data.max_chunks of them, a seeded choice kept in corpus order)."""
     chunks = group_into_chunks(
         token_lists,
         data_config.chunk_size,
@@ -233,6 +210,22 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
             f"{data_config.chunk_size} tokens; add text or lower "
             "data.chunk_size."
         )
+    return chunks
+
+
+def load_masked_lm_data(data_config, model_params, batch_size, seed):
+    """Corpus -> tokenizer -> chunks -> seeded train/val/test MaskedChunks.
+
+    Chunk selection, split and the fixed eval/test masks follow the data
+    seed (data.split_seed, else `seed`); training masks follow `seed`.
+    """
+    data_seed = data_config.data_seed(seed)
+    tokenizer, token_lists = tokenize_corpus(
+        load_corpus(data_config),
+        model_params.preset,
+        model_params.vocabulary_size,
+    )
+    chunks = corpus_chunks(data_config, token_lists, tokenizer, data_seed)
     # Chunks have no label: one "class" gives a plain seeded split.
     train, val, test = stratified_split(
         np.zeros(len(chunks)),
@@ -242,9 +235,9 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
     )
     mask = {
         "mask_rate": data_config.mask_rate,
-        "special_ids": special,
+        "special_ids": {tokenizer.token_to_id(t) for t in RESERVED_TOKENS},
         "mask_id": tokenizer.token_to_id("[MASK]"),
-        "vocab_size": vocab,
+        "vocab_size": tokenizer.vocabulary_size(),
     }
     return MaskedLMData(
         train=MaskedChunks(
@@ -256,6 +249,6 @@ def load_masked_lm_data(data_config, model_params, batch_size, seed):
         test=MaskedChunks(
             chunks[test], batch_size, mask, data_seed + 2, redraw=False
         ),
-        vocabulary_size=vocab,
+        vocabulary_size=tokenizer.vocabulary_size(),
         tokenizer=tokenizer,
     )

@@ -1,8 +1,8 @@
 """Text-classification data as padded integer sequences, split and ready.
 
-Text is tokenised with Keras's `TextVectorization` (TensorFlow ops, so it
-stays here in data loading); the model then trains from NumPy arrays on
-any backend. The vocabulary is fitted on the training split only.
+Text is tokenised by `TextVectorizer` (NumPy, the same ids on every
+backend), fitted on the training split only; the model trains from NumPy
+arrays on any backend.
 """
 
 import dataclasses
@@ -13,11 +13,13 @@ from kerastune_lab.data.csv_texts import load_csv_texts
 from kerastune_lab.data.fortunes import load_fortunes
 from kerastune_lab.data.splits import stratified_split
 from kerastune_lab.data.synthetic_sequences import make_synthetic_sequences
+from kerastune_lab.data.text_vectorizer import TextVectorizer
 
 
 @dataclasses.dataclass
 class TextClassificationData:
-    """Integer sequences (0-padded, right) and labels of each split."""
+    """Integer sequences (0-padded, right) and labels of each split, and
+    the `TextVectorizer` that made them (None for synthetic sequences)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -27,6 +29,7 @@ class TextClassificationData:
     y_test: np.ndarray
     class_names: list
     vocab_size: int
+    vectorizer: TextVectorizer | None = None
 
     @property
     def num_classes(self):
@@ -40,6 +43,7 @@ class TextClassificationData:
             "val": len(self.y_val),
             "test": len(self.y_test),
             "classes": list(self.class_names),
+            "class_names": list(self.class_names),
             "vocab_size": int(self.vocab_size),
             "majority_class_fraction_test": float(
                 np.mean(self.y_test == np.argmax(counts))
@@ -47,25 +51,6 @@ class TextClassificationData:
             if len(self.y_test)
             else None,
         }
-
-
-def vectorize_texts(train_texts, other_texts, max_tokens, sequence_length):
-    """Fits TextVectorization on `train_texts`, maps every list given."""
-    import keras
-    import tensorflow as tf
-
-    vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens,
-        output_sequence_length=sequence_length,
-    )
-    vectorizer.adapt(tf.constant(train_texts))
-    outputs = [
-        np.asarray(vectorizer(tf.constant(texts)), dtype=np.int32)
-        if len(texts)
-        else np.zeros((0, sequence_length), np.int32)
-        for texts in [train_texts, *other_texts]
-    ]
-    return outputs, vectorizer.vocabulary_size()
 
 
 def load_text_classification(data_config, seed):
@@ -106,19 +91,17 @@ def load_text_classification(data_config, seed):
         labels, data_config.val_split, data_config.test_split, seed
     )
     texts = np.asarray(texts, dtype=object)
-    (x_train, x_val, x_test), vocab_size = vectorize_texts(
-        list(texts[train]),
-        [list(texts[val]), list(texts[test])],
-        data_config.max_tokens,
-        data_config.sequence_length,
+    vectorizer = TextVectorizer.adapt(
+        texts[train], data_config.max_tokens, data_config.sequence_length
     )
     return TextClassificationData(
-        x_train,
+        vectorizer(texts[train]),
         labels[train],
-        x_val,
+        vectorizer(texts[val]),
         labels[val],
-        x_test,
+        vectorizer(texts[test]),
         labels[test],
         class_names,
-        vocab_size,
+        vectorizer.vocabulary_size,
+        vectorizer,
     )

@@ -59,11 +59,11 @@ def prepare(config):
 
     from kerastune_lab.data.masked_lm_data import load_masked_lm_data
     from kerastune_lab.families.prepared_task import PreparedTask
-    from kerastune_lab.lr_adapt.semantic_gamma import build_semantic_gamma
     from kerastune_lab.models.bert_masked_lm import (
         build_bert_masked_lm,
         training_view,
     )
+    from kerastune_lab.run_directory import RunDirectory
 
     train = config.train
     params = config.model.params
@@ -79,21 +79,6 @@ def prepare(config):
         ),
         dropout=params.dropout,
     )
-    gamma_source = None
-    if config.lr_adapt.source == "semantic":
-        use_encoder = config.lr_adapt.semantic_model == "encoder" or (
-            config.lr_adapt.semantic_model == "auto" and params.preset
-        )
-        embeddings = (
-            keras.ops.convert_to_numpy(
-                masked_lm.backbone.token_embedding.embeddings
-            )
-            if use_encoder
-            else None
-        )
-        gamma_source = build_semantic_gamma(
-            data.tokenizer.get_vocabulary(), embeddings
-        )
     return PreparedTask(
         model=training_view(masked_lm),
         fit_data={
@@ -114,9 +99,34 @@ def prepare(config):
         no_skill_eval_loss=data.no_skill_eval_loss(),
         baselines={"unigram_eval_loss": data.unigram_eval_loss()},
         perplexity=True,
-        gamma_source=gamma_source,
+        gamma_source=_gamma_source(config, masked_lm, data.tokenizer),
         export_model=masked_lm,
+        export_files={RunDirectory.TOKENIZER: data.tokenizer.save},
     )
+
+
+def _gamma_source(config, masked_lm, tokenizer):
+    """The semantic-differential G with source = "semantic" (None
+    otherwise): from the pretrained encoder's own token embeddings where
+    asked (or "auto" with a preset), else from all-MiniLM-L6-v2."""
+    if config.lr_adapt.source != "semantic":
+        return None
+    import keras
+
+    from kerastune_lab.lr_adapt.semantic_gamma import build_semantic_gamma
+
+    semantic_model = config.lr_adapt.semantic_model
+    use_encoder = semantic_model == "encoder" or (
+        semantic_model == "auto" and config.model.params.preset
+    )
+    embeddings = (
+        keras.ops.convert_to_numpy(
+            masked_lm.backbone.token_embedding.embeddings
+        )
+        if use_encoder
+        else None
+    )
+    return build_semantic_gamma(tokenizer.get_vocabulary(), embeddings)
 
 
 SIZES = tuple(BERT_SIZES)

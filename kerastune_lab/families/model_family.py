@@ -6,8 +6,6 @@ from typing import Any
 
 from kerastune_lab.analysis.knob import Knob
 
-ROLES = ("capacity", "regularisation", "data")
-
 
 @dataclasses.dataclass(frozen=True)
 class DataKind:
@@ -58,7 +56,8 @@ class ModelFamily:
         read_inputs: Optional `read_inputs(params, paths) -> batch`: input
             files (e.g. images) as the model's inputs, read exactly as
             training read its data; `kerastune-lab predict` serves the
-            runs of a family that has it.
+            runs of a family that has it (text runs instead save what
+            reads their text: `PreparedTask.export_files`).
         knobs: `Knob`s (analysis.knob) of capacity, regularisation and
             data amount, which the diagnosis advises from: whoever asks
             for a diagnosis passes them in (`knobs_for`).
@@ -79,8 +78,3 @@ class ModelFamily:
     def data_names(self) -> tuple[str, ...]:
         """The `data.name` values it reads, its default first."""
         return tuple(kind.name for kind in self.data_kinds)
-
-    def param_choices(self, key: str) -> tuple:
-        """The allowed values of one `[model]` key (its field's choices)."""
-        field = {f.name: f for f in dataclasses.fields(self.params)}[key]
-        return tuple(field.metadata["choices"])

@@ -28,6 +28,10 @@ class PreparedTask:
             registered source named in [lr_adapt] source).
         export_model: The model written to model.keras when it is not
             `model` itself (a model class that shares `model`'s layers).
+        export_files: Files written beside model.keras, by name (the
+            `RunDirectory` constant): `{name: save}`, where `save(path)`
+            writes the file, e.g. the text vectorizer that turns text into
+            the model's inputs.
         fine_tune: For a two-phase run (train.head_epochs): makes the
             layers of the second phase trainable (the model is recompiled
             afterwards).
@@ -47,4 +51,5 @@ class PreparedTask:
     perplexity: bool = False
     gamma_source: object = None
     export_model: object = None
+    export_files: dict = dataclasses.field(default_factory=dict)
     fine_tune: object = None

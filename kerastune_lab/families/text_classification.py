@@ -45,6 +45,7 @@ def prepare_text_classification(config, build_model):
     from kerastune_lab.data.no_skill_loss import no_skill_loss
     from kerastune_lab.data.shuffled_batches import ShuffledBatches
     from kerastune_lab.families.prepared_task import PreparedTask
+    from kerastune_lab.run_directory import RunDirectory
 
     train = config.train
     data = load_text_classification(config.data, train.seed)
@@ -85,4 +86,8 @@ def prepare_text_classification(config, build_model):
         no_skill_eval_loss=no_skill_loss(
             data.y_train, data.y_val, data.num_classes
         ),
+        # Synthetic sequences are ids already: no text to read.
+        export_files={RunDirectory.TEXT_VECTORIZER: data.vectorizer.save}
+        if data.vectorizer
+        else {},
     )

@@ -71,16 +71,11 @@ def check(config):
 def prepare(config):
     """A pretrained trunk on images; with train.head_epochs the trunk
     starts frozen and `fine_tune` unfreezes it for the second phase."""
-    import numpy as np
-
     from kerastune_lab.data.image_classification_data import (
         load_image_classification,
     )
-    from kerastune_lab.data.no_skill_loss import no_skill_loss
-    from kerastune_lab.families.prepared_task import PreparedTask
     from kerastune_lab.models.transfer_classifier import (
         BASE_LAYER_NAME,
-        build_transfer_classifier,
         set_trainable_top,
     )
 
@@ -93,23 +88,43 @@ def prepare(config):
         train.batch_size,
         train.seed,
     )
-    weights = None if params.weights == "none" else params.weights
     two_phase = train.head_epochs > 0
-    model = build_transfer_classifier(
-        num_classes=data.num_classes,
-        base_model=params.base_model,
-        weights=weights,
-        image_size=params.image_size,
-        head=params.head,
-        dropout=params.dropout,
-        # A two-phase run starts with the base frozen.
-        unfreeze=0 if two_phase else params.unfreeze,
-        bn_momentum=params.bn_momentum or None,
-    )
+    model = _classifier(params, data.num_classes, two_phase)
 
     def fine_tune(model):
         base = model.get_layer(BASE_LAYER_NAME)
         set_trainable_top(base, params.unfreeze or len(base.layers))
+
+    return _prepared_task(
+        model, data, train.batch_size, fine_tune if two_phase else None
+    )
+
+
+def _classifier(params, num_classes, two_phase):
+    """The `[model]` section's classifier; a two-phase run starts with the
+    base frozen."""
+    from kerastune_lab.models.transfer_classifier import (
+        build_transfer_classifier,
+    )
+
+    return build_transfer_classifier(
+        num_classes=num_classes,
+        base_model=params.base_model,
+        weights=None if params.weights == "none" else params.weights,
+        image_size=params.image_size,
+        head=params.head,
+        dropout=params.dropout,
+        unfreeze=0 if two_phase else params.unfreeze,
+        bn_momentum=params.bn_momentum or None,
+    )
+
+
+def _prepared_task(model, data, batch_size, fine_tune):
+    """The `PreparedTask` of a classifier on `ImageClassificationData`."""
+    import numpy as np
+
+    from kerastune_lab.data.no_skill_loss import no_skill_loss
+    from kerastune_lab.families.prepared_task import PreparedTask
 
     counts = np.bincount(data.train_labels, minlength=data.num_classes)
     return PreparedTask(
@@ -124,7 +139,7 @@ def prepare(config):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         weighted_metrics=[],
-        steps_per_epoch=-(-data.counts["train"] // train.batch_size),
+        steps_per_epoch=-(-data.counts["train"] // batch_size),
         data_summary=data.summary(),
         reference={
             "majority_class_accuracy": float(
@@ -134,7 +149,7 @@ def prepare(config):
         no_skill_eval_loss=no_skill_loss(
             data.train_labels, data.val_labels, data.num_classes
         ),
-        fine_tune=fine_tune if two_phase else None,
+        fine_tune=fine_tune,
     )
 
 

@@ -1,5 +1,11 @@
 """`[model] name = "transformer"`: seed 000's Transformer text classifier
-(keras-hub TokenAndPositionEmbedding + TransformerEncoder)."""
+(keras-hub TokenAndPositionEmbedding + TransformerEncoder).
+
+Token id 0 is padding: the embedding masks it, the encoders attend only
+to real tokens, and the pooling averages real tokens only, so padding
+never changes the prediction. The model is an ordinary functional
+`keras.Model` whose layers can be edited as any other.
+"""
 
 import dataclasses
 
@@ -63,12 +69,7 @@ def build_transformer_classifier(
     dropout=0.1,
 ):
     """TokenAndPositionEmbedding -> TransformerEncoder x num_layers ->
-    masked mean over tokens -> Dropout -> softmax.
-
-    Token id 0 is padding: the embedding masks it, the encoders attend only
-    to real tokens, and the pooling averages real tokens only, so padding
-    never changes the prediction. An ordinary functional `keras.Model`
-    whose layers can be edited as any other.
+    masked mean over tokens -> Dropout -> softmax (padding: see above).
 
     Args:
         vocab_size: Number of token ids (including 0 for padding).

@@ -9,19 +9,13 @@ control in a study, with no other edit. Light on purpose (no Keras): the
 configuration checks read this module.
 """
 
-from kerastune_lab.choices import OPTIMIZERS
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.lr_adapt.polyak import Polyak
 from kerastune_lab.lr_adapt.rate_rule import RateRule
 from kerastune_lab.lr_adapt.sd import SD, SD2
-from kerastune_lab.lr_adapt.setting import F_STAR
 
 # lr_adapt.mode -> its rule, one line each ("none" is the base: A'' = A').
 RATE_RULES = {rule.name: rule for rule in (RateRule, SD, SD2, Polyak)}
-
-# The [lr_adapt] settings of the optimizers that read the loss themselves
-# (choices.OptimizerChoice.reads_loss: MoMo's lower bound).
-OPTIMIZER_SETTINGS = (F_STAR,)
 
 # Columns of every step's record, in order; a rule appends what it reads.
 STEP_COLUMNS = ("loss", "gamma", "factor", "lr")
@@ -44,11 +38,10 @@ def step_columns(rule):
 
 
 def all_settings():
-    """Every `[lr_adapt]` setting once: the rules' in registry order, then
-    the optimizers'. A name shared by rules is one setting (f_star)."""
+    """Every `[lr_adapt]` setting once, in registry order. A name shared by
+    rules is one setting (f_star)."""
     settings = {}
-    declared = [s for rule in RATE_RULES.values() for s in rule.settings]
-    for setting in declared + list(OPTIMIZER_SETTINGS):
+    for setting in (s for rule in RATE_RULES.values() for s in rule.settings):
         if settings.setdefault(setting.name, setting) != setting:
             raise TypeError(
                 f"Two different settings are named {setting.name!r}; "
@@ -66,23 +59,15 @@ def config_settings(adapt, mode=None):
     }
 
 
-def check_config(adapt, optimizer):
-    """ConfigError for `[lr_adapt]` values that the field checks let pass:
-    settings that contradict each other (under any mode, so that a study
-    varying the mode never meets them late), and a rate rule on top of an
-    optimizer that sets its own rate from the loss."""
+def check_config(adapt):
+    """ConfigError for `[lr_adapt]` settings that contradict each other,
+    which the field checks let pass (under any mode, so that a study
+    varying the mode never meets them late)."""
     for mode in RATE_RULES:
         try:
             rate_rule(mode, **config_settings(adapt, mode))
         except ValueError as error:
             raise ConfigError(f"[lr_adapt] {error}") from None
-    if OPTIMIZERS[optimizer].reads_loss and adapt.mode != "none":
-        raise ConfigError(
-            f"train.optimizer = {optimizer!r} sets each step's rate from the "
-            f"loss itself; lr_adapt.mode = {adapt.mode!r} would rescale its "
-            "cap. Use lr_adapt.mode = 'none' with it (its lower bound is "
-            "lr_adapt.f_star)."
-        )
 
 
 def matched_rate_modes():

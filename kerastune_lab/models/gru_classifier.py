@@ -1,5 +1,12 @@
 """The GRU text classifier of seed 000, with seed 003's regularisation
-knobs."""
+knobs.
+
+Token id 0 is padding: the embedding masks it, so every GRU skips padded
+steps and the result does not depend on how sequences were padded. L1/L2
+apply to every kernel (embedding, GRU input and recurrent kernels, Dense
+layers). The model is an ordinary functional `keras.Model`: edit or
+extend its layers as with any other.
+"""
 
 import keras
 
@@ -22,24 +29,17 @@ def build_gru_classifier(
     """Embedding -> GRU x num_layers -> [Dense -> BN -> act -> Dropout] ->
     softmax.
 
-    Token id 0 is padding: the embedding masks it, so every GRU skips padded
-    steps and the result does not depend on how sequences were padded.
-    L1/L2 apply to every kernel (embedding, GRU input and recurrent kernels,
-    Dense layers). The returned model is an ordinary functional
-    `keras.Model`: edit or extend its layers as with any other.
-
     Args:
-        vocab_size: Number of token ids (including 0 for padding).
-        num_classes: Number of output classes.
-        embedding_dim: Width of the token embedding.
-        gru_units: Units of each GRU layer.
+        vocab_size, num_classes: Token ids (0 is padding) and output
+            classes.
+        embedding_dim, gru_units: Width of the embedding and of each GRU.
         num_layers: Stacked GRU layers.
         bidirectional: Wrap each GRU in `keras.layers.Bidirectional`.
-        dropout_rate: GRU input dropout, and dropout of the hidden Dense.
-        recurrent_dropout_rate: Dropout on the GRU recurrent state.
-        dense_units: Width of an optional hidden Dense layer (0: none).
-        activation: Activation of the hidden Dense layer.
-        batch_norm: Add BatchNormalization after the hidden Dense layer.
+        dropout_rate, recurrent_dropout_rate: GRU input and recurrent
+            dropout; dropout_rate also follows the hidden Dense layer.
+        dense_units, activation: An optional hidden Dense layer (0: none)
+            and its activation.
+        batch_norm: BatchNormalization after the hidden Dense layer.
         l1, l2: Kernel penalties.
 
     Example:
@@ -50,34 +50,20 @@ def build_gru_classifier(
     """
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(
-        vocab_size,
-        embedding_dim,
-        mask_zero=True,
-        embeddings_regularizer=regularizer,
-        name="embedding",
-    )(inputs)
-    for i in range(num_layers):
-        gru = keras.layers.GRU(
-            gru_units,
-            dropout=dropout_rate,
-            recurrent_dropout=recurrent_dropout_rate,
-            return_sequences=i < num_layers - 1,
-            kernel_regularizer=regularizer,
-            recurrent_regularizer=regularizer,
-            name=f"gru_{i}",
-        )
-        if bidirectional:
-            gru = keras.layers.Bidirectional(gru, name=f"bidirectional_{i}")
-        x = gru(x)
+    gru = {
+        "units": gru_units,
+        "dropout": dropout_rate,
+        "recurrent_dropout": recurrent_dropout_rate,
+        "kernel_regularizer": regularizer,
+        "recurrent_regularizer": regularizer,
+    }
+    x = _encoder(
+        inputs, vocab_size, embedding_dim, num_layers, bidirectional, gru
+    )
     if dense_units:
-        x = keras.layers.Dense(
-            dense_units, kernel_regularizer=regularizer, name="hidden"
-        )(x)
-        if batch_norm:
-            x = keras.layers.BatchNormalization(name="hidden_bn")(x)
-        x = keras.layers.Activation(activation, name="hidden_activation")(x)
-        x = keras.layers.Dropout(dropout_rate, name="hidden_dropout")(x)
+        x = _hidden_layer(
+            x, dense_units, activation, batch_norm, dropout_rate, regularizer
+        )
     outputs = keras.layers.Dense(
         num_classes,
         activation="softmax",
@@ -85,3 +71,39 @@ def build_gru_classifier(
         name="classifier",
     )(x)
     return keras.Model(inputs, outputs, name="gru_classifier")
+
+
+def _encoder(
+    tokens, vocab_size, embedding_dim, num_layers, bidirectional, gru
+):
+    """The masked embedding (with the GRU kernels' penalty) and `num_layers`
+    GRUs (keyword arguments `gru`), each made and applied in turn; all but
+    the last return sequences."""
+    x = keras.layers.Embedding(
+        vocab_size,
+        embedding_dim,
+        mask_zero=True,
+        embeddings_regularizer=gru["kernel_regularizer"],
+        name="embedding",
+    )(tokens)
+    for i in range(num_layers):
+        layer = keras.layers.GRU(
+            return_sequences=i < num_layers - 1, name=f"gru_{i}", **gru
+        )
+        if bidirectional:
+            layer = keras.layers.Bidirectional(
+                layer, name=f"bidirectional_{i}"
+            )
+        x = layer(x)
+    return x
+
+
+def _hidden_layer(x, units, activation, batch_norm, dropout, regularizer):
+    """Dense -> [BatchNormalization] -> activation -> Dropout on x."""
+    x = keras.layers.Dense(
+        units, kernel_regularizer=regularizer, name="hidden"
+    )(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(name="hidden_bn")(x)
+    x = keras.layers.Activation(activation, name="hidden_activation")(x)
+    return keras.layers.Dropout(dropout, name="hidden_dropout")(x)

@@ -1,4 +1,22 @@
-"""The transfer-learning image classifier of seed 004 (finetuning.py)."""
+"""The transfer-learning image classifier of seed 004 (finetuning.py).
+
+base -> GlobalAveragePooling2D -> [Dense relu -> Dropout] x n -> softmax.
+The defaults are seed 004's finetuning.py: an ImageNet MobileNetV2
+without its top, frozen, then Dense 512 relu, Dropout 0.25 and a softmax
+layer named "classification"; `head=(1024, 512), dropout=(0.5, 0.25)` is
+the seed's deeper head. Inputs are images already passed through the
+base's `preprocess_input` (`BASE_MODELS[base_model].preprocess_input`).
+
+The batch normalization layers of a pretrained base stay in inference
+mode (their moving statistics never change), also among the layers
+`unfreeze` makes trainable, as the keras-io transfer-learning guide
+recommends (see `set_trainable_top`). With `weights=None` the whole
+network trains, batch normalization included.
+
+The result is an ordinary functional model: the trunk is the layer named
+"base", the pooled features are the output of the layer named "pooling";
+build a new head on `model.get_layer("pooling").output`.
+"""
 
 import pathlib
 
@@ -28,25 +46,7 @@ def build_transfer_classifier(
     unfreeze=0,
     bn_momentum=None,
 ):
-    """base -> GlobalAveragePooling2D -> [Dense relu -> Dropout] x n ->
-    softmax.
-
-    The defaults are seed 004's finetuning.py: an ImageNet MobileNetV2
-    without its top, frozen, then Dense 512 relu, Dropout 0.25 and a
-    softmax layer named "classification". `head=(1024, 512),
-    dropout=(0.5, 0.25)` is the seed's deeper head. Inputs are images
-    already passed through the base's `preprocess_input`
-    (`BASE_MODELS[base_model].preprocess_input`).
-
-    The batch normalization layers of a pretrained base stay in inference
-    mode (their moving statistics never change), also among the layers
-    `unfreeze` makes trainable, as the keras-io transfer-learning guide
-    recommends (see `set_trainable_top`). With `weights=None` the whole
-    network trains, batch normalization included.
-
-    The result is an ordinary functional model: the trunk is the layer
-    named "base", the pooled features are the output of the layer named
-    "pooling"; build a new head on `model.get_layer("pooling").output`.
+    """The classifier of this module's docstring: a base, pooling, a head.
 
     Args:
         num_classes: Output classes.
@@ -75,6 +75,24 @@ def build_transfer_classifier(
     ...     dropout=(0.5, 0.25))
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     """
+    head, dropout = _checked_head(head, dropout)
+    base = load_base(base_model, weights, image_size)
+    _set_up_base(base, weights is not None, bn_momentum, unfreeze)
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    x = base(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name=POOLING_LAYER_NAME)(x)
+    for units, rate in zip(head, dropout):
+        x = keras.layers.Dense(units, activation="relu")(x)
+        x = keras.layers.Dropout(rate)(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", name=OUTPUT_LAYER_NAME
+    )(x)
+    return keras.Model(inputs, outputs, name=f"transfer_{base_model}")
+
+
+def _checked_head(head, dropout):
+    """(head, dropout) as tuples of equal length (one rate repeated), or
+    UserError naming what is wrong."""
     head = tuple(head)
     dropout = tuple(dropout)
     if len(dropout) == 1:
@@ -94,8 +112,12 @@ def build_transfer_classifier(
             f"head {list(head)}: expected positive integers "
             "(units of each Dense layer), e.g. 1024,512."
         )
-    base = load_base(base_model, weights, image_size)
-    pretrained = weights is not None
+    return head, dropout
+
+
+def _set_up_base(base, pretrained, bn_momentum, unfreeze):
+    """Sets the base's batch-norm momentum and, when pretrained, which of
+    its layers train."""
     momentum = bn_momentum or (None if pretrained else SCRATCH_BN_MOMENTUM)
     if momentum:
         for layer in base.layers:
@@ -103,17 +125,6 @@ def build_transfer_classifier(
                 layer.momentum = momentum
     if pretrained:
         set_trainable_top(base, unfreeze)
-
-    inputs = keras.Input((image_size, image_size, 3), name="image")
-    x = base(inputs)
-    x = keras.layers.GlobalAveragePooling2D(name=POOLING_LAYER_NAME)(x)
-    for units, rate in zip(head, dropout):
-        x = keras.layers.Dense(units, activation="relu")(x)
-        x = keras.layers.Dropout(rate)(x)
-    outputs = keras.layers.Dense(
-        num_classes, activation="softmax", name=OUTPUT_LAYER_NAME
-    )(x)
-    return keras.Model(inputs, outputs, name=f"transfer_{base_model}")
 
 
 def set_trainable_top(base, count):

@@ -10,6 +10,7 @@ import numpy as np
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.plot_curves import plot_curves
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
+from kerastune_lab.devices.training_device import training_device
 from kerastune_lab.errors import UserError
 from kerastune_lab.families.registry import knobs_for
 from kerastune_lab.keras_internals import forget_restored_epoch
@@ -150,6 +151,7 @@ class ExperimentRunner:
                 else {}
             ),
             **environment_info(),
+            **training_device(),
         }
         if self.resume:
             self.resume_epoch = run_dir.backed_up_epoch()
@@ -166,6 +168,8 @@ class ExperimentRunner:
                 if isinstance(v, int)
             )
         )
+        if "device_note" in self.record:
+            self.echo(f"Warning: {self.record['device_note']}")
         if self.resume_epoch:
             self.echo(
                 f"Resuming after epoch {self.resume_epoch - 1} (0-based)"
@@ -271,13 +275,17 @@ class ExperimentRunner:
             )
 
     def export(self):
-        """metrics.json, and the model (without the loss probe) as
-        model.keras."""
-        self.run_dir.write_metrics(self.metrics)
+        """The model (without the loss probe) as model.keras, the task's
+        other files (`PreparedTask.export_files`), then metrics.json,
+        which marks the run complete."""
         task = self.task
         LossAdaptiveLR.remove(task.model)
         with replaced_atomically(self.run_dir.model) as tmp:
             (task.export_model or task.model).save(tmp)
+        for name, save in task.export_files.items():
+            with replaced_atomically(self.run_dir.path / name) as tmp:
+                save(tmp)
+        self.run_dir.write_metrics(self.metrics)
 
     def diagnose(self, history):
         """diagnosis.json and curves.png; returns the `Diagnosis`."""

@@ -83,24 +83,15 @@ def phase_callbacks(
         EpochSeeding(train.seed),
     ]
     if train.tensorboard:
-        logs = run_dir.tensorboard
-        callbacks += [
-            keras.callbacks.TensorBoard(str(logs), write_graph=False),
-            TensorBoardSteps(
-                logs / "steps", loss_adaptive, flat_hyperparameters(config)
-            ),
-        ]
+        callbacks += _tensorboard(config, run_dir, loss_adaptive)
     if train.stop_on_nonfinite == "batch":
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if train.early_stopping and early_stopping:
         callbacks.append(
-            ResumableEarlyStopping(
-                run_dir.backup,
+            _early_stopping(
+                train,
+                run_dir,
                 resume_epoch if resume_epoch > first_epoch else 0,
-                monitor=train.monitor,
-                patience=train.patience,
-                min_delta=train.min_delta,
-                restore_best_weights=train.restore_best_weights,
             )
         )
     # Last, so an epoch is backed up only once everything about it is
@@ -112,3 +103,26 @@ def phase_callbacks(
         )
     )
     return callbacks
+
+
+def _tensorboard(config, run_dir, loss_adaptive):
+    """Keras's per-epoch TensorBoard logs and the per-step ones."""
+    logs = run_dir.tensorboard
+    return [
+        keras.callbacks.TensorBoard(str(logs), write_graph=False),
+        TensorBoardSteps(
+            logs / "steps", loss_adaptive, flat_hyperparameters(config)
+        ),
+    ]
+
+
+def _early_stopping(train, run_dir, resume_epoch):
+    """Early stopping by `[train]`, its state backed up with the run's."""
+    return ResumableEarlyStopping(
+        run_dir.backup,
+        resume_epoch,
+        monitor=train.monitor,
+        patience=train.patience,
+        min_delta=train.min_delta,
+        restore_best_weights=train.restore_best_weights,
+    )

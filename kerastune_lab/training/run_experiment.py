@@ -22,14 +22,13 @@ def run_experiment(
     resume=False,
     edit_model=None,
 ) -> RunResult:
-    """Trains `config` and writes a run directory.
+    """Trains `config` and writes a run directory (`ExperimentRunner`).
 
-    Files: status.json ("running" until the run completes), config.json
-    (resolved config, versions, backend, seed, data sizes), history.csv
-    (per epoch), steps.csv (per optimizer step: that step's own batch loss
-    and the rate its update used), metrics.json (test split, evaluated once
-    after training), model.keras, diagnosis.json, curves.png. The steps
-    are `ExperimentRunner`'s.
+    Files (`RunDirectory`): status.json ("running" until the run ends),
+    config.json (resolved config, versions, backend, seed, data sizes),
+    history.csv, steps.csv (each step's own batch loss and the rate its
+    update used), metrics.json (the test split, evaluated once after
+    training), model.keras, diagnosis.json, curves.png.
 
     Args:
         config: An `ExperimentConfig`.
@@ -61,6 +60,31 @@ def run_experiment(
     >>> sorted(result.metrics)[:3]
     ['best_epoch', 'epochs_run', 'first_nonfinite_loss_step']
     """
+    _check_backend()
+    if run_dir is None:
+        run_dir = create_run_dir(runs_dir, config.name)
+    return _run_in_scope(
+        config,
+        run_dir,
+        resume=resume,
+        verbose=verbose,
+        echo=echo,
+        callbacks=callbacks,
+        edit_model=edit_model,
+    )
+
+
+def _run_in_scope(config, run_dir, **options):
+    """Runs the `ExperimentRunner` inside the distribution scope of
+    train.data_parallel (a null scope without it)."""
+    scope, replicas = data_parallel_scope(config.train)
+    with scope:
+        return ExperimentRunner(
+            config, run_dir, replicas=replicas, **options
+        ).run()
+
+
+def _check_backend():
     if keras.backend.backend() not in SUPPORTED_BACKENDS:
         raise UserError(
             f"kerastune-lab trains on the {' and '.join(SUPPORTED_BACKENDS)} "
@@ -68,17 +92,3 @@ def run_experiment(
             "the per-step log and SD/SD2 are untested. Set "
             "KERAS_BACKEND=tensorflow (the default) or KERAS_BACKEND=jax."
         )
-    if run_dir is None:
-        run_dir = create_run_dir(runs_dir, config.name)
-    scope, replicas = data_parallel_scope(config.train)
-    with scope:
-        return ExperimentRunner(
-            config,
-            run_dir,
-            resume=resume,
-            verbose=verbose,
-            echo=echo,
-            callbacks=callbacks,
-            edit_model=edit_model,
-            replicas=replicas,
-        ).run()

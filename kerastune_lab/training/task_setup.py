@@ -60,14 +60,13 @@ def compile_model(task, config, learning_rate=None, epochs=None):
     (default train.learning_rate)."""
     train = config.train
     total_steps = task.steps_per_epoch * (epochs or train.epochs)
-    # A schedule-free optimizer warms up itself, the others by schedule.
-    own_warmup = OPTIMIZERS[train.optimizer].schedule_free
+    choice = OPTIMIZERS[train.optimizer]
     try:
         rate = build_schedule(
             train.schedule,
             learning_rate or train.learning_rate,
             total_steps,
-            0 if own_warmup else train.warmup_steps,
+            0 if choice.warms_up_itself else train.warmup_steps,
         )
     except ValueError as error:
         raise UserError(
@@ -76,12 +75,8 @@ def compile_model(task, config, learning_rate=None, epochs=None):
     optimizer = build_optimizer(
         train.optimizer,
         rate,
-        weight_decay=train.weight_decay,
-        momentum=train.momentum,
-        epsilon=train.epsilon or None,
         clipnorm=train.clipnorm or None,
-        f_star=config.lr_adapt.f_star,
-        warmup_steps=train.warmup_steps if own_warmup else 0,
+        **choice.config_values(config),
     )
     task.model.compile(
         optimizer=optimizer,

@@ -94,20 +94,7 @@ def lr_range_test(
     saved_state = (
         [v.numpy() for v in optimizer.variables] if optimizer.built else None
     )
-    if isinstance(x, keras.utils.PyDataset):
-        batches = [len(x[i % len(x)][1]) for i in range(steps)]
-        fit_args = {"x": _Cycle(x, steps)}
-    else:
-        n = len(y)
-        order = np.resize(np.arange(n), steps * batch_size)
-        x_rep, y_rep = x[order], y[order]
-        batches = [batch_size] * steps
-        fit_args = {
-            "x": x_rep,
-            "y": y_rep,
-            "batch_size": batch_size,
-            "shuffle": False,
-        }
+    batches, fit_args = _sweep_data(x, y, batch_size, steps)
     sweep = _ExponentialSweep(rates, batches)
     try:
         model.fit(**fit_args, epochs=1, verbose=0, callbacks=[sweep])
@@ -116,6 +103,28 @@ def lr_range_test(
         if saved_state is not None:
             for variable, value in zip(optimizer.variables, saved_state):
                 variable.assign(value)
+    return _result(rates, sweep)
+
+
+def _sweep_data(x, y, batch_size, steps):
+    """(each step's batch size, `model.fit` arguments) for `steps` batches
+    of the data, cycling through it."""
+    if isinstance(x, keras.utils.PyDataset):
+        batches = [len(x[i % len(x)][1]) for i in range(steps)]
+        return batches, {"x": _Cycle(x, steps)}
+    order = np.resize(np.arange(len(y)), steps * batch_size)
+    fit_args = {
+        "x": x[order],
+        "y": y[order],
+        "batch_size": batch_size,
+        "shuffle": False,
+    }
+    return [batch_size] * steps, fit_args
+
+
+def _result(rates, sweep):
+    """The `RangeTestResult` of a finished sweep: the suggestion at the
+    smoothed loss's minimum, the steepest descent before it."""
     smoothed = np.asarray(sweep.smoothed)
     tried = rates[: len(smoothed)]
     finite = np.isfinite(smoothed)
