@@ -594,6 +594,7 @@ def test_a_diverged_incumbent_needs_enough_seeds_for_the_exact_test(
         (["{config}", "--candidates", "0"], "--candidates"),
         (["{config}", "--seeds", "2"], "--seeds"),
         (["{config}", "--confirm-seeds", "-1"], "--confirm-seeds"),
+        (["{config}", "--confirm-seeds", "2"], "at least 3 fresh seeds"),
         (["{config}", "--set", "model.gru_units=0"], "gru_units"),
         (["{config}", "--engine", "ray", "--jobs", "2"], "--jobs"),
     ],

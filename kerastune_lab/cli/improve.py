@@ -59,6 +59,7 @@ from kerastune_lab.cli.options import (
 @click.option(
     "--confirm-seeds",
     type=click.IntRange(min=0),
+    callback=lambda ctx, param, value: _paired(value),
     default=5,
     show_default=True,
     help="Fresh seeds (after the rounds' own) on which the original and "
@@ -149,3 +150,17 @@ def _improve(config, overrides, runs_dir, objective, options):
         )
     write_improvement(result)
     return result
+
+
+def _paired(confirm_seeds):
+    """--confirm-seeds: 0 (skip), or enough seeds for a paired test."""
+    from kerastune_lab.comparison.paired_tests import MIN_SEEDS
+
+    if 0 < confirm_seeds < MIN_SEEDS:
+        raise click.BadParameter(
+            f"{confirm_seeds}: a paired test needs at least {MIN_SEEDS} "
+            f"fresh seeds; pass {MIN_SEEDS} or more, or 0 to skip the "
+            "confirmation.",
+            param_hint="--confirm-seeds",
+        )
+    return confirm_seeds
