@@ -225,14 +225,27 @@ class RunDirectory:
         """The figures a study compares runs by, from a complete run's
         history.csv and metrics.json: final_eval_loss, best_eval_loss,
         final_eval_perplexity, final_train_loss, train_eval_gap (eval -
-        train), test_loss and, where measured, test_accuracy. The eval
-        loss is val_loss (the training loss for a run without a
-        validation split)."""
+        train), test_loss, and final_eval_<metric> / test_<metric> of every
+        metric the run logged (test_accuracy, ...). The eval loss is
+        val_loss (the training loss for a run without a validation
+        split)."""
         history = self.read_history()
         metrics = self.read_metrics()
         val = history.get("val_loss") or history["loss"]
         known = [v for v in val if not math.isnan(v)]
+        # final_eval_<metric> (the last epoch's val_<metric>) and
+        # test_<metric> of every metric the run logged, then the losses.
         figures = {
+            f"final_eval_{name.removeprefix('val_')}": values[-1]
+            for name, values in history.items()
+            if name.startswith("val_") and values
+        }
+        figures.update(
+            (name, float(value))
+            for name, value in metrics.items()
+            if name.startswith("test_") and isinstance(value, (int, float))
+        )
+        figures |= {
             "final_eval_loss": val[-1],
             "best_eval_loss": min(known, default=math.nan),
             "final_eval_perplexity": math.exp(min(val[-1], 700.0)),
@@ -240,8 +253,6 @@ class RunDirectory:
             "train_eval_gap": val[-1] - history["loss"][-1],
             "test_loss": metrics["test_loss"],
         }
-        if "test_accuracy" in metrics:
-            figures["test_accuracy"] = metrics["test_accuracy"]
         return figures
 
     # -- write ---------------------------------------------------------

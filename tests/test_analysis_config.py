@@ -104,7 +104,12 @@ def test_parse_contrast_reads_axis_level_and_baseline():
         ({"alpha": 0.7}, ["analysis.alpha", "<= 0.5"]),
         ({"equivalence_margin": -1.0}, ["analysis.equivalence_margin"]),
         ({"pilot_sd": -0.1}, ["analysis.pilot_sd", ">= 0."]),
-        ({"figure": "accuracy"}, ["analysis.figure", '"final_eval_loss"']),
+        ({"figure": "accuracy"}, ["analysis.figure", "final_eval_loss"]),
+        (
+            {"figure": "final_eval_score"},
+            ["analysis.figure", "lower or higher", "analysis.direction"],
+        ),
+        ({"direction": "up"}, ["analysis.direction", '"max"']),
         ({"primary": "lr_adapt.mode: sd vs none"}, ["a list"]),
         ({"question": []}, ["Unknown key analysis.question", "primary"]),
     ],

@@ -158,7 +158,7 @@ def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
     assert {c["n"] for c in comparisons} == {"3"}
     # No [analysis]: every comparison is primary and gets a verdict.
     assert {c["role"] for c in comparisons} == {"primary"}
-    assert {c["verdict"] for c in comparisons} <= {"real", "not_real"}
+    assert {c["verdict"] for c in comparisons} <= {"real", "not_shown"}
     for row in rows:
         failures = int(row["failures"])
         assert 0 <= failures <= 3

@@ -149,15 +149,21 @@ def test_a_null_study_says_nothing_is_real(tmp_path):
     _, comparisons = aggregate(out, [], runs=runs)
     rows = read_csv(out / "comparisons.csv")
     assert list(rows[0]) == list(CSV_COLUMNS)
-    assert "detectable_diff" not in rows[0]
     primary = [r for r in rows if r["role"] == "primary"]
     assert [
         f"{r['axis']}: {r['level']} vs {r['baseline']}" for r in primary
     ] == PRIMARY
     assert {r["fixed"] for r in primary} == {"pooled over train.schedule"}
     assert {r["n"] for r in primary} == {"5"}
-    assert {r["verdict"] for r in primary} == {"not_real"}
+    assert {r["verdict"] for r in primary} == {"not_shown"}
     assert {r["test"] for r in primary} == {"paired t"}
+    # Beside "not shown": what these 5 seeds detect with power 0.8 at
+    # Holm's first threshold 0.05 / 4, from each contrast's own SD.
+    for row, comparison in zip(primary, comparisons):
+        sd = np.std(comparison.diffs, ddof=1)
+        critical = stats.t.ppf(1 - 0.05 / 8, 4)
+        ncp = float(row["detectable_diff"]) / (sd / math.sqrt(5))
+        assert stats.nct.sf(critical, 4, ncp) == pytest.approx(0.8, abs=1e-4)
     exploratory = [r for r in rows if r["role"] == "exploratory"]
     assert exploratory and {r["verdict"] for r in exploratory} == {""}
     assert {r["p_adjusted"] for r in exploratory} == {""}
@@ -183,7 +189,8 @@ def test_a_null_study_says_nothing_is_real(tmp_path):
     assert "true differences below about" in answer
     assert "![rate_loss.png](rate_loss.png)" in answer
     results = section(report, "Primary results")
-    assert results.count("not distinguishable at these 5 seeds") == 4
+    assert results.count("not shown at these 5 seeds (they detect") == 4
+    assert "estimated from these runs" in results
     assert ": real" not in results and "**" not in results
     assert results.count("simultaneous 95% (Bonferroni, each 98.75%)") == 4
     for phrase in ("if anything", "no effect", "smaller than"):
@@ -210,9 +217,9 @@ def test_a_planted_primary_effect_is_found(tmp_path, quick_plots):
         if r["role"] == "primary"
     }
     assert verdicts == {
-        ("sd", "none"): "not_real",
+        ("sd", "none"): "not_shown",
         ("sd2", "none"): "real",
-        ("sd", "none_at_sd_rate"): "not_real",
+        ("sd", "none_at_sd_rate"): "not_shown",
         ("sd2", "none_at_sd2_rate"): "real",
     }
     sd2 = next(
@@ -287,7 +294,7 @@ def test_failed_and_diverged_runs_are_counted_and_tested_exactly(
     assert exact["test"] == "exact signed-rank"
     assert exact["failed_runs"] == "2"
     assert float(exact["min_p"]) == 0.0625
-    assert exact["verdict"] == "not_real"
+    assert exact["verdict"] == "not_shown"
     assert rows[("sd2", "none")]["test"] == "paired t"
     report = (out / "report.md").read_text()
     assert "cannot give p below 0.0625" in section(report, "Primary results")
@@ -312,7 +319,7 @@ def test_equivalence_is_claimed_only_by_its_test(tmp_path, quick_plots):
         if r["role"] == "primary"
     }
     same = rows[("sd2", "none_at_sd2_rate")]
-    assert same["verdict"] == "not_real" and same["equivalent"] == "true"
+    assert same["verdict"] == "not_shown" and same["equivalent"] == "true"
     apart = rows[("sd", "none_at_sd_rate")]
     assert apart["verdict"] == "real" and apart["equivalent"] == "false"
     assert rows[("sd2", "none")]["equivalent"] == ""  # not a control
@@ -345,3 +352,44 @@ def test_a_figure_the_runs_lack_is_a_config_error(tmp_path, quick_plots):
         ConfigError, match=r"analysis\.figure = 'test_accuracy'"
     ):
         aggregate(out, [], runs=runs)
+
+
+def test_a_study_may_declare_a_logged_metric_as_its_figure(
+    tmp_path, quick_plots
+):
+    """[analysis] figure = "final_eval_accuracy" (the last epoch's
+    val_accuracy): higher is better from its name, so a diverged run
+    counts as -inf; the summary and the protocol carry the figure."""
+    analysis = {**DECLARED, "figure": "final_eval_accuracy"}
+    config = study_config(analysis)
+    assert config.analysis.higher_is_better
+    out, runs = crafted_study(tmp_path, config, effects={"sd2": -0.1})
+    for seeds in runs.values():
+        for run in seeds.values():
+            # Accuracy falls as the loss rises: SD2 is better on both.
+            run["figures"]["final_eval_accuracy"] = (
+                5.0 - run["figures"]["final_eval_loss"]
+            )
+    cell = Cell((("train.schedule", "linear"), ("lr_adapt.mode", "sd")))
+    runs[cell][43] = crafted_run(math.nan, 1e-3, 0.8, verdict="diverged")
+    runs[cell][43]["figures"]["final_eval_accuracy"] = math.nan
+    _, comparisons = aggregate(out, [], runs=runs)
+    rows = {
+        (r["level"], r["baseline"]): r
+        for r in read_csv(out / "comparisons.csv")
+        if r["role"] == "primary"
+    }
+    sd2 = rows[("sd2", "none")]
+    assert sd2["figure"] == "final_eval_accuracy"
+    assert sd2["verdict"] == "real" and float(sd2["mean_diff"]) > 0.08
+    # The diverged SD run is the worst accuracy: -inf, not +inf.
+    sd = next(
+        c for c in comparisons if (c.level, c.baseline) == ("sd", "none")
+    )
+    assert sd.test == "exact signed-rank" and -math.inf in sd.diffs
+    assert "final_eval_accuracy_mean" in read_csv(out / "summary.csv")[0]
+    report = (out / "report.md").read_text()
+    assert (
+        "**final_eval_accuracy** (final_eval_accuracy; higher is better)"
+        in (report)
+    )

@@ -1,11 +1,15 @@
 """Crafted curves for each verdict, and cases on either side of a threshold."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from kerastune_lab.analysis import diagnose_history as dh
+from kerastune_lab.analysis.diagnosis import set_text
+from kerastune_lab.analysis.diagnosis_advice import next_step, nice_number
+from kerastune_lab.families.registry import knobs_for
 
 
 def curves(loss, val):
@@ -214,19 +218,45 @@ def test_advice_values_come_from_the_config():
             "train.early_stopping=false",
         ],
     ).to_dict()
+    knobs = knobs_for(config)
     advice = {
         a["key"]: a["value"]
-        for a in dh.diagnose_history(CASES["overfitting"], config).advice
+        for a in dh.diagnose_history(
+            CASES["overfitting"], config, knobs=knobs
+        ).advice
     }
     assert advice["model.dropout_rate"] == 0.5
     assert advice["model.gru_units"] == 32
-    unstable = {
-        a["key"]: a["value"]
-        for a in dh.diagnose_history(CASES["unstable_train"], config).advice
-    }
-    assert float(unstable["train.learning_rate"]) == pytest.approx(
-        1e-4 / 3, rel=1e-2
+    assert advice["train.early_stopping"] is True
+    unstable = dh.diagnose_history(CASES["unstable_train"], config)
+    values = {a["key"]: a["value"] for a in unstable.advice}
+    # Native values, a rate a user would write (1e-4 / 3 -> 3e-5).
+    assert values["train.learning_rate"] == 3e-5
+    assert values["train.batch_size"] == 2 * config["train"]["batch_size"]
+    assert values["train.schedule"] == "cosine"
+    # No family knobs passed: the training keys only.
+    assert not any(key.startswith("model.") for key in values)
+    # diagnosis.json shows numbers as numbers; the text shows --set.
+    saved = json.loads(json.dumps(unstable.to_dict()))
+    rate = next(
+        a for a in saved["advice"] if a["key"] == "train.learning_rate"
     )
+    assert rate["value"] == 3e-5 and rate["direction"] == "down"
+    assert "--set train.learning_rate=3e-05" in unstable.to_text()
+    assert '--set train.schedule="cosine"' in unstable.to_text()
+
+
+def test_rates_step_on_a_one_two_three_five_ladder():
+    assert [nice_number(v) for v in (9e-3, 3.3e-4, 2.1e-3, 7e-4)] == [
+        0.01,
+        3e-4,
+        2e-3,
+        5e-4,
+    ]
+    rate = {"train": {"learning_rate": 3e-3}}
+    change = {"key": "train.learning_rate", "direction": "up"}
+    assert next_step(rate, change) == 0.01
+    assert next_step(rate, {**change, "direction": ""}) is None
 
 
 def test_empty_history_is_an_error():
@@ -258,12 +288,12 @@ def test_every_advised_set_passes_check(overrides, verdict):
     from kerastune_lab.config import load_experiment
 
     config = load_experiment(None, overrides).to_dict()
-    advice = advice_for(verdict, config)
+    advice = advice_for(verdict, config, knobs=knobs_for(config))
     assert advice, (verdict, overrides)
     sets = [
         a
         for item in advice
-        for a in ("--set", f"{item['key']}={item['value']}")
+        for a in ("--set", set_text(item["key"], item["value"]))
     ]
     base = [a for o in overrides for a in ("--set", o)]
     for i in range(0, len(sets), 2):

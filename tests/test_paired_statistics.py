@@ -251,8 +251,9 @@ def test_hodges_lehmann_interval_inverts_scipys_wilcoxon():
     reject at 0.05; just outside it does."""
     rng = np.random.default_rng(4)
     diffs = rng.normal(0.5, 1, 9)
-    estimate, low, high = hodges_lehmann(diffs, 0.95)
+    estimate, low, high, p_value = hodges_lehmann(diffs, 0.95)
     assert low < estimate < high
+    assert p_value == pytest.approx(stats.wilcoxon(diffs).pvalue)
     eps = 1e-9
 
     def p(delta):
@@ -268,11 +269,84 @@ def test_hodges_lehmann_interval_is_unbounded_where_no_n_can_bound_it():
     # 5 seeds: the widest exact interval, [min, max], has 1 - 2/32 =
     # 93.75% confidence, below the 98.75% of 4 Bonferroni intervals.
     diffs = [0.1, -0.2, 0.3, 0.5, 0.2]
-    assert hodges_lehmann(diffs, 0.9375)[1:] == (-0.2, 0.5)
-    assert hodges_lehmann(diffs, 0.9875)[1:] == (-math.inf, math.inf)
+    assert hodges_lehmann(diffs, 0.9375)[1:3] == (-0.2, 0.5)
+    assert hodges_lehmann(diffs, 0.9875)[1:3] == (-math.inf, math.inf)
     # A diverged run ranks last; the estimate stays finite.
-    estimate, _, _ = hodges_lehmann([0.1, -0.2, 0.3, 0.5, np.inf], 0.9)
+    estimate, *_ = hodges_lehmann([0.1, -0.2, 0.3, 0.5, np.inf], 0.9)
     assert math.isfinite(estimate)
+
+
+# The review's counterexamples (statistics.md): the interval from the
+# untied null (zeros counted in n) and the p from Pratt's null disagreed.
+COUNTEREXAMPLES = [
+    # 3 contrasts: p 0.0156 <= 0.05 / 3, yet the interval was [0, inf).
+    ([np.inf, 0.7, 2.1, 2.3, 1.2, 1.7, -0.1, 1.8, 0.0], 3),
+    # 1 contrast: the interval was (0.1, inf), yet p 0.051.
+    ([np.inf, np.inf, 1.5, 0.1, 0.5, 0.3, 0.5, -1.6, 0.5, 0.2], 1),
+]
+
+
+@pytest.mark.parametrize("diffs, m", COUNTEREXAMPLES)
+def test_interval_and_p_of_the_exact_test_agree_on_the_counterexamples(
+    diffs, m
+):
+    tests = paired_contrast_tests([diffs], [True], 1 - 0.05 / m)
+    p, low = float(tests.p[0]), float(tests.low[0])
+    assert p == pytest.approx(signed_rank_p(diffs))  # Pratt's p, as before
+    real = p <= 0.05 / m
+    if m == 3:
+        # Real; the lower end is the Walsh average 0, which the test
+        # rejects itself: the interval is (0, inf), 0 excluded.
+        assert real and low == 0.0
+        assert signed_rank_p(np.asarray(diffs) - 0.0) <= 0.05 / 3
+    else:
+        assert not real and low < 0 < tests.high[0]
+
+
+def _excludes_zero(low, high, p, level):
+    """Whether 0 lies outside the interval, an end at exactly 0 counting
+    as excluded where the test rejects 0 itself (`hodges_lehmann`)."""
+    if low == 0 or high == 0:
+        return p <= level
+    return not low < 0 < high
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_exact_interval_excludes_zero_exactly_where_p_is_below_the_level(
+    alternative,
+):
+    """Random differences with ties, zeros and diverged runs, 3 to 10
+    seeds: the interval and the p come from one null, so they always
+    agree; and the p is Pratt's (scipy's exact signed-rank p)."""
+    rng = np.random.default_rng(12)
+    for case in range(600):
+        diffs = np.round(rng.normal(0.4, 1, rng.integers(3, 11)), 1)
+        if case % 3 == 0:
+            diffs[0] = np.inf
+        if case % 4 == 0:
+            diffs[1] = 0.0
+        level = (0.05, 0.1, 0.2)[case % 3]
+        _, low, high, p = hodges_lehmann(diffs, 1 - level, alternative)
+        assert p == pytest.approx(signed_rank_p(diffs, alternative))
+        assert _excludes_zero(low, high, p, level) == (p <= level), diffs
+        if alternative == "less":
+            assert low == -math.inf
+        if alternative == "greater":
+            assert high == math.inf
+
+
+def test_one_sided_t_is_scipys_one_sided_test_with_its_bound():
+    rng = np.random.default_rng(13)
+    diffs = rng.normal(-0.3, 0.4, (5, 6))
+    _, low, high, p = paired_t(diffs, 0.95, "less")
+    for row in range(5):
+        reference = stats.ttest_1samp(diffs[row], 0.0, alternative="less")
+        bound = reference.confidence_interval(0.95)
+        assert p[row] == pytest.approx(reference.pvalue)
+        assert low[row] == -math.inf
+        assert high[row] == pytest.approx(bound.high)
+        assert (high[row] < 0) == (p[row] < 0.05)
+    assert min_exact_p(5, "less") == 1 / 32
 
 
 def test_paired_t_is_scipys_paired_test():

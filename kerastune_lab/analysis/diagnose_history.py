@@ -159,6 +159,7 @@ def diagnose_history(
     initial_loss: float | None = None,
     no_skill_loss: float | None = None,
     step_losses: Sequence | None = None,
+    knobs: Sequence = (),
 ) -> Diagnosis:
     """Diagnoses a run from its per-epoch history.
 
@@ -174,6 +175,8 @@ def diagnose_history(
         no_skill_loss: The eval loss of a model that learned nothing
             (config.json "no_skill_eval_loss"), if known.
         step_losses: Every step's batch loss (steps.csv), if known.
+        knobs: The run's model family's `Knob`s, which the advice may
+            move (`ModelFamily.knobs`); none: training keys only.
 
     Returns:
         A `Diagnosis`.
@@ -205,7 +208,7 @@ def diagnose_history(
     return Diagnosis(
         verdict,
         [finding.reason for finding in findings if finding.reason],
-        advice_for(verdict, config, flags),
+        advice_for(verdict, config, flags, knobs),
         evidence,
         flags,
     )

@@ -22,11 +22,26 @@ import collections
 import dataclasses
 from collections.abc import Iterable
 
+import tomli_w
+
 VERDICTS = ("good_fit", "overfitting", "underfitting", "unstable", "diverged")
 # The verdicts that name a problem (a study counts them per cell).
 PROBLEMS = VERDICTS[1:]
 SEVERITY = ("diverged", "unstable", "overfitting", "underfitting", "good_fit")
 STILL_IMPROVING = "still improving"
+
+
+def set_text(key: str, value: object) -> str:
+    """A change as `--set` takes it, the value as TOML writes it: advice
+    holds native values and becomes text only where it is shown.
+
+    Example:
+
+    >>> set_text("train.schedule", "cosine"), set_text("train.lr", 0.003)
+    ('train.schedule="cosine"', 'train.lr=0.003')
+    """
+    literal = tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
+    return f"{key}={literal}"
 
 
 @dataclasses.dataclass
@@ -37,8 +52,10 @@ class Diagnosis:
         verdict: One of `VERDICTS`.
         reasons: Sentences citing the run's own figures, in the order the
             rules produced them.
-        advice: `{"key", "value", "why"}` dicts: `--set key=value` changes
-            for this verdict (`diagnosis_advice.advice_for`).
+        advice: `{"key", "value", "why", "direction"}` dicts, values
+            native (numbers stay numbers in diagnosis.json): the changes
+            for this verdict (`diagnosis_advice.advice_for`), shown as
+            `--set` arguments by `set_text`.
         evidence: The figures the rules measured, by name.
         flags: Flags that join the verdict, e.g. `STILL_IMPROVING`.
 
@@ -70,7 +87,7 @@ class Diagnosis:
         if self.advice:
             lines.append("Advice:")
             lines += [
-                f"- --set {a['key']}={a['value']}  ({a['why']})"
+                f"- --set {set_text(a['key'], a['value'])}  ({a['why']})"
                 for a in self.advice
             ]
         return "\n".join(lines)

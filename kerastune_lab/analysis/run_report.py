@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
-from kerastune_lab.analysis.diagnosis import Diagnosis
+from kerastune_lab.analysis.diagnosis import Diagnosis, set_text
 from kerastune_lab.analysis.html_page import render_html
 from kerastune_lab.analysis.run_files import read_run_history
 from kerastune_lab.errors import UserError
@@ -293,7 +293,7 @@ def _run_section(record, index, out):
     if diagnosis.advice:
         lines += ["", "Advice:", ""]
         lines += [
-            f"- `--set {a['key']}={a['value']}`: {a['why']}"
+            f"- `--set {set_text(a['key'], a['value'])}`: {a['why']}"
             for a in diagnosis.advice
         ]
     if record.metrics:

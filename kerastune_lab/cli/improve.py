@@ -20,10 +20,11 @@ from kerastune_lab.cli.options import (
 @click.option(
     "--seeds",
     type=click.IntRange(min=3),
-    default=3,
+    default=5,
     show_default=True,
     help="Seeds every configuration is trained with (train.seed, +1, "
-    "...); a paired test needs at least 3.",
+    "...); a paired test needs at least 3, and 5 find effects about half "
+    "as large as 3 do.",
 )
 @click.option(
     "--rounds",
@@ -39,39 +40,107 @@ from kerastune_lab.cli.options import (
     show_default=True,
     help="Advised changes tried per round (the first that validate).",
 )
+@click.option(
+    "--objective",
+    default="val_loss",
+    show_default=True,
+    help="The validation figure decisions are made on: val_loss, "
+    "val_accuracy or any val_<metric> the runs log (history.csv); the "
+    "confirmation reads its test-split counterpart (test_<metric>).",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["min", "max"]),
+    default=None,
+    help="Whether lower or higher --objective is better; default: from "
+    "its name (loss, error, perplexity: min; accuracy, auc, precision, "
+    "recall, f1: max).",
+)
+@click.option(
+    "--confirm-seeds",
+    type=click.IntRange(min=0),
+    callback=lambda ctx, param, value: _paired(value),
+    default=5,
+    show_default=True,
+    help="Fresh seeds (after the rounds' own) on which the original and "
+    "the final configuration are trained and compared once on the test "
+    "split; 0 skips it, and the gain stays unconfirmed.",
+)
+@click.option(
+    "--stop-hopeless/--no-stop-hopeless",
+    default=True,
+    show_default=True,
+    help="Stop a candidate after its first 3 seeds when it is worse than "
+    "the incumbent on each by more than the round can detect (its other "
+    "seeds are not trained; it can only lower the adoptions).",
+)
 @runs_dir_option
 @executor_options
 @user_errors
-def improve(config, overrides, seeds, rounds, candidates, runs_dir, **engine):
+def improve(config, overrides, runs_dir, **options):
     """Diagnose CONFIG, try the advised changes over seeds, adopt the best
-    real one, and repeat.
+    shown improvement, repeat, and confirm the result on fresh seeds.
 
     Round 0 trains CONFIG with --seeds seeds; each round trains the first
-    --candidates advised changes of the incumbent, paired by seed, tests
-    their validation loss (Holm over the round) and adopts the best real
-    improvement. It stops at a good fit, when no improvement is real, or
-    after --rounds rounds. Re-running the same command trains nothing
-    twice. The last line of output is the improve directory
-    (improved.toml, rounds.csv, report.md, report.html, rounds/).
+    --candidates advised changes of the incumbent (and the next step
+    along a knob it just adopted), paired by seed, tests whether each
+    improves --objective (one-sided, Holm over the round) and adopts the
+    best shown improvement. It stops at a good fit, when no improvement
+    is shown, or after --rounds rounds. Then the original and the final
+    configuration train on --confirm-seeds fresh seeds and are compared
+    once on the test split: the headline. Re-running the same command
+    trains nothing twice. The last line of output is the improve
+    directory (improved.toml, rounds.csv, confirmation.csv, report.md,
+    report.html, rounds/, confirm/).
     """
-    from kerastune_lab.comparison.study_progress import (
-        StudyProgress,
-        duration,
+    from kerastune_lab.comparison.study_progress import duration
+    from kerastune_lab.improvement.improvement_report import (
+        confirmation_summary,
     )
+    from kerastune_lab.improvement.objective import Objective
+    from kerastune_lab.improvement.run_improvement import stop_sentence
+
+    start = time.monotonic()
+    objective = Objective.create(
+        options.pop("objective"), options.pop("direction") or ""
+    )
+    result = _improve(config, overrides, runs_dir, objective, options)
+    adopted = [change.label for _, change, _ in result.adopted]
+    saved = result.seconds_saved
+    click.echo(
+        f"{confirmation_summary(result)}; adopted: "
+        + (", ".join(f"--set {label}" for label in adopted) or "nothing")
+        + f"; stopped: {stop_sentence(result)}; "
+        + (f"early stops saved about {duration(saved)}; " if saved else "")
+        + f"{result.trained} run(s) trained, "
+        f"{duration(time.monotonic() - start)} in all"
+    )
+    finish(result.improvement.out, result.failures, failed="did not finish")
+
+
+def _improve(config, overrides, runs_dir, objective, options):
+    """Loads, plans and runs the improvement, and writes its files."""
+    from kerastune_lab.comparison.study_progress import StudyProgress
     from kerastune_lab.config import load_experiment
     from kerastune_lab.improvement.run_improvement import (
         Improvement,
         run_improvement,
-        stop_sentence,
     )
     from kerastune_lab.improvement.write_improvement import write_improvement
 
     experiment = load_experiment(config, overrides)
     improvement = Improvement.create(
-        experiment, seeds, rounds, candidates, runs_dir, overrides
+        experiment,
+        options.pop("seeds"),
+        options.pop("rounds"),
+        options.pop("candidates"),
+        runs_dir,
+        overrides=overrides,
+        objective=objective,
+        confirm_seeds=options.pop("confirm_seeds"),
+        stop_hopeless=options.pop("stop_hopeless"),
     )
-    executor = make_executor(improvement.out, **engine)
-    start = time.monotonic()
+    executor = make_executor(improvement.out, **options)
     with executor:
         result = run_improvement(
             improvement,
@@ -80,11 +149,18 @@ def improve(config, overrides, seeds, rounds, candidates, runs_dir, **engine):
             click.echo,
         )
     write_improvement(result)
-    adopted = [change.label for _, change, _ in result.adopted]
-    click.echo(
-        f"stopped: {stop_sentence(result)}; adopted: "
-        + (", ".join(f"--set {label}" for label in adopted) or "nothing")
-        + f"; {result.trained} run(s) trained, "
-        f"{duration(time.monotonic() - start)} in all"
-    )
-    finish(improvement.out, result.failures, failed="did not finish")
+    return result
+
+
+def _paired(confirm_seeds):
+    """--confirm-seeds: 0 (skip), or enough seeds for a paired test."""
+    from kerastune_lab.comparison.paired_tests import MIN_SEEDS
+
+    if 0 < confirm_seeds < MIN_SEEDS:
+        raise click.BadParameter(
+            f"{confirm_seeds}: a paired test needs at least {MIN_SEEDS} "
+            f"fresh seeds; pass {MIN_SEEDS} or more, or 0 to skip the "
+            "confirmation.",
+            param_hint="--confirm-seeds",
+        )
+    return confirm_seeds

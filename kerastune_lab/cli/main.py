@@ -310,8 +310,12 @@ def diagnose(path):
 
     history, config, known = read_run_history(pathlib.Path(path))
     from kerastune_lab.analysis.diagnose_history import diagnose_history
+    from kerastune_lab.families.registry import knobs_for
 
-    click.echo(diagnose_history(history, config, **known).to_text())
+    diagnosis = diagnose_history(
+        history, config, knobs=knobs_for(config), **known
+    )
+    click.echo(diagnosis.to_text())
 
 
 @cli.command()

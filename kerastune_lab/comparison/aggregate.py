@@ -77,7 +77,7 @@ def aggregate(out, plan, runs=None):
     analysis = config.analysis
     _check_figure(runs, analysis.figure)
     axes = study_axes(config)
-    rows = write_summary(runs, out / "summary.csv")
+    rows = write_summary(runs, out / "summary.csv", analysis.figure)
     comparisons = paired_comparisons(runs, axes, analysis)
     write_comparisons(comparisons, out / "comparisons.csv")
     no_skill = [

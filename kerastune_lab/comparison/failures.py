@@ -11,9 +11,6 @@ import math
 from scipy import stats
 
 DIVERGED = "diverged"
-# Figures where larger is better; for every other figure (losses, the
-# eval - train gap) a diverged run's worst value is +inf.
-HIGHER_IS_BETTER = ("test_accuracy",)
 
 
 def diverged(run):
@@ -47,13 +44,13 @@ def run_failed(run):
     return diverged(run) or not learned
 
 
-def worst_value(run, figure):
-    """The run's `figure`, or the worst value (+-inf) where it diverged or
-    the figure is not finite: a diverged run is the worst outcome, not a
-    missing one."""
+def worst_value(run, figure, higher_is_better=False):
+    """The run's `figure`, or the worst value where it diverged or the
+    figure is not finite (-inf where higher is better, else +inf): a
+    diverged run is the worst outcome, not a missing one."""
     value = run["figures"][figure]
     if diverged(run) or not math.isfinite(value):
-        return -math.inf if figure in HIGHER_IS_BETTER else math.inf
+        return -math.inf if higher_is_better else math.inf
     return value
 
 

@@ -23,6 +23,11 @@ The protocol (written into every report):
 - A comparison needs at least `MIN_SEEDS` paired seeds: with 2 the t-test
   has one degree of freedom (critical t 12.7) and almost no power, so it
   is reported as "untestable", never as real.
+- A primary comparison that is not real is "not_shown": these seeds did
+  not show a difference, which is not the same as showing there is none.
+  Beside it stands the difference the design detects with probability
+  0.8 (paired t at Holm's first threshold alpha / m, from the SD of its
+  own per-seed differences: an estimate from these runs).
 - With `equivalence_margin`, a primary contrast whose baseline is a
   matched-rate control also gets a TOST; "equivalent" needs the TOST's
   Holm-adjusted p (over those contrasts) below alpha. A difference that
@@ -38,7 +43,8 @@ import numpy as np
 
 from kerastune_lab.comparison.contrast_tests import (
     PAIRED_T,
-    detectable_difference,  # noqa: F401 (part of this module's API)
+    POWER,
+    detectable_difference,
     paired_contrast_tests,
     tost,
 )
@@ -52,7 +58,8 @@ from kerastune_lab.config.experiment_config import (
 
 ALPHA = 0.05
 MIN_SEEDS = 3
-VERDICTS = ("real", "not_real", "untestable")
+REAL, NOT_SHOWN, UNTESTABLE = "real", "not_shown", "untestable"
+VERDICTS = (REAL, NOT_SHOWN, UNTESTABLE)
 PRIMARY, EXPLORATORY = "primary", "exploratory"
 CSV_COLUMNS = (
     "axis",
@@ -77,6 +84,7 @@ CSV_COLUMNS = (
     "tost_p",
     "tost_p_adjusted",
     "equivalent",
+    "detectable_diff",
 )
 
 
@@ -98,6 +106,9 @@ class Comparison:
         p_adjusted: Holm-adjusted p (primary, testable).
         tost_p, tost_p_adjusted, equivalent: The equivalence test
             against +-margin, where one applies.
+        detectable: The true difference the design detects with
+            probability 0.8 (primary paired-t comparisons; NaN else),
+            from the SD `detectable_from` names.
     """
 
     role: str
@@ -123,6 +134,8 @@ class Comparison:
     tost_p: float = math.nan
     tost_p_adjusted: float = math.nan
     equivalent: bool | None = None
+    detectable: float = math.nan
+    detectable_from: str = ""
 
     @property
     def n(self):
@@ -146,7 +159,7 @@ class Comparison:
 
     @property
     def real(self):
-        return self.verdict == "real"
+        return self.verdict == REAL
 
     @property
     def testable(self):
@@ -166,6 +179,13 @@ class Comparison:
 
     def _interval_words(self):
         low, high = self.ci
+        if self.real and 0.0 in (low, high):
+            # An exact interval's end is a Walsh average; here the test
+            # rejects that end, 0, itself.
+            return (
+                f"{self.interval} interval ({low:+.3g}, {high:+.3g}), 0 "
+                "excluded (the test rejects it)"
+            )
         if math.isinf(low) and math.isinf(high):
             return (
                 f"{self.interval} interval unbounded ({self.n} seeds cannot "
@@ -212,7 +232,14 @@ class Comparison:
                     "the alpha / m of this interval, which still reaches 0)"
                 )
         else:
-            text += f": not distinguishable at these {self.n} seeds"
+            text += f": not shown at these {self.n} seeds"
+            if math.isfinite(self.detectable):
+                text += (
+                    f" (they detect a true difference of "
+                    f"{self.detectable:.3g} with probability {POWER:g}, "
+                    f"from {self.detectable_from}; a smaller one may be "
+                    "there)"
+                )
         return text + self._floor_words() + "." + self._equivalence_words()
 
     def _floor_words(self):
@@ -274,6 +301,7 @@ class Comparison:
             "equivalent": (
                 "" if self.equivalent is None else str(self.equivalent).lower()
             ),
+            "detectable_diff": number(self.detectable),
         }
 
 
@@ -299,12 +327,13 @@ class _Outcomes:
     """Each cell's per-seed figure (worst value where a run diverged) and
     failure flags, looked up by the cell's values."""
 
-    def __init__(self, runs, figure):
+    def __init__(self, runs, figure, higher_is_better=False):
         self.values = {}
         self.failed = {}
         for cell, seeds in runs.items():
             self.values[cell.values] = {
-                s: worst_value(run, figure) for s, run in seeds.items()
+                s: worst_value(run, figure, higher_is_better)
+                for s, run in seeds.items()
             }
             self.failed[cell.values] = {
                 s: run_failed(run) for s, run in seeds.items()
@@ -433,7 +462,7 @@ def paired_comparisons(runs, axes, analysis=None):
         A list of `Comparison`: primary ones first, with verdicts.
     """
     analysis = analysis or AnalysisConfig()
-    outcomes = _Outcomes(runs, analysis.figure)
+    outcomes = _Outcomes(runs, analysis.figure, analysis.higher_is_better)
     comparisons = []
     for spec in _specs(axes, analysis):
         for comparison in _build(outcomes, axes, spec, analysis.figure):
@@ -476,14 +505,22 @@ def _test_primary(primary, analysis):
     alpha = analysis.alpha
     testable = [c for c in primary if c.testable]
     for c in primary:
-        c.verdict = "untestable"
+        c.verdict = UNTESTABLE
     if not testable:
         return
     m = len(testable)
     _run_tests(testable, 1 - alpha / m)
     for c, adjusted in zip(testable, holm([c.p for c in testable])):
         c.p_adjusted = float(adjusted)
-        c.verdict = "real" if adjusted < alpha else "not_real"
+        c.verdict = REAL if adjusted < alpha else NOT_SHOWN
+        if c.test == PAIRED_T:
+            sd = analysis.pilot_sd or float(np.std(c.diffs, ddof=1))
+            c.detectable = detectable_difference(sd, c.n, alpha / m)
+            c.detectable_from = (
+                "the declared pilot SD"
+                if analysis.pilot_sd
+                else "the SD of these differences, estimated from these runs"
+            )
         c.interval = (
             f"simultaneous {_percent(1 - alpha)} (Bonferroni, each "
             f"{_percent(1 - alpha / m)})"
@@ -529,16 +566,16 @@ def closing_line(comparisons):
         return "No primary comparison had paired runs; see report.md"
     figure, alpha = primary[0].figure, primary[0].alpha
     counts = {v: sum(c.verdict == v for c in primary) for v in VERDICTS}
-    tested = counts["real"] + counts["not_real"]
+    tested = counts[REAL] + counts[NOT_SHOWN]
     line = (
-        f"{counts['real']} of {tested} primary comparisons of {figure} "
+        f"{counts[REAL]} of {tested} primary comparisons of {figure} "
         f"real (paired by seed, Holm over the {tested}, family-wise alpha "
-        f"{alpha:g})"
+        f"{alpha:g}); {counts[NOT_SHOWN]} not shown (not shown is not "
+        "absent)"
     )
-    if counts["untestable"]:
+    if counts[UNTESTABLE]:
         line += (
-            f"; {counts['untestable']} untestable (fewer than "
-            f"{MIN_SEEDS} seeds)"
+            f"; {counts[UNTESTABLE]} untestable (fewer than {MIN_SEEDS} seeds)"
         )
     equivalence = [c for c in primary if c.equivalent is not None]
     if equivalence:

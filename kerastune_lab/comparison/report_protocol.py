@@ -1,6 +1,7 @@
-"""The protocol section of a comparison report, written before results:
-the question, figure, unit of replication, failure rule, tests,
-correction, equivalence margin and what the seeds can detect."""
+"""The protocol section of a comparison report, placed before the
+results: the question, figure, unit of replication, failure rule, tests,
+correction, equivalence margin and what the seeds can detect (from a
+declared pilot SD, or else from these runs)."""
 
 import math
 
@@ -46,12 +47,23 @@ def _question(analysis, comparisons):
     return lines
 
 
-def _seeds_varied(study):
-    split = study["config"]["data"].get("split_seed", -1)
-    return "initialisation, data order, dropout and masks" + (
-        f"; the data split is fixed (data.split_seed = {split})"
-        if split >= 0
-        else "; the data split too"
+def seeds_varied(data):
+    """What a seed varies, in words, from the `[data]` section (a dict):
+    the split follows the seed unless data.split_seed fixes it."""
+    split = data.get("split_seed", -1)
+    text = "initialisation, data order, dropout and masks"
+    if split >= 0:
+        return text + (
+            f"; the data split is fixed (data.split_seed = {split}), so "
+            "every claim holds for that one split"
+        )
+    examples = (
+        ", the synthetic examples" if data.get("name") == "synthetic" else ""
+    )
+    return text + (
+        f", and the data split{examples} and evaluation masks too "
+        "(data.split_seed = -1 follows train.seed): split-to-split "
+        "variance is inside every interval"
     )
 
 
@@ -97,14 +109,13 @@ def _tests(analysis, m):
             "control is called equivalent only when its two one-sided "
             f"tests (TOST) against +-{analysis.equivalence_margin:g} "
             "reject (Holm over those contrasts); a difference that is not "
-            "distinguishable is not shown to be absent."
+            "shown is not shown to be absent."
         )
     else:
         lines.append(
             "- Equivalence: no margin declared ([analysis] "
             "equivalence_margin), so nothing is claimed equivalent; a "
-            "difference that is not distinguishable is not shown to be "
-            "absent."
+            "difference that is not shown is not shown to be absent."
         )
     return lines
 
@@ -128,11 +139,11 @@ def power_lines(plan, figure):
         )
     else:
         source = (
-            "No pilot SD declared ([analysis] pilot_sd), so from the "
-            f"pooled SD of this study's primary differences, {plan.sd:.3g}"
-            f": an estimate from the same {plan.n} seeds, not fixed in "
-            f"advance (the true SD may be {plan.sd_range[0]:.2f}x to "
-            f"{plan.sd_range[1]:.2f}x it, 95%)"
+            "No pilot SD declared ([analysis] pilot_sd), so from these "
+            "runs: the pooled SD of this study's primary differences, "
+            f"{plan.sd:.3g}, estimated from the same {plan.n} seeds that "
+            "are tested, not stated in advance (the true SD may be "
+            f"{plan.sd_range[0]:.2f}x to {plan.sd_range[1]:.2f}x it, 95%)"
         )
     text = (
         f"- Power: {source}. The paired t-test at Holm's first threshold "
@@ -186,9 +197,11 @@ def protocol_lines(study, analysis, rows, comparisons, plan):
     ]
     lines += _question(analysis, comparisons)
     lines += [
-        f"- Figure: **{figure}** ({FIGURE_WORDS.get(figure, figure)}); "
-        "the other figures are descriptive.",
-        f"- Between seeds varied: {_seeds_varied(study)}. Each comparison "
+        f"- Figure: **{figure}** ({FIGURE_WORDS.get(figure, figure)}; "
+        f"{'higher' if analysis.higher_is_better else 'lower'} is better"
+        "); the other figures are descriptive.",
+        f"- Between seeds varied: {seeds_varied(study['config']['data'])}"
+        ". Each comparison "
         "pairs the runs of the same seed.",
         _failure_rule(rows),
     ]

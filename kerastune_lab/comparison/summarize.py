@@ -55,18 +55,20 @@ def collect(plan):
     return runs
 
 
-def write_summary(runs, path):
-    """summary.csv: one row per cell: mean and 95% CI of each figure,
-    failed runs with their Clopper-Pearson 95% interval."""
-    names = list(FIGURES) + (
-        ["test_accuracy"]
-        if any(
-            "test_accuracy" in r["figures"]
+def write_summary(runs, path, figure=FIGURES[0]):
+    """summary.csv: one row per cell: mean and 95% CI of each figure (and
+    of the study's own `figure`, where it is another), failed runs with
+    their Clopper-Pearson 95% interval."""
+    names = list(FIGURES) + [
+        name
+        for name in dict.fromkeys(("test_accuracy", figure))
+        if name not in FIGURES
+        and all(
+            name in r["figures"]
             for seeds in runs.values()
             for r in seeds.values()
         )
-        else []
-    )
+    ]
     rows = []
     for cell, seeds in runs.items():
         row = dict(cell.values)

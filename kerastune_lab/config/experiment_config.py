@@ -8,6 +8,11 @@ import re
 import tomllib
 from typing import Any
 
+from kerastune_lab.analysis.objective_direction import (
+    DIRECTIONS,
+    MAX,
+    objective_direction,
+)
 from kerastune_lab.choices import (
     GAMMA_SOURCES,
     OPTIMIZERS,
@@ -52,8 +57,10 @@ class DataConfig:
         -1,
         minimum=-1,
         doc="seed of the data split, the synthetic data and the fixed eval "
-        "masks; -1: train.seed. Fix it in a study so that every seed "
-        "is evaluated on the same examples",
+        "masks; -1: train.seed, so each seed of a study or of improve "
+        "draws its own split and split-to-split variance is inside every "
+        "interval. Fix it only to evaluate every seed on one split (the "
+        "claims then hold for that split)",
     )
     max_tokens: int = option(
         20000, minimum=2, doc="vocabulary size of the text vectoriser"
@@ -230,7 +237,9 @@ class ControlsConfig:
 
 
 # The figures `compare` computes per run (comparison/summarize.py):
-# what [analysis] figure may name.
+# what [analysis] figure may name, besides `final_eval_<metric>` (the
+# last epoch's val_<metric>) and `test_<metric>` (metrics.json) of any
+# metric the runs log.
 STUDY_FIGURES = (
     "final_eval_loss",
     "best_eval_loss",
@@ -240,6 +249,7 @@ STUDY_FIGURES = (
     "test_loss",
     "test_accuracy",
 )
+LOGGED_FIGURE = re.compile(r"(final_eval|test)_\w+")
 # The axes the controls add levels to, and the names of those levels.
 SCHEDULE_AXIS = "train.schedule"
 MODE_AXIS = "lr_adapt.mode"
@@ -272,7 +282,12 @@ class AnalysisConfig:
             where both cells exist. The seed stays the unit of
             replication (n = seeds). Without it, a primary contrast is
             tested once per combination of the other axes.
-        figure: The per-run figure tested (STUDY_FIGURES).
+        figure: The per-run figure tested: one of STUDY_FIGURES, or
+            `final_eval_<metric>` / `test_<metric>` of a metric the runs
+            log (e.g. final_eval_accuracy).
+        direction: "min" or "max": which way `figure` is better; "":
+            from its name (analysis.objective_direction). It decides the
+            worst value a diverged run counts as, and the words.
         alpha: The family-wise error rate of the primary family.
         equivalence_margin: > 0: a primary contrast whose baseline is a
             matched-rate control also gets an equivalence test (TOST)
@@ -296,8 +311,16 @@ class AnalysisConfig:
     )
     figure: str = option(
         "final_eval_loss",
-        choices=STUDY_FIGURES,
-        doc="the per-run figure tested",
+        doc="the per-run figure tested: "
+        + ", ".join(STUDY_FIGURES)
+        + ", or final_eval_<metric> / test_<metric> of a logged metric",
+    )
+    direction: str = option(
+        "",
+        choices=("", *DIRECTIONS),
+        doc="which way the figure is better (min or max); empty: from its "
+        "name (loss, error, perplexity: min; accuracy, auc, precision, "
+        "recall, f1: max)",
     )
     alpha: float = option(
         0.05,
@@ -324,6 +347,13 @@ class AnalysisConfig:
         doc="seeds per cell that `compare` trains when --seeds is not "
         "given (the number the power statement was planned for); 0: 3",
     )
+
+    def __post_init__(self):
+        _check_figure(self)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return objective_direction(self.figure, self.direction) == MAX
 
 
 # Sections that describe a study for `compare`; `run` ignores them.
@@ -632,6 +662,24 @@ def _check_contrast(text, axes):
             "level with itself; name two different levels."
         )
     return axis
+
+
+def _check_figure(analysis):
+    """The figure is one `compare` computes, and its direction is known."""
+    figure = analysis.figure
+    if figure not in STUDY_FIGURES and not LOGGED_FIGURE.fullmatch(figure):
+        raise ConfigError(
+            f"analysis.figure = {toml_literal(figure)}: expected one of "
+            f"{', '.join(STUDY_FIGURES)}, or final_eval_<metric> / "
+            "test_<metric> of a metric the runs log (e.g. "
+            "final_eval_accuracy)."
+        )
+    if objective_direction(figure, analysis.direction) is None:
+        raise ConfigError(
+            f"analysis.figure = {toml_literal(figure)}: its name does not "
+            "say whether lower or higher is better; set "
+            'analysis.direction = "min" or "max".'
+        )
 
 
 def _check_analysis(analysis, grid, controls):

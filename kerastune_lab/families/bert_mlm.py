@@ -147,7 +147,7 @@ SIZES = tuple(BERT_SIZES)
 def _size(step):
     def next_size(size):
         i = SIZES.index(size) + step
-        return f'"{SIZES[i]}"' if 0 <= i < len(SIZES) else None
+        return SIZES[i] if 0 <= i < len(SIZES) else None
 
     return next_size
 

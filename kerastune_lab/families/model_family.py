@@ -4,32 +4,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-
-@dataclasses.dataclass(frozen=True)
-class Knob:
-    """A key the diagnosis may advise changing, and the next value each way.
-
-    Attributes:
-        key: "section.name", e.g. "model.dropout_rate".
-        role: "capacity", "regularisation" or "data" (more data).
-        up, down: `value -> next value` in that direction, or None at the
-            end of the key's valid range (the advice then leaves it out).
-            Only values that `kerastune-lab check` accepts.
-        why: Where the advice comes from, for the user.
-        applies: Optional `config dict -> bool` (e.g. only for synthetic
-            data, whose size is a key).
-    """
-
-    key: str
-    role: str
-    up: Callable[[Any], Any]
-    down: Callable[[Any], Any]
-    why: str
-    applies: Callable[[dict], bool] | None = None
-
-    def value(self, config: dict):
-        section, name = self.key.split(".")
-        return config[section][name]
+from kerastune_lab.analysis.knob import Knob
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,8 +65,9 @@ class ModelFamily:
             training read its data; `kerastune-lab predict` serves the
             runs of a family that has it (text runs instead save what
             reads their text: `PreparedTask.export_files`).
-        knobs: `Knob`s of capacity, regularisation and data amount, which
-            the diagnosis advises from (analysis.diagnose_history).
+        knobs: `Knob`s (analysis.knob) of capacity, regularisation and
+            data amount, which the diagnosis advises from: whoever asks
+            for a diagnosis passes them in (`knobs_for`).
     """
 
     name: str

@@ -217,8 +217,8 @@ KNOBS = (
     Knob(
         "data.augment",
         "regularisation",
-        lambda on: None if on else "true",
-        lambda on: "false" if on else None,
+        lambda on: None if on else True,
+        lambda on: False if on else None,
         "random flips, rotations and zooms of the training images",
     ),
     # Capacity of a pretrained trunk: how many of its layers train.

@@ -4,17 +4,23 @@ their tests and the adopted change."""
 import dataclasses
 import math
 
+import numpy as np
+
 from kerastune_lab.analysis.diagnosis import (
     STILL_IMPROVING,
     majority_verdict,
 )
 from kerastune_lab.comparison.contrast_tests import SIGNED_RANK
+from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.improvement.round_decision import (
+    STOPPED,
+    UNTESTABLE,
     CandidateTest,
     adopted_candidate,
     exact_test_seeds,
     paired_round_test,
 )
+from kerastune_lab.improvement.round_run import VAL_LOSS
 
 
 @dataclasses.dataclass
@@ -95,6 +101,9 @@ class Round:
         runs: {label: {seed: RoundRun}} of the candidates.
         tests: {label: `CandidateTest`}.
         adopted: The label of the adopted change, or None.
+        objective: The `Objective` the tests are on.
+        stopped: Labels of the candidates stopped early.
+        margin: The margin they were worse by on every first seed.
     """
 
     number: int
@@ -103,12 +112,18 @@ class Round:
     runs: dict
     tests: dict
     adopted: str | None
+    objective: Objective = VAL_LOSS
+    stopped: tuple = ()
+    margin: float = math.nan
 
     @classmethod
-    def decide(cls, number, incumbent, changes, runs):
+    def decide(
+        cls, number, incumbent, changes, runs, objective=VAL_LOSS, **early
+    ):
         """Tests the candidates (`changes`, with their runs by seed, in
-        the same order) against the incumbent and picks the adopted
-        one."""
+        the same order) against the incumbent and picks the adopted one.
+        `early`: `stopped` (labels) and `margin` of `hopeless_candidates`.
+        """
         changes = {change.label: change for change in changes}
         runs = dict(zip(changes, runs))
         tests = paired_round_test(
@@ -117,35 +132,81 @@ class Round:
                 label: {seed: run.figure for seed, run in by_seed.items()}
                 for label, by_seed in runs.items()
             },
+            higher_is_better=objective.higher_is_better,
+            stopped=early.get("stopped", ()),
         )
         return cls(
-            number, incumbent, changes, runs, tests, adopted_candidate(tests)
+            number,
+            incumbent,
+            changes,
+            runs,
+            tests,
+            adopted_candidate(tests),
+            objective,
+            tuple(early.get("stopped", ())),
+            early.get("margin", math.nan),
         )
+
+    def seconds_saved(self):
+        """Training time the early stops saved: each stopped candidate's
+        untrained seeds at its own trained runs' mean time."""
+        seeds = len(self.incumbent.runs)
+        saved = 0.0
+        for label in self.stopped:
+            runs = self.runs[label].values()
+            times = [
+                r.wall_seconds for r in runs if math.isfinite(r.wall_seconds)
+            ]
+            if times:
+                saved += (seeds - len(runs)) * float(np.mean(times))
+        return saved
 
     def line(self):
         """The round's outcome in one line."""
-        if self.adopted is None:
-            best = min(
-                self.tests,
-                key=lambda label: _nan_last(self.tests[label].mean_diff),
-            )
-            line = (
-                f"round {self.number}: no real improvement; closest: "
-                f"{best}: {effect_text(self.tests[best])}"
-            )
-            test = self.tests[best]
-            needed = exact_test_seeds(len(self.tests))
-            if test.test == SIGNED_RANK and test.n < needed:
-                line += (
-                    f"; runs failed, and an exact test over {test.n} seeds "
-                    f"cannot find {len(self.tests)} candidate(s) real: use "
-                    f"--seeds {needed} or more"
-                )
-            return line
-        return (
-            f"round {self.number}: adopted {self.adopted}: "
-            f"{effect_text(self.tests[self.adopted])}"
+        line = f"round {self.number}: " + (
+            f"adopted {self.adopted}: "
+            f"{effect_text(self.tests[self.adopted], self.objective)}"
+            if self.adopted
+            else self._none_shown()
         )
+        if self.stopped:
+            skipped = len(self.incumbent.runs) - len(
+                self.runs[self.stopped[0]]
+            )
+            line += (
+                f"; stopped early: {', '.join(self.stopped)} (worse than "
+                "the incumbent on each of its first seeds by more than "
+                f"{self.margin:.3g}, the improvement the round can detect; "
+                f"{skipped} seed(s) each not trained)"
+            )
+        return line
+
+    def _none_shown(self):
+        tested = [
+            label for label in self.tests if label not in self.stopped
+        ] or list(self.tests)
+        best = min(
+            tested, key=lambda label: _nan_last(self.tests[label].cost_diff)
+        )
+        test = self.tests[best]
+        line = (
+            "no improvement shown; closest: "
+            f"{best}: {effect_text(test, self.objective)}"
+        )
+        if math.isfinite(test.detectable):
+            line += (
+                f"; these {len(self.incumbent.runs)} seeds detect an "
+                f"improvement of {test.detectable:.3g} with probability 0.8 "
+                "(SD from these runs): a smaller one may be there"
+            )
+        needed = exact_test_seeds(len(self.tests))
+        if test.test == SIGNED_RANK and test.n < needed:
+            line += (
+                f"; runs failed, and an exact test over {test.n} seeds "
+                f"cannot find {len(self.tests)} candidate(s) real: use "
+                f"--seeds {needed} or more"
+            )
+        return line
 
     def rows(self):
         """rounds.csv rows: one per candidate."""
@@ -161,24 +222,37 @@ class Round:
                 "p": test.p,
                 "p_adjusted": test.p_adjusted,
                 "adopted": "true" if label == self.adopted else "false",
+                "objective": self.objective.name,
+                "verdict": test.verdict,
+                "test": test.test,
+                "detectable_diff": test.detectable,
+                "interval": INTERVAL,
             }
             for label, test in self.tests.items()
         ]
+
+
+# What rounds.csv's ci_low, ci_high are, and what the round's figures are
+# for: they chose the change, so they flatter it.
+INTERVAL = "one-sided 95%, unadjusted; used to choose (optimistic)"
 
 
 def _nan_last(value):
     return (math.isnan(value), value)
 
 
-def effect_text(test: CandidateTest) -> str:
-    """'validation loss -0.123 [95% CI -0.2, -0.05] over 3 seeds, p
-    0.004, Holm 0.012 (paired t)'."""
-    text = f"validation loss {test.mean_diff:+.4g}"
-    if test.ci[0] == test.ci[0]:
-        text += f" [95% CI {test.ci[0]:+.3g}, {test.ci[1]:+.3g}]"
+def effect_text(test: CandidateTest, objective: Objective = VAL_LOSS) -> str:
+    """'validation loss -0.123 (one-sided 95% bound -0.05) over 5 seeds,
+    p 0.004, Holm 0.012 (paired t)'."""
+    text = f"{objective.words} {test.mean_diff:+.4g}"
+    bound = test.ci[1] if not objective.higher_is_better else test.ci[0]
+    if math.isfinite(bound):
+        text += f" (one-sided 95% bound {bound:+.3g})"
     text += f" over {test.n} seeds"
-    if test.test == "untestable":
+    if test.test == UNTESTABLE:
         return text + " (untestable: too few seeds)"
+    if test.test == STOPPED:
+        return text + " (stopped early: no p)"
     text += f", p {test.p:.2g}, Holm {test.p_adjusted:.2g} ({test.test})"
     if test.failed:
         text += ", a run of it failed"

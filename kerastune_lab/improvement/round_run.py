@@ -1,13 +1,15 @@
-"""One finished run as a round of `improve` reads it: the validation loss
-of the model it kept, and its diagnosis. Never its test split."""
+"""One finished run as a round of `improve` reads it: its objective at
+the model it kept, and its diagnosis. Never its test split."""
 
 import dataclasses
 import math
 import pathlib
 
+from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.run_directory import RunDirectory
 
 DIVERGED = "diverged"
+VAL_LOSS = Objective("val_loss", "min")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,9 +18,9 @@ class RoundRun:
 
     Attributes:
         run_dir: The run directory.
-        figure: The validation loss at the kept epoch; +inf where the run
-            diverged or that loss is not finite (a failed run is never
-            better).
+        figure: The objective at the kept epoch; the worst value (+inf,
+            or -inf where higher is better) where the run diverged or the
+            figure is not finite (a failed run is never better).
         kept_epoch: The epoch whose model the run kept (0-based): the best
             validation epoch with early stopping that restores the best
             weights (metrics.json best_epoch), else the last epoch.
@@ -26,6 +28,7 @@ class RoundRun:
         flags: The diagnosis's flags (e.g. "still improving").
         reasons: The diagnosis's sentences.
         loss, val_loss: Its training and validation loss per epoch.
+        wall_seconds: Its training time (metrics.json; NaN if unknown).
     """
 
     run_dir: pathlib.Path
@@ -36,28 +39,32 @@ class RoundRun:
     reasons: tuple
     loss: tuple
     val_loss: tuple
+    wall_seconds: float = math.nan
 
     @property
     def failed(self) -> bool:
         return math.isinf(self.figure)
 
     @classmethod
-    def read(cls, run_dir) -> "RoundRun":
-        """Reads a complete run directory."""
+    def read(cls, run_dir, objective: Objective = VAL_LOSS) -> "RoundRun":
+        """Reads a complete run directory; a `UserError` where it does not
+        log `objective` (or its test counterpart)."""
         run = RunDirectory(run_dir)
         history = run.read_history()
+        metrics = run.read_metrics()
+        objective.check_run(history, metrics, f"the run {run.path}")
         val_loss = history.get("val_loss") or history["loss"]
         train = run.read_record()["config"]["train"]
         restored = train["early_stopping"] and train["restore_best_weights"]
         kept = (
-            int(run.read_metrics()["best_epoch"])
+            int(metrics["best_epoch"])
             if restored
-            else len(val_loss) - 1
+            else len(history[objective.name]) - 1
         )
         diagnosis = run.read_diagnosis()
-        figure = float(val_loss[kept])
+        figure = float(history[objective.name][kept])
         if diagnosis["verdict"] == DIVERGED or not math.isfinite(figure):
-            figure = math.inf
+            figure = objective.worst
         return cls(
             run.path,
             figure,
@@ -67,4 +74,5 @@ class RoundRun:
             tuple(diagnosis.get("reasons", ())),
             tuple(history["loss"]),
             tuple(val_loss),
+            float(metrics.get("wall_seconds", math.nan)),
         )

@@ -12,6 +12,7 @@ from kerastune_lab.analysis.plot_curves import plot_curves
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
 from kerastune_lab.devices.training_device import training_device
 from kerastune_lab.errors import UserError
+from kerastune_lab.families.registry import knobs_for
 from kerastune_lab.keras_internals import forget_restored_epoch
 from kerastune_lab.run_directory import (
     RunDirectory,
@@ -301,6 +302,7 @@ class ExperimentRunner:
             initial_loss=steps["loss"][0],
             no_skill_loss=no_skill,
             step_losses=steps["loss"],
+            knobs=knobs_for(self.record["config"]),
         )
         self.run_dir.write_diagnosis(diagnosis.to_dict())
         with replaced_atomically(self.run_dir.curves) as tmp:
