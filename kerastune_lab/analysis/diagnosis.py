@@ -24,10 +24,13 @@ from collections.abc import Iterable
 
 import tomli_w
 
-VERDICTS = ("good_fit", "overfitting", "underfitting", "unstable", "diverged")
+# The verdict of a run that left no usable model: a failed run, counted
+# as its figures' worst value wherever runs are compared.
+DIVERGED = "diverged"
+VERDICTS = ("good_fit", "overfitting", "underfitting", "unstable", DIVERGED)
 # The verdicts that name a problem (a study counts them per cell).
 PROBLEMS = VERDICTS[1:]
-SEVERITY = ("diverged", "unstable", "overfitting", "underfitting", "good_fit")
+SEVERITY = (DIVERGED, "unstable", "overfitting", "underfitting", "good_fit")
 STILL_IMPROVING = "still improving"
 
 
