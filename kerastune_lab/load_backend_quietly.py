@@ -43,3 +43,23 @@ def load_backend_quietly():
             import keras_hub  # noqa: F401
         except ImportError:
             pass  # the command's own import reports it, with a traceback
+    keep_tensorflow_off_gpus()
+
+
+def keep_tensorflow_off_gpus():
+    """Hides the GPUs from TensorFlow when it is not the Keras backend.
+
+    keras-hub imports TensorFlow wherever it is installed; beside JAX or
+    torch, TensorFlow's first op (a tf.data pipeline, a TensorBoard
+    writer) would otherwise map most of every GPU's memory, which the
+    backend that trains then lacks. A no-op where TensorFlow is the
+    backend or not imported.
+    """
+    tf = sys.modules.get("tensorflow")
+    keras = sys.modules.get("keras")
+    if tf is None or keras is None or keras.backend.backend() == "tensorflow":
+        return
+    # A RuntimeError: TensorFlow has placed its devices in this process
+    # already, so they can no longer change.
+    with contextlib.suppress(RuntimeError):
+        tf.config.set_visible_devices([], "GPU")

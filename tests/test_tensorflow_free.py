@@ -75,3 +75,24 @@ def test_tensorflow_for_image_data_keeps_off_the_gpus_of_another_backend(
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     import_tensorflow("images")
     assert calls == [([], "GPU")]
+
+
+def test_loading_another_backend_keeps_tensorflow_off_the_gpus(monkeypatch):
+    """keras-hub imports TensorFlow wherever it is installed: every process
+    that loads a JAX or torch backend hides the GPUs from it at once."""
+    import keras
+    import tensorflow as tf
+
+    from kerastune_lab.load_backend_quietly import load_backend_quietly
+
+    calls = []
+    monkeypatch.setattr(
+        tf.config,
+        "set_visible_devices",
+        lambda devices, kind: calls.append((devices, kind)),
+    )
+    load_backend_quietly()
+    assert calls == []  # Keras trains on TensorFlow here
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    load_backend_quietly()
+    assert calls == [([], "GPU")]

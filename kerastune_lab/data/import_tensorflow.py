@@ -1,8 +1,7 @@
 """TensorFlow for the one data pipeline that needs it (image folders)."""
 
-import contextlib
-
 from kerastune_lab.errors import UserError
+from kerastune_lab.load_backend_quietly import keep_tensorflow_off_gpus
 
 
 def import_tensorflow(needed_for):
@@ -27,11 +26,5 @@ def import_tensorflow(needed_for):
             "(pip install tensorflow-cpu, or tensorflow), or train on text "
             "data (fortunes, csv, pydoc, text), which needs no TensorFlow."
         ) from None
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        # A RuntimeError: TensorFlow placed its devices in this process
-        # already (a pipeline built earlier); they can no longer change.
-        with contextlib.suppress(RuntimeError):
-            tf.config.set_visible_devices([], "GPU")
+    keep_tensorflow_off_gpus()
     return tf
