@@ -4,7 +4,7 @@
 - `experiment_config`: `ExperimentConfig`, the validated file (its study
   sections, [controls] and [analysis], are `kerastune_lab.study`'s);
 - `merge_overrides`: `--set SECTION.KEY=VALUE`;
-- `load_experiment`: `load_experiment`, `from_dict`, `load_run_config`,
+- `load_config`: `load_experiment`, `from_dict`, `load_run_config`,
   `with_settings`, with the checks of `check_grid` and
   `check_consistency`;
 - `check_inputs`: the user's files a run reads; `key_reference`: the
@@ -15,7 +15,7 @@ configurations without a backend.
 """
 
 from kerastune_lab.config.experiment_config import ExperimentConfig
-from kerastune_lab.config.load_experiment import (
+from kerastune_lab.config.load_config import (
     from_dict,
     load_experiment,
     load_run_config,
