@@ -70,8 +70,8 @@ def from_dict(raw, name="experiment", source=None):
     Example:
 
     >>> config = from_dict({"train": {"epochs": 3}}, name="tiny")
-    >>> config.name, config.train.epochs, config.model.name
-    ('tiny', 3, 'gru')
+    >>> config.name, config.train.epochs, config.train.batch_size
+    ('tiny', 3, 64)
     """
     unknown = sorted(set(raw) - set(SECTIONS) - set(STUDY_SECTIONS))
     if unknown:
