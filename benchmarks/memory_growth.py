@@ -14,9 +14,9 @@ import pathlib
 import statistics
 import tempfile
 
-from kerastune_lab.comparison.local_pool import LocalPool
 from kerastune_lab.comparison.run_comparison import Study
 from kerastune_lab.config import load_experiment
+from kerastune_lab.engine.local_pool import LocalPool
 
 STUDY = """
 [data]

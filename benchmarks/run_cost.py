@@ -131,7 +131,7 @@ def one(variant, config, overrides, cache_dir):
 def worker_environment(variant, cache):
     """The start-up environment of a worker variant: backend, compilation
     cache, threads."""
-    from kerastune_lab.comparison.local_pool import worker_environment
+    from kerastune_lab.engine.local_pool import worker_environment
 
     backend = "jax" if variant.startswith("jax") else "tensorflow"
     env = {"KERAS_BACKEND": backend}
@@ -156,10 +156,10 @@ def worker_environment(variant, cache):
 
 def worker_mode(args):
     """Fixed cost per run in a long-lived worker, per variant."""
-    from kerastune_lab.comparison.grid import Cell
-    from kerastune_lab.comparison.local_pool import LocalPool
-    from kerastune_lab.comparison.planned_run import COMPLETE, PlannedRun
     from kerastune_lab.config import load_experiment, with_settings
+    from kerastune_lab.engine.local_pool import LocalPool
+    from kerastune_lab.engine.planned_run import COMPLETE, PlannedRun
+    from kerastune_lab.study.grid import Cell
 
     config = load_experiment(args.config, args.overrides)
     folder = pathlib.Path(tempfile.mkdtemp(prefix="run_cost_worker_"))

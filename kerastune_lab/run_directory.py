@@ -2,7 +2,7 @@
 
 Every run-file name, the atomic writers, the readers, the completion and
 status checks and the run locks live here, at the bottom of the package
-(it imports nothing of it), so training, `compare`, the Ray engine,
+(it imports only the figure registry), so training, `compare`, the Ray engine,
 `report`, `diagnose` and `predict` all read and write runs the same way.
 """
 
@@ -18,6 +18,8 @@ import pathlib
 import platform
 import secrets
 import tempfile
+
+from kerastune_lab.figures import read_figures
 
 _PACKAGES = ("keras", "tensorflow", "jax", "keras_hub", "numpy")
 
@@ -181,6 +183,15 @@ class RunDirectory:
         """config.json: the resolved config, data sizes, versions."""
         return json.loads(self.config.read_text())
 
+    def read_config(self) -> dict:
+        """The resolved configuration config.json recorded (TOML layout)."""
+        return self.read_record()["config"]
+
+    def read_no_skill_eval_loss(self) -> float:
+        """The eval loss of the best predictor that uses no context, as
+        config.json recorded it (NaN where the task has none)."""
+        return self.read_record().get("no_skill_eval_loss", math.nan)
+
     def read_settings(self) -> dict:
         """config.json's configuration as {"section.key": value}, as
         --set names the keys ({} if there is no config.json).
@@ -195,7 +206,7 @@ class RunDirectory:
         """
         if not self.is_run():
             return {}
-        return _flatten(self.read_record()["config"])
+        return _flatten(self.read_config())
 
     def read_status(self) -> dict:
         """status.json ({} if there is none): "state", and for a complete
@@ -221,39 +232,19 @@ class RunDirectory:
         """steps.csv as {column: [float, ...]} ({} if there is none)."""
         return read_csv_columns(self.steps) if self.steps.is_file() else {}
 
+    def read_kept_epoch(self) -> int:
+        """The epoch (0-based) whose model a complete run kept: the best
+        validation epoch where early stopping restored the best weights
+        (metrics.json best_epoch), else the last epoch."""
+        train = self.read_config()["train"]
+        if train["early_stopping"] and train["restore_best_weights"]:
+            return int(self.read_metrics()["best_epoch"])
+        return len(self.read_history()["loss"]) - 1
+
     def read_figures(self) -> dict[str, float]:
-        """The figures a study compares runs by, from a complete run's
-        history.csv and metrics.json: final_eval_loss, best_eval_loss,
-        final_eval_perplexity, final_train_loss, train_eval_gap (eval -
-        train), test_loss, and final_eval_<metric> / test_<metric> of every
-        metric the run logged (test_accuracy, ...). The eval loss is
-        val_loss (the training loss for a run without a validation
-        split)."""
-        history = self.read_history()
-        metrics = self.read_metrics()
-        val = history.get("val_loss") or history["loss"]
-        known = [v for v in val if not math.isnan(v)]
-        # final_eval_<metric> (the last epoch's val_<metric>) and
-        # test_<metric> of every metric the run logged, then the losses.
-        figures = {
-            f"final_eval_{name.removeprefix('val_')}": values[-1]
-            for name, values in history.items()
-            if name.startswith("val_") and values
-        }
-        figures.update(
-            (name, float(value))
-            for name, value in metrics.items()
-            if name.startswith("test_") and isinstance(value, (int, float))
-        )
-        figures |= {
-            "final_eval_loss": val[-1],
-            "best_eval_loss": min(known, default=math.nan),
-            "final_eval_perplexity": math.exp(min(val[-1], 700.0)),
-            "final_train_loss": history["loss"][-1],
-            "train_eval_gap": val[-1] - history["loss"][-1],
-            "test_loss": metrics["test_loss"],
-        }
-        return figures
+        """The figures a study compares runs by (`figures.read_figures`),
+        from a complete run's history.csv and metrics.json."""
+        return read_figures(self.read_history(), self.read_metrics())
 
     # -- write ---------------------------------------------------------
     def write_record(self, record: dict) -> None:

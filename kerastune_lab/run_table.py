@@ -21,12 +21,11 @@ def run_row(run) -> dict:
     """One run as a flat row: run, status, verdict, family, its figures
     (`RunDirectory.read_figures`) and metrics, the no-skill eval loss,
     every configuration key as "section.key", and its path."""
-    record = run.read_record()
     row = {
         "run": run.name,
         "status": run.state,
         "verdict": "",
-        "family": record["config"].get("model", {}).get("name", ""),
+        "family": run.read_config().get("model", {}).get("name", ""),
     }
     if run.diagnosis.is_file():
         diagnosis = run.read_diagnosis()
@@ -35,7 +34,7 @@ def run_row(run) -> dict:
         metrics = run.read_metrics()
         row.update(run.read_figures())
         row.update({k: metrics[k] for k in METRICS if k in metrics})
-    row["no_skill_eval_loss"] = record.get("no_skill_eval_loss")
+    row["no_skill_eval_loss"] = run.read_no_skill_eval_loss()
     row.update(run.read_settings())
     row["path"] = str(run.path)
     return row

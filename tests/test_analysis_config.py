@@ -2,14 +2,13 @@
 
 import pytest
 
-from kerastune_lab.comparison.grid import Cell
-from kerastune_lab.comparison.study_controls import control_cells, study_axes
+from kerastune_lab.comparison.study_controls import control_cells
 from kerastune_lab.config import from_dict
-from kerastune_lab.config.experiment_config import (
-    AnalysisConfig,
-    parse_contrast,
-)
 from kerastune_lab.errors import ConfigError
+from kerastune_lab.study.analysis_config import AnalysisConfig
+from kerastune_lab.study.grid import Cell
+from kerastune_lab.study.parse_contrast import parse_contrast
+from kerastune_lab.study.study_levels import study_axes
 
 GRID = {
     "train.schedule": ["constant", "cosine"],

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from tiny_study import CONTROLS, TINY_GRU, run_compare
 
 from kerastune_lab.cli.main import cli
-from kerastune_lab.comparison.paired_tests import CSV_COLUMNS
-from kerastune_lab.comparison.summarize import mean_ci
 from kerastune_lab.run_directory import read_csv_columns
+from kerastune_lab.statistics.mean_ci import mean_ci
+from kerastune_lab.statistics.paired_tests import CSV_COLUMNS
 
 
 def test_compare_runs_the_grid_then_resumes(tiny_local_study):

@@ -3,6 +3,7 @@
 is found, failures are counted and shown, equivalence needs its test."""
 
 import csv
+import dataclasses
 import json
 import math
 
@@ -10,14 +11,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kerastune_lab.comparison import aggregate as aggregate_module
 from kerastune_lab.comparison.aggregate import aggregate
-from kerastune_lab.comparison.grid import Cell
-from kerastune_lab.comparison.paired_tests import CSV_COLUMNS, closing_line
-from kerastune_lab.comparison.plot_rate_loss import rate_loss_curves
-from kerastune_lab.comparison.study_controls import study_axes
 from kerastune_lab.config import from_dict
 from kerastune_lab.errors import ConfigError
+from kerastune_lab.reports import study_plots
+from kerastune_lab.reports.plot_rate_loss import rate_loss_curves
+from kerastune_lab.statistics.paired_tests import CSV_COLUMNS, closing_line
+from kerastune_lab.study.grid import Cell
+from kerastune_lab.study.study_levels import study_axes
 
 NO_SKILL = 4.946
 SEEDS = [42, 43, 44, 45, 46]
@@ -44,7 +45,7 @@ def study_config(analysis=None):
 
 
 def crafted_run(value, rate, factor=1.0, verdict="good_fit"):
-    """A finished run as summarize.read_run gives it."""
+    """A finished run as `comparison.collect.read_run` gives it."""
     return {
         "figures": {
             "final_eval_loss": value,
@@ -131,17 +132,17 @@ def quick_plots(monkeypatch):
     """Empty image files instead of plots (a second each on a shared CPU):
     the null study draws and checks the real ones."""
 
-    def stub(runs, path, *args, **kwargs):
+    def stub(runs, path, figure):
         path.write_bytes(b"")
-        return True
 
-    for name in (
-        "plot_strip",
-        "plot_rate_loss",
-        "plot_comparison_curves",
-        "plot_rate_traces",
-    ):
-        monkeypatch.setattr(aggregate_module, name, stub)
+    monkeypatch.setattr(
+        study_plots,
+        "STUDY_PLOTS",
+        tuple(
+            dataclasses.replace(plot, draw=stub)
+            for plot in study_plots.STUDY_PLOTS
+        ),
+    )
 
 
 def test_a_null_study_says_nothing_is_real(tmp_path):

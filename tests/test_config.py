@@ -5,7 +5,7 @@ import re
 import pytest
 
 from kerastune_lab.config import load_experiment, with_settings
-from kerastune_lab.config.experiment_config import parse_override
+from kerastune_lab.config.merge_overrides import parse_override
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.models.bert_masked_lm import BERT_SIZES
 

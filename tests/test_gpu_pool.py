@@ -15,15 +15,15 @@ from click.testing import CliRunner
 from tiny_study import TINY_GRU, run_compare
 
 from kerastune_lab.cli.main import cli
-from kerastune_lab.comparison import local_pool
-from kerastune_lab.comparison.gpu_slots import GpuSlots
-from kerastune_lab.comparison.local_pool import LocalPool
-from kerastune_lab.comparison.ray_engine import share_trial_gpu
-from kerastune_lab.comparison.run_worker import failure_message
 from kerastune_lab.devices import training_device as training_device_module
 from kerastune_lab.devices import visible_gpus as visible_gpus_module
 from kerastune_lab.devices.gpu_memory_share import apply_gpu_memory_share
 from kerastune_lab.devices.visible_gpus import visible_gpus
+from kerastune_lab.engine import local_pool
+from kerastune_lab.engine.gpu_slots import GpuSlots
+from kerastune_lab.engine.local_pool import LocalPool
+from kerastune_lab.engine.ray_engine import share_trial_gpu
+from kerastune_lab.engine.run_worker import failure_message
 from kerastune_lab.errors import UserError
 
 H200_MIB = 143771

@@ -14,11 +14,9 @@ from click.testing import CliRunner
 from scipy import stats
 
 from kerastune_lab.cli.main import cli
-from kerastune_lab.comparison.contrast_tests import detectable_difference
-from kerastune_lab.comparison.paired_tests import MIN_SEEDS
-from kerastune_lab.comparison.planned_run import COMPLETE, SKIPPED, RunOutcome
 from kerastune_lab.config import load_experiment
-from kerastune_lab.config.experiment_config import parse_override
+from kerastune_lab.config.merge_overrides import parse_override
+from kerastune_lab.engine.planned_run import COMPLETE, SKIPPED, RunOutcome
 from kerastune_lab.errors import UserError
 from kerastune_lab.improvement import candidate_changes as changes_module
 from kerastune_lab.improvement.candidate_changes import (
@@ -36,6 +34,8 @@ from kerastune_lab.improvement.round_decision import (
 from kerastune_lab.improvement.round_run import RoundRun
 from kerastune_lab.improvement.run_improvement import Incumbent
 from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.statistics.contrast_tests import detectable_difference
+from kerastune_lab.statistics.paired_tests import MIN_SEEDS
 
 ROUNDS_COLUMNS = [
     "round",

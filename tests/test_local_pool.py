@@ -14,10 +14,10 @@ import time
 import tomli_w
 from tiny_study import GRID_2X2, TINY_GRU
 
-from kerastune_lab.comparison.local_pool import LocalPool
-from kerastune_lab.comparison.planned_run import COMPLETE, FAILED, SKIPPED
 from kerastune_lab.comparison.run_comparison import Study
 from kerastune_lab.config import load_experiment, with_settings
+from kerastune_lab.engine.local_pool import LocalPool
+from kerastune_lab.engine.planned_run import COMPLETE, FAILED, SKIPPED
 from kerastune_lab.run_directory import RunDirectory
 
 RUN_FILES = ("history.csv", "steps.csv", "config.json")

@@ -14,8 +14,8 @@ from tiny_study import TINY_GRU
 
 from kerastune_lab.callbacks import LossAdaptiveLR
 from kerastune_lab.cli.main import cli
-from kerastune_lab.config import load_experiment
-from kerastune_lab.config.experiment_config import LrAdaptConfig, from_dict
+from kerastune_lab.config import from_dict, load_experiment
+from kerastune_lab.config.run_sections import LrAdaptConfig
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.lr_adapt import registry
 from kerastune_lab.lr_adapt.polyak import Polyak

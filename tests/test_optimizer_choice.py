@@ -9,7 +9,7 @@ import pytest
 
 from kerastune_lab.choices import OPTIMIZERS, optimizer_config_fields
 from kerastune_lab.config import load_experiment
-from kerastune_lab.config.experiment_config import TrainConfig
+from kerastune_lab.config.run_sections import TrainConfig
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.optimizer_choice import OptimizerChoice, OptimizerSetting
 from kerastune_lab.optimizers import build_optimizer

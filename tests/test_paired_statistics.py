@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kerastune_lab.comparison import contrast_tests, failures, power_plan
-from kerastune_lab.comparison.contrast_tests import (
+from kerastune_lab.statistics import contrast_tests, failures, power_plan
+from kerastune_lab.statistics.contrast_tests import (
     PAIRED_T,
     SIGNED_RANK,
     detectable_difference,
@@ -29,10 +29,10 @@ from kerastune_lab.comparison.contrast_tests import (
     signed_rank_p,
     tost,
 )
-from kerastune_lab.comparison.grid import Cell
-from kerastune_lab.comparison.paired_tests import holm, paired_comparisons
-from kerastune_lab.comparison.study_controls import mean_factor
-from kerastune_lab.config.experiment_config import AnalysisConfig
+from kerastune_lab.statistics.mean_factor import mean_factor
+from kerastune_lab.statistics.paired_tests import holm, paired_comparisons
+from kerastune_lab.study.analysis_config import AnalysisConfig
+from kerastune_lab.study.grid import Cell
 
 FIGURE = "final_eval_loss"
 SCHEDULES = ("constant", "linear", "cosine")

@@ -14,7 +14,7 @@ from tiny_study import CONTROLS, GRID_2X2, TINY_GRU, run_compare
 
 import kerastune_lab
 from kerastune_lab.cli.main import cli
-from kerastune_lab.comparison.study_progress import duration
+from kerastune_lab.duration import duration
 from kerastune_lab.errors import UserError
 from kerastune_lab.example_files import example_files, summary
 from kerastune_lab.families.registry import FAMILIES

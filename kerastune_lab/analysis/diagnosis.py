@@ -22,12 +22,15 @@ import collections
 import dataclasses
 from collections.abc import Iterable
 
-import tomli_w
+from kerastune_lab.toml_literal import toml_literal
 
-VERDICTS = ("good_fit", "overfitting", "underfitting", "unstable", "diverged")
+# The verdict of a run that left no usable model: a failed run, counted
+# as its figures' worst value wherever runs are compared.
+DIVERGED = "diverged"
+VERDICTS = ("good_fit", "overfitting", "underfitting", "unstable", DIVERGED)
 # The verdicts that name a problem (a study counts them per cell).
 PROBLEMS = VERDICTS[1:]
-SEVERITY = ("diverged", "unstable", "overfitting", "underfitting", "good_fit")
+SEVERITY = (DIVERGED, "unstable", "overfitting", "underfitting", "good_fit")
 STILL_IMPROVING = "still improving"
 
 
@@ -40,8 +43,7 @@ def set_text(key: str, value: object) -> str:
     >>> set_text("train.schedule", "cosine"), set_text("train.lr", 0.003)
     ('train.schedule="cosine"', 'train.lr=0.003')
     """
-    literal = tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
-    return f"{key}={literal}"
+    return f"{key}={toml_literal(value)}"
 
 
 @dataclasses.dataclass

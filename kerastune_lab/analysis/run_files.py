@@ -1,7 +1,6 @@
-"""Reading run directories back."""
+"""What the diagnosis reads from a run directory or a history.csv."""
 
 import csv
-import json
 
 from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory, read_csv_columns
@@ -10,10 +9,10 @@ from kerastune_lab.run_directory import RunDirectory, read_csv_columns
 def read_run_history(path):
     """What the diagnosis reads from a run directory or a history.csv:
     (history, config or None, {"initial_loss", "no_skill_loss",
-    "step_losses"}, each None where unknown)."""
+    "step_losses"}, each None (the no-skill loss NaN) where unknown), read
+    through `RunDirectory`."""
     run = RunDirectory(path if path.is_dir() else path.parent)
     history_path = run.history if path.is_dir() else path
-    config_path = run.config
     if not history_path.is_file():
         raise UserError(
             f"{str(path)!r} is not a run directory or history.csv (no "
@@ -32,12 +31,8 @@ def read_run_history(path):
             "of a run (epoch, loss, val_loss, ...)."
         )
     config, no_skill = None, None
-    if config_path.is_file():
-        record = json.loads(config_path.read_text())
-        config, no_skill = (
-            record.get("config"),
-            record.get("no_skill_eval_loss"),
-        )
+    if run.is_run():
+        config, no_skill = run.read_config(), run.read_no_skill_eval_loss()
     steps = run.read_steps().get("loss") or None
     return (
         history,

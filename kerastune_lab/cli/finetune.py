@@ -14,7 +14,7 @@ from kerastune_lab.cli.options import (
     user_errors,
 )
 from kerastune_lab.config.check_inputs import check_inputs
-from kerastune_lab.config.experiment_config import DataConfig, TrainConfig
+from kerastune_lab.config.run_sections import DataConfig, TrainConfig
 from kerastune_lab.errors import UserError
 from kerastune_lab.families.transfer import FAMILY
 from kerastune_lab.load_backend_quietly import load_backend_quietly

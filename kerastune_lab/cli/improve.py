@@ -93,12 +93,11 @@ def improve(config, overrides, runs_dir, **options):
     directory (improved.toml, rounds.csv, confirmation.csv, report.md,
     report.html, rounds/, confirm/).
     """
-    from kerastune_lab.comparison.study_progress import duration
-    from kerastune_lab.improvement.improvement_report import (
+    from kerastune_lab.duration import duration
+    from kerastune_lab.improvement.objective import Objective
+    from kerastune_lab.reports.improvement_report import (
         confirmation_summary,
     )
-    from kerastune_lab.improvement.objective import Objective
-    from kerastune_lab.improvement.run_improvement import stop_sentence
 
     start = time.monotonic()
     objective = Objective.create(
@@ -110,7 +109,7 @@ def improve(config, overrides, runs_dir, **options):
     click.echo(
         f"{confirmation_summary(result)}; adopted: "
         + (", ".join(f"--set {label}" for label in adopted) or "nothing")
-        + f"; stopped: {stop_sentence(result)}; "
+        + f"; stopped: {result.stop_sentence()}; "
         + (f"early stops saved about {duration(saved)}; " if saved else "")
         + f"{result.trained} run(s) trained, "
         f"{duration(time.monotonic() - start)} in all"
@@ -120,8 +119,8 @@ def improve(config, overrides, runs_dir, **options):
 
 def _improve(config, overrides, runs_dir, objective, options):
     """Loads, plans and runs the improvement, and writes its files."""
-    from kerastune_lab.comparison.study_progress import StudyProgress
     from kerastune_lab.config import load_experiment
+    from kerastune_lab.engine.study_progress import StudyProgress
     from kerastune_lab.improvement.run_improvement import (
         Improvement,
         run_improvement,
@@ -154,7 +153,7 @@ def _improve(config, overrides, runs_dir, objective, options):
 
 def _paired(confirm_seeds):
     """--confirm-seeds: 0 (skip), or enough seeds for a paired test."""
-    from kerastune_lab.comparison.paired_tests import MIN_SEEDS
+    from kerastune_lab.statistics.paired_tests import MIN_SEEDS
 
     if 0 < confirm_seeds < MIN_SEEDS:
         raise click.BadParameter(

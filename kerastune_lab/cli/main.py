@@ -155,9 +155,9 @@ def _train_and_compare(study, executor):
     """Trains the study, writes its files, echoes its real differences
     and ends with the comparison directory."""
     from kerastune_lab.comparison.aggregate import aggregate
-    from kerastune_lab.comparison.paired_tests import closing_line
     from kerastune_lab.comparison.run_comparison import run_study
-    from kerastune_lab.comparison.study_progress import StudyProgress
+    from kerastune_lab.engine.study_progress import StudyProgress
+    from kerastune_lab.statistics.paired_tests import closing_line
 
     progress = StudyProgress.for_terminal(study.run_count(), click.echo)
     try:
@@ -286,7 +286,7 @@ def report(paths, out, runs_dir):
     correlate (Pearson, Spearman, 95% CIs). The last line of output is
     report.html.
     """
-    from kerastune_lab.analysis.run_report import find_runs, write_run_report
+    from kerastune_lab.reports.run_report import find_runs, write_run_report
     from kerastune_lab.run_directory import create_run_dir
 
     runs = find_runs(paths)

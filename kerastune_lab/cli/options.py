@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from kerastune_lab.comparison.gpu_slots import DEFAULT_RUNS_PER_GPU
+from kerastune_lab.engine.gpu_slots import DEFAULT_RUNS_PER_GPU
 from kerastune_lab.errors import UserError
 
 RUNS_DIR = "runs"
@@ -190,7 +190,7 @@ def make_executor(
                 f"{given[0]} sets the local engine's worker processes; with "
                 "--engine ray use --cpus-per-trial / --gpus-per-trial."
             )
-        from kerastune_lab.comparison.ray_engine import RayExecutor
+        from kerastune_lab.engine.ray_engine import RayExecutor
 
         return RayExecutor(
             out / "ray",
@@ -209,15 +209,15 @@ def make_executor(
 def _local_pool(out, jobs, runs_per_gpu, worker_runs, worker_memory):
     """The local engine: on a host with NVIDIA GPUs, its workers pinned to
     them (`GpuSlots`, described in one line); else CPU workers."""
-    from kerastune_lab.comparison.gpu_slots import GpuSlots
-    from kerastune_lab.comparison.local_pool import (
+    from kerastune_lab.devices.visible_gpus import visible_gpus
+    from kerastune_lab.engine.gpu_slots import GpuSlots
+    from kerastune_lab.engine.local_pool import (
         MAX_RUNS_PER_WORKER,
         MEMORY_GROWTH_MIB,
         LocalPool,
         default_jobs,
         worker_environment,
     )
-    from kerastune_lab.devices.visible_gpus import visible_gpus
 
     gpus = visible_gpus()
     slots = None

@@ -3,25 +3,20 @@ plots and report."""
 
 import collections
 import json
-import math
 
-from kerastune_lab.comparison.paired_tests import (
+from kerastune_lab.comparison.collect import collect
+from kerastune_lab.config import from_dict
+from kerastune_lab.errors import ConfigError
+from kerastune_lab.reports.study_plots import draw_study_plots
+from kerastune_lab.reports.write_report import write_report
+from kerastune_lab.statistics.paired_tests import (
     PRIMARY,
     paired_comparisons,
     write_comparisons,
 )
-from kerastune_lab.comparison.plot_comparison import (
-    plot_comparison_curves,
-    plot_rate_traces,
-)
-from kerastune_lab.comparison.plot_rate_loss import plot_rate_loss
-from kerastune_lab.comparison.plot_strip import plot_strip
-from kerastune_lab.comparison.power_plan import power_plan
-from kerastune_lab.comparison.study_controls import study_axes
-from kerastune_lab.comparison.summarize import collect, write_summary
-from kerastune_lab.comparison.write_report import write_report
-from kerastune_lab.config import from_dict
-from kerastune_lab.errors import ConfigError
+from kerastune_lab.statistics.power_plan import power_plan
+from kerastune_lab.statistics.write_summary import write_summary
+from kerastune_lab.study.study_levels import study_axes
 
 
 def primary_power_plan(comparisons, analysis, seeds):
@@ -58,16 +53,15 @@ def _check_figure(runs, figure):
 
 
 def aggregate(out, plan, runs=None):
-    """Writes summary.csv, comparisons.csv, strip.png, rate_loss.png (with
-    matched-rate controls), curves.png, rates.png, report.md and
-    report.html; returns (summary rows, comparisons), or None without
-    finished runs.
+    """Writes summary.csv, comparisons.csv, the study's plots (those of
+    `study_plots.STUDY_PLOTS` that apply), report.md and report.html;
+    returns (summary rows, comparisons), or None without finished runs.
 
     Args:
         out: The comparison directory, holding study.json.
         plan: [(cell, seed, run_dir)] of the study.
         runs: {cell: {seed: run}} to use instead of reading the plan's run
-            directories (summarize.collect's shape).
+            directories (`collect`'s shape).
     """
     study = json.loads((out / "study.json").read_text())
     runs = collect(plan) if runs is None else runs
@@ -80,20 +74,7 @@ def aggregate(out, plan, runs=None):
     rows = write_summary(runs, out / "summary.csv", analysis.figure)
     comparisons = paired_comparisons(runs, axes, analysis)
     write_comparisons(comparisons, out / "comparisons.csv")
-    no_skill = [
-        r["no_skill_eval_loss"]
-        for r in rows
-        if not math.isnan(r["no_skill_eval_loss"])
-    ]
-    images = ["strip.png"]
-    plot_strip(runs, out / "strip.png", analysis.figure)
-    if plot_rate_loss(runs, out / "rate_loss.png", analysis.figure):
-        images.append("rate_loss.png")
-    plot_comparison_curves(
-        runs, out / "curves.png", min(no_skill) if no_skill else None
-    )
-    plot_rate_traces(runs, out / "rates.png")
-    images += ["curves.png", "rates.png"]
+    images = draw_study_plots(runs, out, analysis.figure)
     write_report(
         out,
         f"Comparison {out.name}",

@@ -12,18 +12,18 @@ import hashlib
 import json
 import pathlib
 
-from kerastune_lab.comparison.grid import seed_values
-from kerastune_lab.comparison.planned_run import FAILED, PlannedRun
+from kerastune_lab.comparison.collect import collect
 from kerastune_lab.comparison.study_controls import (
     control_cells,
     first_stage_cells,
 )
-from kerastune_lab.comparison.summarize import collect
 from kerastune_lab.config import with_settings
 from kerastune_lab.config.check_inputs import check_inputs
+from kerastune_lab.engine.planned_run import FAILED, PlannedRun
 from kerastune_lab.errors import ConfigError, UserError
 from kerastune_lab.example_files import example_file
 from kerastune_lab.run_directory import RunDirectory, write_json_atomic
+from kerastune_lab.study.grid import seed_values
 
 
 def default_study():
@@ -216,7 +216,7 @@ class Study:
 class StudyResult:
     """What `run_study` did: every planned run, its outcome, and the
     complete runs as read once from their folders ({cell: {seed: run}},
-    `summarize.collect`'s shape)."""
+    `collect`'s shape)."""
 
     study: Study
     planned: list

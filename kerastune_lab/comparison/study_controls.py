@@ -18,22 +18,14 @@ axis.
 
 import numpy as np
 
-from kerastune_lab.comparison.grid import Cell, expand_grid
-
-# The control levels' names are the config's, which checks [analysis]
-# contrasts against them.
-from kerastune_lab.config.experiment_config import (
+from kerastune_lab.statistics.mean_factor import mean_factor
+from kerastune_lab.study.grid import Cell, expand_grid
+from kerastune_lab.study.study_levels import (
     MODE_AXIS,
     SCHEDULE_AXIS,
     SCHEDULE_FREE,
     matched_level,
-    study_levels,
 )
-
-
-def study_axes(config):
-    """{axis: levels}: the grid's, plus the levels the controls add."""
-    return study_levels(config.grid, config.controls)
 
 
 def first_stage_cells(config):
@@ -62,15 +54,6 @@ def first_stage_cells(config):
             }
             cells.append(Cell(tuple(labels.items()), tuple(settings.items())))
     return cells
-
-
-def mean_factor(steps):
-    """Rate-weighted mean SD factor of one run's steps.csv columns: the
-    sum of the rates used over the sum of the rates scheduled."""
-    used = np.asarray(steps["lr"], dtype=float)
-    factor = np.asarray(steps["factor"], dtype=float)
-    keep = np.isfinite(used) & np.isfinite(factor) & (factor > 0)
-    return float(used[keep].sum() / (used[keep] / factor[keep]).sum())
 
 
 def control_cells(config, runs, known_rates=None):

@@ -22,7 +22,7 @@ import math
 import statistics
 import time
 
-from kerastune_lab.comparison.study_progress import duration
+from kerastune_lab.duration import duration
 from kerastune_lab.run_directory import RunDirectory
 
 # Training steps the probe times after its first (compiling) ones.
@@ -93,13 +93,13 @@ def cost_of_finished_runs(runs):
     per_epoch = statistics.median(
         steps / m["epochs_run"] for _, m, steps in finished
     )
-    record = finished[0][0].read_record()
+    config = finished[0][0].read_config()
     return StepCost(
         seconds / steps,
         0.0,
         0.0,
         per_epoch,
-        record["config"]["train"]["batch_size"],
+        config["train"]["batch_size"],
         True,
         f"from the {len(finished)} finished run(s) of this study: "
         f"{seconds / steps:.3g} s per step, their whole time (data, "
@@ -220,7 +220,7 @@ def estimate_lines(study, engine, echo):
 
 
 def _time_lines(cost, configs, engine):
-    from kerastune_lab.comparison.local_pool import default_jobs
+    from kerastune_lab.engine.local_pool import default_jobs
 
     if engine.get("engine") == "ray":
         at_once = 1

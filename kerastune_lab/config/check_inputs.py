@@ -2,7 +2,7 @@
 
 import json
 
-from kerastune_lab.config.experiment_config import DATA_KINDS
+from kerastune_lab.config.run_sections import DATA_KINDS
 from kerastune_lab.families.registry import FAMILIES
 
 

@@ -14,9 +14,11 @@ Example:
 
 import dataclasses
 
-from kerastune_lab.config import experiment_config as schema
+from kerastune_lab.config import run_sections as schema
 from kerastune_lab.families.registry import FAMILIES
 from kerastune_lab.fields import allowed
+from kerastune_lab.study.analysis_config import AnalysisConfig
+from kerastune_lab.study.controls_config import ControlsConfig
 from kerastune_lab.toml_literal import toml_literal
 
 
@@ -89,12 +91,12 @@ def reference_sections():
         ReferenceSection(
             "[controls]",
             "Study only: cells `compare` adds to the [grid] on its own.",
-            _rows(schema.ControlsConfig),
+            _rows(ControlsConfig),
         ),
         ReferenceSection(
             "[analysis]",
             "Study only: the question `compare` tests and how.",
-            _rows(schema.AnalysisConfig),
+            _rows(AnalysisConfig),
         ),
     ]
     return sections

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from kerastune_lab.analysis.diagnose_history import advice_for
 from kerastune_lab.analysis.diagnosis import set_text
 from kerastune_lab.analysis.diagnosis_advice import next_step
-from kerastune_lab.config.experiment_config import with_settings
+from kerastune_lab.config import with_settings
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.registry import knobs_for
 

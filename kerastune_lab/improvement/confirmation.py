@@ -15,15 +15,15 @@ import csv
 import dataclasses
 import math
 
-from kerastune_lab.comparison.paired_tests import ALPHA
+from kerastune_lab.analysis.diagnosis import DIVERGED
 from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.improvement.round_decision import (
     CandidateTest,
     paired_round_test,
 )
 from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.statistics.paired_tests import ALPHA
 
-DIVERGED = "diverged"
 COLUMNS = ("seed", "original", "final", "difference")
 
 

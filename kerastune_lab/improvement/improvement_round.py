@@ -10,7 +10,6 @@ from kerastune_lab.analysis.diagnosis import (
     STILL_IMPROVING,
     majority_verdict,
 )
-from kerastune_lab.comparison.contrast_tests import SIGNED_RANK
 from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.improvement.round_decision import (
     STOPPED,
@@ -21,6 +20,8 @@ from kerastune_lab.improvement.round_decision import (
     paired_round_test,
 )
 from kerastune_lab.improvement.round_run import VAL_LOSS
+from kerastune_lab.reports.improvement_report import INTERVAL
+from kerastune_lab.statistics.contrast_tests import SIGNED_RANK
 
 
 @dataclasses.dataclass
@@ -234,7 +235,6 @@ class Round:
 
 # What rounds.csv's ci_low, ci_high are, and what the round's figures are
 # for: they chose the change, so they flatter it.
-INTERVAL = "one-sided 95%, unadjusted; used to choose (optimistic)"
 
 
 def _nan_last(value):

@@ -4,12 +4,12 @@ is better, and its counterpart on the test split."""
 import dataclasses
 import math
 
-from kerastune_lab.analysis.objective_direction import (
+from kerastune_lab.errors import UserError
+from kerastune_lab.figures import (
     DIRECTIONS,
     MAX,
     objective_direction,
 )
-from kerastune_lab.errors import UserError
 
 VALIDATION = "val_"
 

@@ -12,7 +12,7 @@ The protocol:
   the candidate improve the objective? Adoption needs an improvement, so
   a two-sided test would spend half of alpha on changes that make it
   worse. The test is the one `compare` uses for a contrast
-  (`comparison.contrast_tests`), asked for that side: where every run of
+  (`statistics.contrast_tests`), asked for that side: where every run of
   both is finite, the one-sided paired t-test with its one-sided 95%
   bound (not adjusted for the number of candidates); where a run failed,
   only signs and ranks mean anything: the exact Wilcoxon signed-rank test
@@ -48,13 +48,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from kerastune_lab.comparison.contrast_tests import (
+from kerastune_lab.statistics.contrast_tests import (
     detectable_difference,
     min_exact_p,
     paired_contrast_tests,
 )
-from kerastune_lab.comparison.paired_tests import ALPHA, MIN_SEEDS, holm
-from kerastune_lab.comparison.power_plan import pooled_sd
+from kerastune_lab.statistics.paired_tests import ALPHA, MIN_SEEDS, holm
+from kerastune_lab.statistics.power_plan import pooled_sd
 
 UNTESTABLE = "untestable"
 STOPPED = "stopped_early"

@@ -5,10 +5,11 @@ import dataclasses
 import math
 import pathlib
 
+from kerastune_lab.analysis.diagnosis import DIVERGED
+from kerastune_lab.figures import eval_loss
 from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.run_directory import RunDirectory
 
-DIVERGED = "diverged"
 VAL_LOSS = Objective("val_loss", "min")
 
 
@@ -53,14 +54,7 @@ class RoundRun:
         history = run.read_history()
         metrics = run.read_metrics()
         objective.check_run(history, metrics, f"the run {run.path}")
-        val_loss = history.get("val_loss") or history["loss"]
-        train = run.read_record()["config"]["train"]
-        restored = train["early_stopping"] and train["restore_best_weights"]
-        kept = (
-            int(metrics["best_epoch"])
-            if restored
-            else len(history[objective.name]) - 1
-        )
+        kept = run.read_kept_epoch()
         diagnosis = run.read_diagnosis()
         figure = float(history[objective.name][kept])
         if diagnosis["verdict"] == DIVERGED or not math.isfinite(figure):
@@ -73,6 +67,6 @@ class RoundRun:
             tuple(diagnosis.get("flags", ())),
             tuple(diagnosis.get("reasons", ())),
             tuple(history["loss"]),
-            tuple(val_loss),
+            tuple(eval_loss(history)),
             float(metrics.get("wall_seconds", math.nan)),
         )

@@ -28,10 +28,8 @@ import math
 import pathlib
 from collections.abc import Callable
 
-from kerastune_lab.comparison.grid import Cell, seed_values
-from kerastune_lab.comparison.paired_tests import MIN_SEEDS
-from kerastune_lab.comparison.planned_run import BUSY, FAILED, PlannedRun
 from kerastune_lab.config import with_settings
+from kerastune_lab.engine.planned_run import BUSY, FAILED, PlannedRun
 from kerastune_lab.improvement.candidate_changes import (
     candidate_changes,
     walk_change,
@@ -45,6 +43,8 @@ from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.improvement.round_decision import hopeless_candidates
 from kerastune_lab.improvement.round_run import VAL_LOSS, RoundRun
 from kerastune_lab.run_directory import write_json_atomic
+from kerastune_lab.statistics.paired_tests import MIN_SEEDS
+from kerastune_lab.study.grid import Cell, seed_values
 
 BASE = "base"
 ORIGINAL, FINAL = "original", "final"
@@ -269,22 +269,23 @@ class ImprovementResult:
             self.final.settings if self.final else {}
         )
 
-
-def stop_sentence(result: ImprovementResult) -> str:
-    """Why the improvement stopped, in one sentence."""
-    seeds = len(result.improvement.seeds)
-    return {
-        NOTHING_TO_FIX: "nothing to fix: most seeds fit well (good_fit) "
-        "and the loss was no longer falling",
-        GOOD_FIT: "the verdict became good_fit, with no step left to try",
-        NONE_REAL: "no candidate was shown to improve "
-        f"{result.improvement.objective.name} (paired over {seeds} seeds, "
-        "one-sided, Holm-corrected; not shown is not absent)",
-        NO_ADVICE: "the diagnosis advised no change that is not already set",
-        ROUNDS_DONE: f"{result.improvement.rounds} round(s) done",
-        INCOMPLETE: "some runs did not finish; re-run the same command to "
-        "retry them",
-    }[result.stop]
+    def stop_sentence(self) -> str:
+        """Why the improvement stopped, in one sentence."""
+        improvement = self.improvement
+        return {
+            NOTHING_TO_FIX: "nothing to fix: most seeds fit well (good_fit) "
+            "and the loss was no longer falling",
+            GOOD_FIT: "the verdict became good_fit, with no step left to try",
+            NONE_REAL: "no candidate was shown to improve "
+            f"{improvement.objective.name} (paired over "
+            f"{len(improvement.seeds)} seeds, one-sided, Holm-corrected; "
+            "not shown is not absent)",
+            NO_ADVICE: "the diagnosis advised no change that is not already "
+            "set",
+            ROUNDS_DONE: f"{improvement.rounds} round(s) done",
+            INCOMPLETE: "some runs did not finish; re-run the same command "
+            "to retry them",
+        }[self.stop]
 
 
 def run_improvement(

@@ -6,14 +6,14 @@ import csv
 
 import tomli_w
 
-from kerastune_lab.analysis.html_page import render_html
-from kerastune_lab.improvement.improvement_report import (
+from kerastune_lab.improvement.run_improvement import BASE
+from kerastune_lab.reports.html_page import render_html
+from kerastune_lab.reports.improvement_report import (
     confirmation_sentence,
     experiment_text,
     report_markdown,
 )
-from kerastune_lab.improvement.plot_round import plot_round
-from kerastune_lab.improvement.run_improvement import BASE
+from kerastune_lab.reports.plot_round import plot_round
 from kerastune_lab.run_directory import write_text_atomic
 
 ROUNDS_COLUMNS = (

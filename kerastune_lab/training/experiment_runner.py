@@ -13,6 +13,7 @@ from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
 from kerastune_lab.devices.training_device import training_device
 from kerastune_lab.errors import UserError
 from kerastune_lab.families.registry import knobs_for
+from kerastune_lab.figures import eval_loss
 from kerastune_lab.keras_internals import forget_restored_epoch
 from kerastune_lab.run_directory import (
     RunDirectory,
@@ -242,7 +243,7 @@ class ExperimentRunner:
                 min(metrics["test_loss"], 700)
             )
         metrics.update(task.reference)
-        val_loss = history.get("val_loss") or history["loss"]
+        val_loss = eval_loss(history)
         steps = self.run_dir.read_steps()
         losses = np.asarray(steps.get("loss", []), dtype=float)
         bad_loss = np.flatnonzero(~np.isfinite(losses))

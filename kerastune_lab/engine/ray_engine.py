@@ -16,7 +16,7 @@ import contextlib
 import math
 import os
 
-from kerastune_lab.comparison.planned_run import (
+from kerastune_lab.engine.planned_run import (
     COMPLETE,
     FAILED,
     SKIPPED,
@@ -72,11 +72,11 @@ def train_trial(params, runs, gpus_per_trial=0.0):
     from ray import tune
 
     from kerastune_lab.callbacks.tune_report import TuneReport
-    from kerastune_lab.comparison.run_worker import (
+    from kerastune_lab.devices.gpu_memory_share import apply_gpu_memory_share
+    from kerastune_lab.engine.run_worker import (
         failure_message,
         train_planned_run,
     )
-    from kerastune_lab.devices.gpu_memory_share import apply_gpu_memory_share
     from kerastune_lab.run_directory import RunDirectory
 
     apply_gpu_memory_share()

@@ -4,6 +4,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from kerastune_lab.analysis.plot_curves import draw_no_skill
+from kerastune_lab.figures import eval_loss
 
 
 def _smooth(values, window):
@@ -64,10 +65,7 @@ def plot_comparison_curves(runs, path, no_skill_loss=None):
                 smoothed,
                 _line_label(cell),
             )
-            evals = [
-                np.asarray(r["history"].get("val_loss", r["history"]["loss"]))
-                for r in seeds
-            ]
+            evals = [np.asarray(eval_loss(r["history"])) for r in seeds]
             plot_band(
                 axes[row, 1],
                 np.arange(len(evals[0])),

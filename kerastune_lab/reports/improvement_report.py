@@ -1,6 +1,7 @@
-"""report.md of an improve directory: the confirmation first (the one
-result that did not choose itself), then the path of adopted changes and
-each round, used to choose (optimistic), then the protocol.
+"""report.md of an improve directory (an `ImprovementResult` of
+`kerastune_lab.improvement`): the confirmation first (the one result
+that did not choose itself), then the path of adopted changes and each
+round, used to choose (optimistic), then the protocol.
 
 The test split is read here only: for the confirmation's fresh seeds, or
 (where no confirmation ran) for a table of the choosing seeds, labelled
@@ -11,16 +12,16 @@ import math
 
 import numpy as np
 
-from kerastune_lab.analysis.objective_direction import objective_direction
-from kerastune_lab.comparison.paired_tests import ALPHA, MIN_SEEDS
-from kerastune_lab.comparison.report_protocol import seeds_varied
-from kerastune_lab.comparison.study_progress import duration
-from kerastune_lab.comparison.summarize import mean_ci
-from kerastune_lab.improvement.confirmation import read_test_split
-from kerastune_lab.improvement.improvement_round import INTERVAL
-from kerastune_lab.improvement.run_improvement import stop_sentence
+from kerastune_lab.duration import duration
+from kerastune_lab.figures import objective_direction
+from kerastune_lab.reports.report_protocol import seeds_varied
+from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.statistics.mean_ci import mean_ci
+from kerastune_lab.statistics.paired_tests import ALPHA, MIN_SEEDS
 
 OPTIMISTIC = "used to choose (optimistic)"
+# rounds.csv's interval column: what a round's intervals are.
+INTERVAL = f"one-sided 95%, unadjusted; {OPTIMISTIC}"
 # Shown beside the objective on the test split, so a trade-off shows.
 SIDE_FIGURES = ("test_loss", "test_accuracy")
 
@@ -214,7 +215,8 @@ def _choosing_seeds_table(result):
         ("final", result.final),
     ):
         metrics = [
-            read_test_split(r.run_dir)[0] for r in incumbent.runs.values()
+            RunDirectory(r.run_dir).read_metrics()
+            for r in incumbent.runs.values()
         ]
         cells = " | ".join(
             _figure([float(m.get(n, math.nan)) for m in metrics])
@@ -226,7 +228,7 @@ def _choosing_seeds_table(result):
 
 def _path_table(result):
     objective = result.improvement.objective
-    lines = ["## The path", "", f"Stopped: {stop_sentence(result)}.", ""]
+    lines = ["## The path", "", f"Stopped: {result.stop_sentence()}.", ""]
     if not result.adopted:
         return lines + ["Nothing was adopted.", ""]
     lines += [

@@ -4,7 +4,7 @@ The base cell (mode none) and its matched-rate controls (mode none at the
 mean rate SD or SD2 used) are three points of one curve: the figure of a
 plain run against its rate. SD and SD2 are drawn at their effective mean
 rate (base rate x their rate-weighted mean factor,
-`study_controls.mean_factor`): a marker below the curve at its own rate
+`statistics.mean_factor`): a marker below the curve at its own rate
 beats a plain run at that rate; one on the curve does what a larger rate
 does. One curve per value of the other axes (e.g. per schedule).
 """
@@ -15,9 +15,9 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from kerastune_lab.comparison.study_controls import MODE_AXIS, mean_factor
-from kerastune_lab.comparison.summarize import mean_ci
-from kerastune_lab.config.experiment_config import matched_level
+from kerastune_lab.statistics.mean_ci import mean_ci
+from kerastune_lab.statistics.mean_factor import mean_factor
+from kerastune_lab.study.study_levels import MODE_AXIS, matched_level
 
 
 @dataclasses.dataclass
@@ -116,11 +116,9 @@ def _draw(ax, point, style, color, label=None, dodge=1.0):
 
 def plot_rate_loss(runs, path, figure="final_eval_loss"):
     """Writes the rate-loss plot to `path`, one panel per value of the
-    other axes; returns False (and writes nothing) when the study has no
-    matched-rate control."""
+    other axes with a matched-rate control (`rate_loss_curves`: the study
+    needs one)."""
     curves = rate_loss_curves(runs, figure)
-    if not curves:
-        return False
     fig = Figure(figsize=(5.0 * len(curves), 4.2))
     panels = fig.subplots(1, len(curves), squeeze=False)[0]
     colors = ["tab:red", "tab:green", "tab:purple", "tab:orange"]
@@ -161,4 +159,3 @@ def plot_rate_loss(runs, path, figure="final_eval_loss"):
     )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    return True

@@ -13,28 +13,12 @@ import itertools
 import math
 
 from kerastune_lab.analysis.diagnose_history import PROBLEMS
-from kerastune_lab.analysis.html_page import render_html
-from kerastune_lab.comparison.paired_tests import EXPLORATORY, PRIMARY
-from kerastune_lab.comparison.report_answer import answer_lines
-from kerastune_lab.comparison.report_protocol import protocol_lines
-
-FIGURES = [
-    ("final_eval_loss", "final eval loss"),
-    ("best_eval_loss", "best eval loss"),
-    ("final_eval_perplexity", "eval perplexity"),
-    ("final_train_loss", "final train loss"),
-    ("train_eval_gap", "eval - train gap"),
-]
-CAPTIONS = {
-    "strip.png": "Every seed's result per cell: failed runs in red, the "
-    "no-skill eval loss dashed.",
-    "rate_loss.png": "Mode none against its rate (the base cell and its "
-    "matched-rate controls), SD/SD2 at their mean rate: below the curve "
-    "is more than a larger rate.",
-    "curves.png": "Training and eval loss curves (mean over seeds, "
-    "min-max band).",
-    "rates.png": "The rate every step used (first seed of each cell).",
-}
+from kerastune_lab.figures import FIGURES
+from kerastune_lab.reports.html_page import render_html
+from kerastune_lab.reports.report_answer import answer_lines
+from kerastune_lab.reports.report_protocol import protocol_lines
+from kerastune_lab.reports.study_plots import captions
+from kerastune_lab.statistics.paired_tests import EXPLORATORY, PRIMARY
 
 
 def _fmt(mean, low, high):
@@ -218,13 +202,12 @@ def _verdicts(row):
 
 
 def _all_figures(rows, grid_keys):
-    figures = list(FIGURES)
-    if "test_accuracy_mean" in rows[0]:
-        figures.append(("test_accuracy", "test accuracy"))
+    """Every registry figure summary.csv holds, per cell."""
+    figures = [f for f in FIGURES if f"{f.name}_mean" in rows[0]]
     header = (
         [_short(k) for k in grid_keys]
         + ["seeds", "rate"]
-        + [label for _, label in figures]
+        + [f.label for f in figures]
         + ["verdicts of the seeds"]
     )
     lines = [
@@ -240,10 +223,7 @@ def _all_figures(rows, grid_keys):
         cells = (
             [str(row[k]) for k in grid_keys]
             + [str(row["seeds"]), f"{row['learning_rate']:.3g}"]
-            + [
-                _fmt(row[f"{f}_mean"], row[f"{f}_ci_low"], row[f"{f}_ci_high"])
-                for f, _ in figures
-            ]
+            + [_cell_figure(row, f.name) for f in figures]
             + [_verdicts(row)]
         )
         lines.append("| " + " | ".join(cells) + " |")
@@ -301,9 +281,7 @@ def write_report(
     """
     grid_keys = list(axes)
     figure = analysis.figure
-    answer, shown = answer_lines(
-        analysis, axes, comparisons, images, plan, CAPTIONS
-    )
+    answer, shown = answer_lines(analysis, axes, comparisons, images, plan)
     lines = [f"# {title}", "", *answer, ""]
     lines += _primary_results(comparisons)
     lines += [
@@ -320,7 +298,8 @@ def write_report(
     lines += ["", "## Figures", ""]
     for name in images:
         if name != shown:
-            lines += [CAPTIONS.get(name, name), "", f"![{name}]({name})", ""]
+            caption = captions().get(name, name)
+            lines += [caption, "", f"![{name}]({name})", ""]
     lines += _exploratory(comparisons, analysis.alpha)
     lines += [""] + _all_figures(rows, grid_keys)
     lines += [""] + _diagnosis(rows, grid_keys)

@@ -21,14 +21,14 @@ import pathlib
 import time
 from multiprocessing.connection import wait
 
-from kerastune_lab.comparison.planned_run import (
+from kerastune_lab.engine.planned_run import (
     BUSY,
     COMPLETE,
     FAILED,
     SKIPPED,
     RunOutcome,
 )
-from kerastune_lab.comparison.run_worker import worker_main
+from kerastune_lab.engine.run_worker import worker_main
 from kerastune_lab.run_directory import RunDirectory
 
 # Measured with benchmarks/memory_growth.py (README, Benchmarks): a

@@ -20,9 +20,9 @@ from scipy import stats
 
 from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.diagnosis import Diagnosis, set_text
-from kerastune_lab.analysis.html_page import render_html
 from kerastune_lab.analysis.run_files import read_run_history
 from kerastune_lab.errors import UserError
+from kerastune_lab.reports.html_page import render_html
 from kerastune_lab.run_directory import RunDirectory
 
 # metrics.json figures shown side by side (the rest are per run).

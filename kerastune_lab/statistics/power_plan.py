@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from kerastune_lab.comparison.contrast_tests import (
+from kerastune_lab.statistics.contrast_tests import (
     POWER,
     detectable_difference,
     min_exact_p,

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from kerastune_lab.comparison.failures import diverged, run_failed
+from kerastune_lab.statistics.failures import diverged, run_failed
 
 # Figures read against the no-skill eval loss.
 EVAL_LOSSES = ("final_eval_loss", "best_eval_loss")

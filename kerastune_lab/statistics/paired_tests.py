@@ -41,20 +41,17 @@ import math
 
 import numpy as np
 
-from kerastune_lab.comparison.contrast_tests import (
+from kerastune_lab.statistics.contrast_tests import (
     PAIRED_T,
     POWER,
     detectable_difference,
     paired_contrast_tests,
     tost,
 )
-from kerastune_lab.comparison.failures import run_failed, worst_value
-from kerastune_lab.config.experiment_config import (
-    MODE_AXIS,
-    AnalysisConfig,
-    matched_level,
-    parse_contrast,
-)
+from kerastune_lab.statistics.failures import run_failed, worst_value
+from kerastune_lab.study.analysis_config import AnalysisConfig
+from kerastune_lab.study.parse_contrast import parse_contrast
+from kerastune_lab.study.study_levels import MODE_AXIS, matched_level
 
 ALPHA = 0.05
 MIN_SEEDS = 3

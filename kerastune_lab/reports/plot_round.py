@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kerastune_lab.comparison.plot_comparison import plot_band
+from kerastune_lab.reports.plot_comparison import plot_band
 
 
 def plot_round(configurations, path, title=""):

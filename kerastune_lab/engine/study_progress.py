@@ -9,25 +9,14 @@ import math
 import sys
 import time
 
-from kerastune_lab.comparison.planned_run import (
+from kerastune_lab.duration import duration
+from kerastune_lab.engine.planned_run import (
     BUSY,
     COMPLETE,
     FAILED,
     SKIPPED,
 )
 from kerastune_lab.run_directory import RunDirectory
-
-
-def duration(seconds):
-    """'45 s', '3 min 20 s', '1 h 05 min'."""
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 class StudyProgress:

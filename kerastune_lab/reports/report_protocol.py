@@ -5,22 +5,13 @@ declared pilot SD, or else from these runs)."""
 
 import math
 
-from kerastune_lab.comparison.contrast_tests import SIGNED_RANK
-from kerastune_lab.comparison.paired_tests import (
+from kerastune_lab.figures import describe
+from kerastune_lab.statistics.contrast_tests import SIGNED_RANK
+from kerastune_lab.statistics.paired_tests import (
     EXPLORATORY,
     MIN_SEEDS,
     PRIMARY,
 )
-
-FIGURE_WORDS = {
-    "final_eval_loss": "the validation loss after the last epoch",
-    "best_eval_loss": "the lowest validation loss of any epoch",
-    "final_eval_perplexity": "exp of the final validation loss",
-    "final_train_loss": "the training loss of the last epoch",
-    "train_eval_gap": "final validation loss - final training loss",
-    "test_loss": "the held-out test loss",
-    "test_accuracy": "the held-out test accuracy",
-}
 
 
 def _question(analysis, comparisons):
@@ -197,7 +188,7 @@ def protocol_lines(study, analysis, rows, comparisons, plan):
     ]
     lines += _question(analysis, comparisons)
     lines += [
-        f"- Figure: **{figure}** ({FIGURE_WORDS.get(figure, figure)}; "
+        f"- Figure: **{figure}** ({describe(figure)}; "
         f"{'higher' if analysis.higher_is_better else 'lower'} is better"
         "); the other figures are descriptive.",
         f"- Between seeds varied: {seeds_varied(study['config']['data'])}"

@@ -10,7 +10,7 @@ import math
 
 from scipy import stats
 
-DIVERGED = "diverged"
+from kerastune_lab.analysis.diagnosis import DIVERGED
 
 
 def diverged(run):
@@ -26,7 +26,7 @@ def run_failed(run):
 
     Args:
         run: {"figures": {"final_eval_loss": ...}, "no_skill_eval_loss":
-            ..., "verdict": ...} as summarize.read_run gives it.
+            ..., "verdict": ...} as `comparison.collect.read_run` gives it.
 
     Example:
 

@@ -9,8 +9,8 @@ returns a `RunOutcome`. Nothing is re-parsed on the other side.
 import dataclasses
 import pathlib
 
-from kerastune_lab.comparison.grid import Cell
 from kerastune_lab.run_directory import RunDirectory
+from kerastune_lab.study.grid import Cell
 
 # RunOutcome.state values.
 COMPLETE = "complete"  # trained (or resumed) to the end just now

@@ -4,15 +4,13 @@ evidence (primary results, protocol) follows it in the report."""
 
 import math
 
-from kerastune_lab.comparison.paired_tests import MIN_SEEDS, PRIMARY
-from kerastune_lab.comparison.report_protocol import FIGURE_WORDS
-
-# The picture that answers first, where the study drew it.
-ANSWER_IMAGES = ("rate_loss.png", "strip.png")
+from kerastune_lab.figures import describe
+from kerastune_lab.reports.study_plots import answer_images, captions
+from kerastune_lab.statistics.paired_tests import MIN_SEEDS, PRIMARY
 
 
 def _question(analysis, axes):
-    words = FIGURE_WORDS.get(analysis.figure, analysis.figure)
+    words = describe(analysis.figure)
     if not analysis.primary:
         return (
             "No question was declared ([analysis] primary), so every pair "
@@ -67,8 +65,10 @@ def _what_the_runs_say(comparisons, alpha, plan):
     return [text + "."]
 
 
-def answer_lines(analysis, axes, comparisons, images, plan, captions):
-    """The Answer section (a list of Markdown lines).
+def answer_lines(analysis, axes, comparisons, images, plan):
+    """The Answer section (a list of Markdown lines): the question, what
+    the runs say, and the first of the study's plots that answers it
+    (`study_plots`' `answers`).
 
     Args:
         analysis: The study's `AnalysisConfig`.
@@ -76,14 +76,13 @@ def answer_lines(analysis, axes, comparisons, images, plan, captions):
         comparisons: `paired_tests.Comparison`s.
         images: The PNG files the report shows.
         plan: The primary family's `PowerPlan`.
-        captions: {image: caption}.
 
     Returns:
         The lines, and the image shown (None if none).
     """
     lines = ["## Answer", "", _question(analysis, axes), ""]
     lines += _what_the_runs_say(comparisons, analysis.alpha, plan)
-    image = next((name for name in ANSWER_IMAGES if name in images), None)
+    image = next((name for name in answer_images() if name in images), None)
     if image:
-        lines += ["", captions.get(image, ""), "", f"![{image}]({image})"]
+        lines += ["", captions()[image], "", f"![{image}]({image})"]
     return lines, image
