@@ -40,9 +40,20 @@ class DataConfig:
     text_column: str = option("text", doc="CSV column holding the text")
     label_column: str = option("label", doc="CSV column holding the label")
     val_split: float = option(
-        0.15, minimum=0.0, maximum=0.5, exclusive_minimum=True
+        0.15,
+        minimum=0.0,
+        maximum=0.5,
+        exclusive_minimum=True,
+        doc="fraction held out for validation: early stopping, the "
+        "diagnosis and every decision of compare and improve read it",
     )
-    test_split: float = option(0.15, minimum=0.0, maximum=0.5)
+    test_split: float = option(
+        0.15,
+        minimum=0.0,
+        maximum=0.5,
+        doc="fraction held out for the test, evaluated once after "
+        "training (metrics.json); 0: none",
+    )
     split_seed: int = option(
         -1,
         minimum=-1,
@@ -95,7 +106,11 @@ class ModelConfig:
     instance of the family's params dataclass (`ModelFamily.params`,
     e.g. `GRUParams`), so `config.model.params.gru_units` is checked."""
 
-    name: str = option(next(iter(FAMILIES)), choices=tuple(FAMILIES))
+    name: str = option(
+        next(iter(FAMILIES)),
+        choices=tuple(FAMILIES),
+        doc="the model family; its own keys are listed under it",
+    )
     params: Any = None
 
 
@@ -103,18 +118,60 @@ class ModelConfig:
 class _TrainKeys:
     """[train] without the optimizers' settings (see TrainConfig)."""
 
-    optimizer: str = option("adam", choices=tuple(OPTIMIZERS))
-    learning_rate: float = option(1e-3, minimum=0.0, exclusive_minimum=True)
-    schedule: str = option("constant", choices=SCHEDULES)
-    warmup_steps: int = option(0, minimum=0)
-    batch_size: int = option(64, minimum=1)
-    epochs: int = option(20, minimum=1)
-    early_stopping: bool = option(True)
-    patience: int = option(5, minimum=0)
-    min_delta: float = option(0.0, minimum=0.0)
-    restore_best_weights: bool = option(True)
-    monitor: str = option("val_loss")
-    seed: int = option(42, minimum=0)
+    optimizer: str = option(
+        "adam",
+        choices=tuple(OPTIMIZERS),
+        doc="the optimizer; its settings are the [train] keys that name it",
+    )
+    learning_rate: float = option(
+        1e-3,
+        minimum=0.0,
+        exclusive_minimum=True,
+        doc="the base rate the schedule starts from (before any "
+        "loss-adaptive factor)",
+    )
+    schedule: str = option(
+        "constant",
+        choices=SCHEDULES,
+        doc="the rate over the steps after warmup, as Hugging Face "
+        "defines it: constant, linear decay to 0, or cosine decay to 0",
+    )
+    warmup_steps: int = option(
+        0, minimum=0, doc="steps of linear warmup from 0 to the base rate"
+    )
+    batch_size: int = option(
+        64, minimum=1, doc="examples per step (the global batch)"
+    )
+    epochs: int = option(
+        20, minimum=1, doc="passes over the training split (at most)"
+    )
+    early_stopping: bool = option(
+        True,
+        doc="stop when train.monitor has not improved for train.patience "
+        "epochs",
+    )
+    patience: int = option(
+        5, minimum=0, doc="early stopping: epochs without improvement"
+    )
+    min_delta: float = option(
+        0.0, minimum=0.0, doc="early stopping: the smallest improvement"
+    )
+    restore_best_weights: bool = option(
+        True,
+        doc="early stopping: keep the best epoch's weights (evaluated on "
+        "the test split and saved) instead of the last",
+    )
+    monitor: str = option(
+        "val_loss",
+        doc="the logged figure early stopping watches (val_loss, "
+        "val_accuracy, ...)",
+    )
+    seed: int = option(
+        42,
+        minimum=0,
+        doc="seed of the initialisation, data order, dropout and masks; "
+        "with data.split_seed = -1, of the split too",
+    )
     stop_on_nonfinite: str = option(
         "epoch",
         choices=("epoch", "batch"),
@@ -134,10 +191,15 @@ class _TrainKeys:
     )
     clipnorm: float = option(0.0, minimum=0.0, doc="global norm clip; 0 off")
     jit_compile: bool = option(True, doc="XLA-compile the train step")
-    steps_per_execution: int = option(1, minimum=1)
+    steps_per_execution: int = option(
+        1,
+        minimum=1,
+        doc="train steps per compiled call (Keras's steps_per_execution)",
+    )
     dtype_policy: str = option(
         "float32",
         choices=("float32", "mixed_bfloat16"),
+        doc="Keras dtype policy; mixed_bfloat16 for GPUs and TPUs",
     )
     data_parallel: bool = option(
         False,
@@ -179,7 +241,17 @@ LrAdaptConfig = dataclasses.make_dataclass(
                 doc="the loss-adaptive rate rule (README: the rules table)",
             ),
         ),
-        ("source", str, option("loss", choices=GAMMA_SOURCES)),
+        (
+            "source",
+            str,
+            option(
+                "loss",
+                choices=GAMMA_SOURCES,
+                doc="G, what the rule reads: the batch's data loss, or "
+                "(masked LM) the semantic-profile distance of the "
+                "predicted tokens",
+            ),
+        ),
         *(setting.config_field() for setting in rules.all_settings()),
         (
             "semantic_model",

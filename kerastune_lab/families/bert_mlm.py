@@ -45,8 +45,14 @@ class BertMLMParams:
         doc="WordPiece vocabulary computed from the "
         "corpus when there is no preset",
     )
-    max_sequence_length: int = option(512, minimum=8)
-    dropout: float = option(0.1, minimum=0.0, maximum=0.9)
+    max_sequence_length: int = option(
+        512,
+        minimum=8,
+        doc="position embeddings (at least data.chunk_size is used)",
+    )
+    dropout: float = option(
+        0.1, minimum=0.0, maximum=0.9, doc="dropout inside the encoder"
+    )
 
 
 def check(config):

@@ -31,7 +31,11 @@ class TransferParams:
     """A keras.applications trunk with a new head, seed 004's
     finetuning.py."""
 
-    base_model: str = option("mobilenet_v2", choices=tuple(BASE_MODELS))
+    base_model: str = option(
+        "mobilenet_v2",
+        choices=tuple(BASE_MODELS),
+        doc="the keras.applications base the head is put on",
+    )
     weights: str = option(
         "imagenet",
         doc="'imagenet' (Keras's cache or download), 'none' "
