@@ -41,7 +41,7 @@ Epochs are 0-based, as in history.csv:
    epochs).
 5. underfitting (`LittleLearned`): the final train loss is still above
    UNDERFIT_SKILL x S (the model has learned little of what there is to
-   learn; seed 001's "large error overall").
+   learn: a large error overall).
 6. good_fit (`NoProblem`) otherwise.
 
 Then the flags, `FLAG_RULES`: "still improving" (`StillImproving`) joins

@@ -1,4 +1,4 @@
-"""`python finetuning.py` / `kerastune-lab finetune`: seed 004's script as
+"""`python finetuning.py` / `kerastune-lab finetune`: the fine-tuning script as
 options over the transfer family's experiment."""
 
 import dataclasses
@@ -39,7 +39,7 @@ def _list_of(kind, name):
 
 
 # Each option, when given, overrides one key of the experiment; the rest
-# keep the transfer family's defaults (seed 004's finetuning.py).
+# keep the transfer family's defaults (the fine-tuning guide's).
 KEYS = {
     "data_dir": "data.path",
     "weights": "model.weights",

@@ -75,7 +75,7 @@ def reference_sections():
         sections.append(
             ReferenceSection(
                 f'[model] name = "{family.name}"',
-                (family.params.__doc__ or "").strip(),
+                " ".join((family.params.__doc__ or "").split()),
                 _rows(family.params),
             )
         )

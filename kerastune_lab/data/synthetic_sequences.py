@@ -1,6 +1,6 @@
 """A synthetic sequence-classification task with size and difficulty knobs.
 
-Made for seed 000's question (3,000 vs 100,000 samples, small vs large
+Made for the question of data size (3,000 vs 100,000 samples, small vs large
 model) without a private data set. Each class owns a few "motif" bigrams;
 a sequence is random background tokens with motif bigrams of its class
 planted at random places. `difficulty` lowers how many motifs are planted

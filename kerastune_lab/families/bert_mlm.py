@@ -1,4 +1,4 @@
-"""`[model] name = "bert_mlm"`: seed 002's BERT masked LM (keras-hub)."""
+"""`[model] name = "bert_mlm"`: the SD study's BERT masked LM (keras-hub)."""
 
 import dataclasses
 
@@ -27,7 +27,8 @@ CORPUS_DATA = (
 
 @dataclasses.dataclass
 class BertMLMParams:
-    """A BERT masked LM, seed 002's model."""
+    """A BERT masked LM (keras-hub), from scratch or from a preset: the
+    SD study's model."""
 
     size: str = option(
         "tiny",

@@ -1,4 +1,4 @@
-"""`[model] name = "gru"`: seed 000's GRU text classifier."""
+"""`[model] name = "gru"`: the GRU text classifier."""
 
 import dataclasses
 
@@ -27,8 +27,8 @@ ACTIVATIONS = (
 
 @dataclasses.dataclass
 class GRUParams:
-    """The GRU text classifier of seed 000, with seed 003's regularisation
-    knobs."""
+    """A GRU text classifier (embedding, GRU layers, an optional hidden
+    Dense) with the usual regularisation knobs."""
 
     embedding_dim: int = option(32, minimum=1, doc="token embedding width")
     gru_units: int = option(64, minimum=1, doc="units per GRU layer")

@@ -24,7 +24,7 @@ TEXT_DATA = (
     ),
 )
 
-# More data is a key only for the synthetic task (seed 000, approach B:
+# More data is a key only for the synthetic task (approach B:
 # 3,000 -> 100,000 samples); for files the advice names no key.
 MORE_DATA = Knob(
     "data.num_samples",

@@ -1,4 +1,4 @@
-"""`[model] name = "transfer"`: seed 004's fine-tuned image classifier
+"""`[model] name = "transfer"`: the fine-tuned image classifier
 (a keras.applications trunk with a new head; finetuning.py)."""
 
 import dataclasses
@@ -28,8 +28,7 @@ IMAGE_DATA = (
 
 @dataclasses.dataclass
 class TransferParams:
-    """A keras.applications trunk with a new head, seed 004's
-    finetuning.py."""
+    """A keras.applications trunk with a new head (finetuning.py)."""
 
     base_model: str = option(
         "mobilenet_v2",

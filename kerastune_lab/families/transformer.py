@@ -1,4 +1,4 @@
-"""`[model] name = "transformer"`: seed 000's Transformer text classifier
+"""`[model] name = "transformer"`: the Transformer text classifier
 (keras-hub TokenAndPositionEmbedding + TransformerEncoder).
 
 Token id 0 is padding: the embedding masks it, the encoders attend only

@@ -1,5 +1,5 @@
-"""The GRU text classifier of seed 000, with seed 003's regularisation
-knobs.
+"""A GRU text classifier with the usual regularisation knobs (L1/L2,
+dropout, batch normalisation).
 
 Token id 0 is padding: the embedding masks it, so every GRU skips padded
 steps and the result does not depend on how sequences were padded. L1/L2

@@ -1,7 +1,7 @@
-"""The transfer-learning image classifier of seed 004 (finetuning.py).
+"""The transfer-learning image classifier of finetuning.py.
 
 base -> GlobalAveragePooling2D -> [Dense relu -> Dropout] x n -> softmax.
-The defaults are seed 004's finetuning.py: an ImageNet MobileNetV2
+The defaults are the fine-tuning guide's: an ImageNet MobileNetV2
 without its top, frozen, then Dense 512 relu, Dropout 0.25 and a softmax
 layer named "classification"; `head=(1024, 512), dropout=(0.5, 0.25)` is
 the seed's deeper head. Inputs are images already passed through the
