@@ -203,7 +203,7 @@ def test_a_null_study_says_nothing_is_real(tmp_path):
         "The runs do not show a difference in any of the 4 tested "
         "comparisons" in answer
     )
-    assert "true differences below about" in answer
+    assert "That is not a proof of no difference:" in answer
     assert_not_shown_in_answer(answer, primary, comparisons)
     assert "![rate_loss.png](rate_loss.png)" in answer
     results = section(report, "Primary results")
@@ -318,6 +318,12 @@ def test_failed_and_diverged_runs_are_counted_and_tested_exactly(
     assert rows[("sd2", "none")]["test"] == "paired t"
     report = (out / "report.md").read_text()
     assert "cannot give p below 0.0625" in section(report, "Primary results")
+    # The exact test states no detectable difference: the Answer gives the
+    # family's, and the floor.
+    answer = section(report, "Answer")
+    assert "with 5 seeds, true differences below about" in answer
+    assert "not shown (Hodges-Lehmann estimate" in answer
+    assert "this test cannot give p below 0.0625" in answer
     assert "| linear | sd | 2 / 5 |" in report
 
 

@@ -26,8 +26,8 @@ def _question(analysis, axes):
 
 
 def _estimate(c):
-    """'by 0.106 (interval [+0.07, +0.14], 5 seeds)' or, for the exact
-    test, with its Hodges-Lehmann estimate named."""
+    """'+0.106, interval [+0.07, +0.14], 5 seeds', the exact test's
+    estimate named as the Hodges-Lehmann estimate."""
     name = "" if c.test == PAIRED_T else "Hodges-Lehmann estimate "
     return (
         f"{name}{c.estimate:+.3g}, interval {c.interval_text()}, {c.n} seeds"
@@ -106,8 +106,13 @@ def _what_the_runs_say(comparisons, alpha, plan):
             "",
         ]
     if not_shown:
+        # Each line states what its own seeds detect; the family's figure
+        # only where some line cannot.
+        own = all(math.isfinite(c.detectable) for c in not_shown)
         lines += [
-            _not_shown_head(len(not_shown), len(tested), family, plan),
+            _not_shown_head(
+                len(not_shown), len(tested), family, None if own else plan
+            ),
             "",
             *map(_not_shown_line, not_shown),
         ]
@@ -118,7 +123,8 @@ def _what_the_runs_say(comparisons, alpha, plan):
 
 
 def _not_shown_head(count, tested, family, plan):
-    """'The runs do not show a difference in ...: with 5 seeds ...:'."""
+    """'The runs do not show a difference in ...: with 5 seeds ...:'; the
+    family's detectable difference where `plan` is given."""
     text = (
         f"The runs do not show a difference in the other {count}"
         if count < tested
@@ -126,7 +132,7 @@ def _not_shown_head(count, tested, family, plan):
         f"{tested} tested comparisons {family}"
     )
     text += ". That is not a proof of no difference"
-    if math.isfinite(plan.detectable):
+    if plan is not None and math.isfinite(plan.detectable):
         text += (
             f": with {plan.n} seeds, true differences below about "
             f"{plan.detectable:.3g} are likely to be missed"
