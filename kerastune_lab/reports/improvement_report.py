@@ -287,7 +287,7 @@ def report_markdown(result, images):
         f"({improvement.objective.better_words()}); "
         f"{len(improvement.seeds)} seeds, up to {improvement.rounds} "
         f"round(s) of {improvement.candidates} candidate(s); "
-        f"{improvement.confirm_seeds} fresh seeds to confirm. The final "
+        f"--confirm-seeds {improvement.confirm_seeds}. The final "
         "configuration is improved.toml; every candidate is in rounds.csv.",
         "",
     ]
