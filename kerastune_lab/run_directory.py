@@ -232,12 +232,17 @@ class RunDirectory:
         """steps.csv as {column: [float, ...]} ({} if there is none)."""
         return read_csv_columns(self.steps) if self.steps.is_file() else {}
 
+    def selects_epoch(self) -> bool:
+        """Whether the run keeps the epoch its validation figure chose:
+        early stopping that restores the best weights."""
+        train = self.read_config()["train"]
+        return bool(train["early_stopping"] and train["restore_best_weights"])
+
     def read_kept_epoch(self) -> int:
         """The epoch (0-based) whose model a complete run kept: the best
         validation epoch where early stopping restored the best weights
         (metrics.json best_epoch), else the last epoch."""
-        train = self.read_config()["train"]
-        if train["early_stopping"] and train["restore_best_weights"]:
+        if self.selects_epoch():
             return int(self.read_metrics()["best_epoch"])
         return len(self.read_history()["loss"]) - 1
 

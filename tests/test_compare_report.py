@@ -145,6 +145,19 @@ def quick_plots(monkeypatch):
     )
 
 
+def assert_not_shown_in_answer(answer, rows, comparisons):
+    """Each not-shown primary comparison is in the Answer, with what its
+    seeds could detect."""
+    for row, comparison in zip(rows, comparisons):
+        assert (
+            f"- {comparison.label()}: not shown ("
+            f"{comparison.estimate:+.3g}, interval "
+            f"{comparison.interval_text()}, 5 seeds); these seeds detect a "
+            f"true difference of {float(row['detectable_diff']):.3g} with "
+            "probability 0.8"
+        ) in answer
+
+
 def test_a_null_study_says_nothing_is_real(tmp_path):
     out, runs = crafted_study(tmp_path, study_config(DECLARED))
     _, comparisons = aggregate(out, [], runs=runs)
@@ -186,8 +199,12 @@ def test_a_null_study_says_nothing_is_real(tmp_path):
     )
     answer = section(report, "Answer")
     assert "`lr_adapt.mode: sd2 vs none`" in answer
-    assert "show no difference in any of the 4 tested comparisons" in answer
-    assert "true differences below about" in answer
+    assert (
+        "The runs do not show a difference in any of the 4 tested "
+        "comparisons" in answer
+    )
+    assert "That is not a proof of no difference:" in answer
+    assert_not_shown_in_answer(answer, primary, comparisons)
     assert "![rate_loss.png](rate_loss.png)" in answer
     results = section(report, "Primary results")
     assert results.count("not shown at these 5 seeds (they detect") == 4
@@ -234,6 +251,8 @@ def test_a_planted_primary_effect_is_found(tmp_path, quick_plots):
     answer = section(report, "Answer")
     assert "show a difference in 2 of the 4 tested comparisons" in answer
     assert answer.count("sd2 gave a **lower** final_eval_loss") == 2
+    assert "The runs do not show a difference in the other 2" in answer
+    assert answer.count(": not shown (") == 2
     results = section(report, "Primary results")
     assert results.count(": real") == 2
     assert (
@@ -299,6 +318,12 @@ def test_failed_and_diverged_runs_are_counted_and_tested_exactly(
     assert rows[("sd2", "none")]["test"] == "paired t"
     report = (out / "report.md").read_text()
     assert "cannot give p below 0.0625" in section(report, "Primary results")
+    # The exact test states no detectable difference: the Answer gives the
+    # family's, and the floor.
+    answer = section(report, "Answer")
+    assert "with 5 seeds, true differences below about" in answer
+    assert "not shown (Hodges-Lehmann estimate" in answer
+    assert "this test cannot give p below 0.0625" in answer
     assert "| linear | sd | 2 / 5 |" in report
 
 
@@ -325,7 +350,20 @@ def test_equivalence_is_claimed_only_by_its_test(tmp_path, quick_plots):
     assert apart["verdict"] == "real" and apart["equivalent"] == "false"
     assert rows[("sd2", "none")]["equivalent"] == ""  # not a control
     assert "1 of 2 shown equivalent within +-0.05" in closing_line(comparisons)
-    assert "Equivalent within +-0.05: shown" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "Equivalent within +-0.05: shown" in report
+    # The Answer says it in plain words, beside what is real.
+    answer = section(report, "Answer")
+    assert "lr_adapt.mode=sd vs none_at_sd_rate" in answer
+    assert (
+        "- sd2 and none_at_sd2_rate (plain training at sd2's own mean "
+        "rate, pooled over train.schedule): **shown equivalent**: their "
+        "difference lies within +-0.05 (TOST p"
+    ) in answer
+    assert (
+        "- sd and none_at_sd_rate (plain training at sd's own mean rate, "
+        "pooled over train.schedule): equivalence not shown"
+    ) in answer
 
 
 def test_rate_loss_curves_put_sd_at_its_mean_rate(tmp_path):

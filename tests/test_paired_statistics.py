@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kerastune_lab.statistics import contrast_tests, failures, power_plan
+from kerastune_lab.reports.report_answer import answer_lines
+from kerastune_lab.statistics import (
+    contrast_tests,
+    failures,
+    paired_tests,
+    power_plan,
+)
 from kerastune_lab.statistics.contrast_tests import (
     PAIRED_T,
     SIGNED_RANK,
@@ -30,7 +36,11 @@ from kerastune_lab.statistics.contrast_tests import (
     tost,
 )
 from kerastune_lab.statistics.mean_factor import mean_factor
-from kerastune_lab.statistics.paired_tests import holm, paired_comparisons
+from kerastune_lab.statistics.paired_tests import (
+    Comparison,
+    holm,
+    paired_comparisons,
+)
 from kerastune_lab.study.analysis_config import AnalysisConfig
 from kerastune_lab.study.grid import Cell
 
@@ -301,6 +311,67 @@ def test_interval_and_p_of_the_exact_test_agree_on_the_counterexamples(
         assert signed_rank_p(np.asarray(diffs) - 0.0) <= 0.05 / 3
     else:
         assert not real and low < 0 < tests.high[0]
+
+
+def primary_family(diff_lists, failed):
+    """Primary `Comparison`s of `diff_lists`, tested as one Holm family
+    as `paired_comparisons` tests them."""
+    family = [
+        Comparison(
+            paired_tests.PRIMARY,
+            "mode",
+            f"m{i}",
+            "none",
+            (),
+            (),
+            FIGURE,
+            list(diffs),
+            failed_runs,
+        )
+        for i, (diffs, failed_runs) in enumerate(zip(diff_lists, failed))
+    ]
+    paired_tests._test_primary(family, AnalysisConfig())
+    return family
+
+
+def test_the_sentence_agrees_with_the_interval_on_the_counterexample():
+    """statistics.md's counterexample among 3 primaries: p 0.0156 <=
+    0.05 / 3, and the 98.33% interval's lower end is 0, which the test
+    rejects: real, the interval open at 0, and no clause saying the
+    interval still reaches 0."""
+    diffs, _ = COUNTEREXAMPLES[0]
+    noise = [[0.1, -0.2, 0.3, 0.05, -0.1, 0.2, 0.0, 0.1, -0.3]] * 2
+    family = primary_family([diffs, *noise], [1, 0, 0])
+    c = family[0]
+    assert c.real and c.ci[0] == 0.0 and c.p <= 0.05 / 3
+    assert c.excludes_zero and c.interval_text() == "(+0, +inf)"
+    sentence = c.sentence()
+    assert "interval (+0, +inf), 0 excluded (the test rejects it)" in sentence
+    assert "still reaches 0" not in sentence
+    # The report's Answer writes the same interval.
+    plan = power_plan.power_plan(9, 3, 0.05, diff_lists=noise)
+    answer, _ = answer_lines(AnalysisConfig(), {"mode": []}, family, [], plan)
+    assert "by 1.5 (interval (+0, +inf), 9 seeds)" in "\n".join(answer)
+
+
+def test_a_step_down_verdict_says_its_interval_reaches_zero():
+    """Holm rejects the third comparison at its last step (p 0.03 <
+    0.05) while its Bonferroni interval at 1 - 0.05 / 3 still holds 0:
+    the sentence says why both are right."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(0, 1, 6)
+    base = (base - base.mean()) / base.std(ddof=1)
+    strong = [list(-1.0 + 0.1 * base), list(-1.2 + 0.1 * base)]
+    # SD 1 and mean -t / sqrt(6): its two-sided p is exactly 0.03.
+    t = stats.t.ppf(1 - 0.03 / 2, 5)
+    weak = list(-t / math.sqrt(6) + base)
+    family = primary_family([*strong, weak], [0, 0, 0])
+    last = family[2]
+    assert last.p == pytest.approx(0.03)
+    assert last.real and not last.excludes_zero
+    assert last.ci[0] < 0 < last.ci[1]
+    assert "which still reaches 0" in last.sentence()
+    assert all("still reaches 0" not in c.sentence() for c in family[:2])
 
 
 def _excludes_zero(low, high, p, level):

@@ -95,7 +95,7 @@ def improve(config, overrides, runs_dir, **options):
     """
     from kerastune_lab.duration import duration
     from kerastune_lab.improvement.objective import Objective
-    from kerastune_lab.reports.improvement_report import (
+    from kerastune_lab.reports.confirmation_words import (
         confirmation_summary,
     )
 

@@ -8,21 +8,35 @@ was chosen: seeds no round used, the test split no decision read. It is
 one test, one-sided ("the final configuration is better"), paired by
 seed, by the round's own test (`paired_round_test` with one candidate:
 the paired t-test, or the exact signed-rank test where a run failed),
-at alpha.
+at alpha, or at alpha / k where the same improve directory was re-run
+with other `--confirm-seeds` counts and k looks were made
+(`ConfirmationLooks`).
+
+No decision read a test-split figure. Where the split follows the seed,
+a fresh seed's test examples are not new to the procedure: some were
+validation examples of the rounds' seeds. Each fresh seed draws its own
+split, so those examples' own effects vary from seed to seed like any
+other source of seed-to-seed variation and stay inside the test's
+variance.
 """
 
 import csv
 import dataclasses
 import math
 
+import numpy as np
+
 from kerastune_lab.analysis.diagnosis import DIVERGED
+from kerastune_lab.improvement.confirmation_looks import ConfirmationLooks
 from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.improvement.round_decision import (
+    ONE_SIDED,
     CandidateTest,
+    exact_test_seeds,
     paired_round_test,
 )
 from kerastune_lab.run_directory import RunDirectory
-from kerastune_lab.statistics.paired_tests import ALPHA
+from kerastune_lab.statistics.contrast_tests import SIGNED_RANK, min_exact_p
 
 COLUMNS = ("seed", "original", "final", "difference")
 
@@ -40,7 +54,9 @@ class Confirmation:
     Attributes:
         objective: The `Objective`; its test counterpart is compared.
         original, final: {seed: (metrics.json dict, diverged)}.
-        alpha: The test's level.
+        looks: The `ConfirmationLooks` of the improve directory, this
+            one included (default: this one only); the test is at their
+            `level`, alpha / looks.
 
     Example:
 
@@ -53,16 +69,32 @@ class Confirmation:
     ... )
     >>> confirmation.confirmed, round(confirmation.test.mean_diff, 3)
     (True, -0.223)
+    >>> confirmation.look, confirmation.alpha
+    (1, 0.05)
     """
 
     objective: Objective
     original: dict
     final: dict
-    alpha: float = ALPHA
+    looks: ConfirmationLooks = ConfirmationLooks()
+
+    def __post_init__(self):
+        if not self.looks.counts:
+            self.looks = self.looks.with_look(len(self.seeds))
 
     @property
     def seeds(self):
         return sorted(set(self.original) & set(self.final))
+
+    @property
+    def alpha(self) -> float:
+        """The level of this look's test: alpha / the looks made."""
+        return self.looks.level
+
+    @property
+    def look(self) -> int:
+        """This look's number (1, 2, ...)."""
+        return self.looks.number(len(self.seeds))
 
     def figures(self, which):
         """{seed: the objective's test figure} of "original" or "final";
@@ -76,14 +108,22 @@ class Confirmation:
             figures[seed] = self.objective.worst if bad else value
         return figures
 
+    def failed_seeds(self, which):
+        """The seeds where "original" or "final" failed: diverged, or no
+        finite test figure."""
+        figures = self.figures(which)
+        return [s for s in self.seeds if figures[s] == self.objective.worst]
+
     @property
     def test(self) -> CandidateTest:
-        """final against original, one-sided, on the test split."""
+        """final against original, one-sided, on the test split, at
+        `alpha` with its one-sided 1 - alpha bound."""
         return paired_round_test(
             self.figures("original"),
             {"final": self.figures("final")},
             self.alpha,
             self.objective.higher_is_better,
+            confidence=1 - self.alpha,
         )["final"]
 
     @property
@@ -91,6 +131,47 @@ class Confirmation:
         """The final configuration is shown better on the fresh seeds
         (and none of its runs failed)."""
         return self.test.improves
+
+    @property
+    def exact_floor(self) -> float:
+        """The smallest p the test could give: 1 / 2^n for the exact
+        signed-rank test over n non-zero differences (seeds where both
+        failed compare nothing), 0 for the t-test."""
+        if self.test.test != SIGNED_RANK:
+            return 0.0
+        diffs = np.array([r["difference"] for r in self.rows()])
+        compared = diffs[~np.isnan(diffs)]
+        return min_exact_p(int(np.count_nonzero(compared)), ONE_SIDED)
+
+    @property
+    def could_confirm(self) -> bool:
+        """Whether the test could reach its alpha at all."""
+        return self.exact_floor < self.alpha
+
+    def seeds_for_next_look(self) -> int:
+        """Fresh seeds with which an exact test could confirm at the next
+        look's level (where runs fail again, more)."""
+        return max(
+            exact_test_seeds(1, self.looks.next_level), len(self.seeds) + 1
+        )
+
+    def earlier_looks(self):
+        """[(fresh seeds, one-sided p)] of the looks before this one whose
+        seeds are among this look's (the first ones)."""
+        return [
+            (count, self._first(count).test.p)
+            for count in self.looks.counts[: self.look - 1]
+            if count < len(self.seeds)
+        ]
+
+    def _first(self, count):
+        seeds = self.seeds[:count]
+        return Confirmation(
+            self.objective,
+            {s: self.original[s] for s in seeds},
+            {s: self.final[s] for s in seeds},
+            self.looks,
+        )
 
     def rows(self):
         """confirmation.csv rows: seed, original, final, difference (final

@@ -20,7 +20,10 @@ from kerastune_lab.improvement.round_decision import (
     paired_round_test,
 )
 from kerastune_lab.improvement.round_run import VAL_LOSS
-from kerastune_lab.reports.improvement_report import INTERVAL
+from kerastune_lab.reports.improvement_report import (
+    SELECTS_EPOCH,
+    round_interval,
+)
 from kerastune_lab.statistics.contrast_tests import SIGNED_RANK
 
 
@@ -148,6 +151,16 @@ class Round:
             early.get("margin", math.nan),
         )
 
+    def selects_epoch(self, label) -> bool:
+        """Whether candidate `label` keeps its best validation epoch while
+        the incumbent keeps its last: the round's alpha does not cover
+        it (round_decision's protocol)."""
+        return any(
+            run.selects_epoch for run in self.runs[label].values()
+        ) and not any(
+            run.selects_epoch for run in self.incumbent.runs.values()
+        )
+
     def seconds_saved(self):
         """Training time the early stops saved: each stopped candidate's
         untrained seeds at its own trained runs' mean time."""
@@ -170,6 +183,8 @@ class Round:
             if self.adopted
             else self._none_shown()
         )
+        if self.adopted and self.selects_epoch(self.adopted):
+            line += f" ({SELECTS_EPOCH})"
         if self.stopped:
             skipped = len(self.incumbent.runs) - len(
                 self.runs[self.stopped[0]]
@@ -198,7 +213,14 @@ class Round:
             line += (
                 f"; these {len(self.incumbent.runs)} seeds detect an "
                 f"improvement of {test.detectable:.3g} with probability 0.8 "
-                "(SD from these runs): a smaller one may be there"
+                "(SD from these runs"
+                + (
+                    "; optimistic here: the incumbent's runs won the round "
+                    "before on these seeds"
+                    if self.number > 1
+                    else ""
+                )
+                + "): a smaller one may be there"
             )
         needed = exact_test_seeds(len(self.tests))
         if test.test == SIGNED_RANK and test.n < needed:
@@ -227,14 +249,11 @@ class Round:
                 "verdict": test.verdict,
                 "test": test.test,
                 "detectable_diff": test.detectable,
-                "interval": INTERVAL,
+                "interval": round_interval(self.number),
+                "selects_epoch": str(self.selects_epoch(label)).lower(),
             }
             for label, test in self.tests.items()
         ]
-
-
-# What rounds.csv's ci_low, ci_high are, and what the round's figures are
-# for: they chose the change, so they flatter it.
 
 
 def _nan_last(value):

@@ -21,7 +21,17 @@ The protocol:
   n seeds it cannot reach p below 1 / 2^n.
 - Fewer than `MIN_SEEDS` compared seeds: untestable, never real.
 - Holm-Bonferroni over the round's candidates keeps the chance of
-  adopting a change that does nothing at `alpha` or less per round.
+  adopting a change that does nothing at `alpha` or less per round, for
+  candidates scored like the incumbent. Not for a candidate that keeps
+  its best validation epoch (early stopping that restores the best
+  weights) against an incumbent that keeps its last: its figure is a
+  minimum over epochs of the very figure the test reads, so noise from
+  epoch to epoch alone makes it look better (a null early-stopping
+  candidate over a flat curve is adopted far more often than alpha;
+  tests/test_improve.py simulates it). Such a candidate is flagged
+  (`Round.selects_epoch`, rounds.csv `selects_epoch`); the confirmation
+  on fresh seeds, which reads the test split at the kept epoch, is its
+  test.
 - A candidate whose first seeds are all worse than the incumbent by more
   than the difference the round can detect (`hopeless_candidates`) may
   stop there: its other seeds are not trained, and it stays in the Holm
@@ -36,8 +46,13 @@ The protocol:
 Across rounds: a round runs only after the one before adopted something,
 so the rounds form a gatekeeping sequence. Where no change does anything,
 only the first round can adopt: at most alpha per improve run. Where a
-real change was adopted first, each later round adds at most alpha: R
-rounds at most R x alpha (the union bound; the simulation measures it).
+real change was adopted first, a later round's incumbent is the winner
+of the round before on the same seeds, so its runs were selected for
+being good: the per-round argument assumed unselected runs, so R x alpha
+over R rounds is a bound supported by simulation (selection there made
+later false adoptions rarer, not commoner), not a proof; and the power a
+later round states (`detectable`) is optimistic, the incumbent's luck
+counting against every candidate.
 
 `paired_round_test` is the one place `improve` computes them.
 """
@@ -71,9 +86,9 @@ class CandidateTest:
         mean_diff: The estimate of candidate - incumbent in the objective's
             units: the mean difference (t-test) or the Hodges-Lehmann
             estimate (signed-rank test).
-        ci: Its one-sided 95% interval, unadjusted: (-inf, bound] where
-            lower is better, [bound, inf) where higher is; (nan, nan) when
-            untestable or stopped early.
+        ci: Its one-sided interval at `confidence`, unadjusted: (-inf,
+            bound] where lower is better, [bound, inf) where higher is;
+            (nan, nan) when untestable or stopped early.
         p: One-sided p of "the candidate is better" (NaN when untestable
             or stopped early).
         p_adjusted: Holm-adjusted over the round (NaN when untestable;
@@ -87,6 +102,7 @@ class CandidateTest:
             0.8 at Holm's first threshold over these seeds (one-sided
             paired t; from the pooled SD of the round's differences, an
             estimate from these runs).
+        confidence: Of `ci` (0.95 in a round).
     """
 
     n: int
@@ -99,6 +115,7 @@ class CandidateTest:
     real: bool
     higher_is_better: bool = False
     detectable: float = math.nan
+    confidence: float = 0.95
 
     @property
     def cost_diff(self) -> float:
@@ -135,7 +152,7 @@ def _cost_diffs(candidate, incumbent, higher_is_better):
     return diffs, bool(np.isinf(ours).any() or np.isinf(theirs).any())
 
 
-def _one_candidate(candidate, incumbent, higher_is_better):
+def _one_candidate(candidate, incumbent, higher_is_better, confidence):
     """(n, cost estimate, cost bound, p, test, failed) for one candidate."""
     diffs, any_failed = _cost_diffs(candidate, incumbent, higher_is_better)
     failed = bool(any(not math.isfinite(candidate[s]) for s in candidate))
@@ -145,7 +162,7 @@ def _one_candidate(candidate, incumbent, higher_is_better):
             mean = float(diffs.mean()) if n else math.nan
         return n, mean, math.nan, math.nan, UNTESTABLE, failed
     tests = paired_contrast_tests(
-        diffs[None], np.array([any_failed]), alternative=ONE_SIDED
+        diffs[None], np.array([any_failed]), confidence, ONE_SIDED
     )
     return (
         n,
@@ -172,6 +189,7 @@ def paired_round_test(
     alpha: float = ALPHA,
     higher_is_better: bool = False,
     stopped=(),
+    confidence: float = 0.95,
 ) -> dict[str, CandidateTest]:
     """Tests every candidate of a round against the incumbent, paired by
     seed, one-sided, with Holm's correction over the round.
@@ -184,6 +202,7 @@ def paired_round_test(
         higher_is_better: Of the objective.
         stopped: Names of candidates stopped early: recorded with their
             seeds' estimate, no p, and p = 1 in Holm's family.
+        confidence: Of the one-sided bounds (unadjusted).
 
     Returns:
         {name: `CandidateTest`}, in the order of `candidates`.
@@ -200,7 +219,7 @@ def paired_round_test(
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1). Received: alpha={alpha}")
     raw = {
-        name: _one_candidate(figures, incumbent, higher_is_better)
+        name: _one_candidate(figures, incumbent, higher_is_better, confidence)
         for name, figures in candidates.items()
     }
     p_values = {
@@ -216,8 +235,7 @@ def paired_round_test(
             float(adjusted.get(name, math.nan)),
             name in stopped,
             alpha,
-            higher_is_better,
-            detectable,
+            (higher_is_better, detectable, confidence),
         )
         for name in raw
     }
@@ -238,10 +256,12 @@ def _detectable(incumbent, candidates, alpha, higher_is_better):
     )
 
 
-def _candidate_test(raw, p_adjusted, stopped, alpha, higher, detectable):
+def _candidate_test(raw, p_adjusted, stopped, alpha, context):
     """The `CandidateTest` of one candidate's (n, cost estimate, cost
-    bound, p, test, failed), in the objective's units."""
+    bound, p, test, failed), in the objective's units; `context`:
+    (higher is better, detectable, confidence)."""
     n, estimate, bound, p, test, failed = raw
+    higher, detectable, confidence = context
     if stopped:
         test, p, bound = STOPPED, math.nan, math.nan
     sign = -1.0 if higher else 1.0
@@ -259,6 +279,7 @@ def _candidate_test(raw, p_adjusted, stopped, alpha, higher, detectable):
         p_adjusted < alpha,
         higher,
         detectable,
+        confidence,
     )
 
 

@@ -30,6 +30,9 @@ class RoundRun:
         reasons: The diagnosis's sentences.
         loss, val_loss: Its training and validation loss per epoch.
         wall_seconds: Its training time (metrics.json; NaN if unknown).
+        selects_epoch: The kept epoch was chosen on the validation split
+            (early stopping that restores the best weights), the split the
+            objective is read on.
     """
 
     run_dir: pathlib.Path
@@ -41,6 +44,7 @@ class RoundRun:
     loss: tuple
     val_loss: tuple
     wall_seconds: float = math.nan
+    selects_epoch: bool = False
 
     @property
     def failed(self) -> bool:
@@ -69,4 +73,5 @@ class RoundRun:
             tuple(history["loss"]),
             tuple(eval_loss(history)),
             float(metrics.get("wall_seconds", math.nan)),
+            run.selects_epoch(),
         )

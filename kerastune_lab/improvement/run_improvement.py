@@ -13,7 +13,10 @@ fit (and not still improving) with no step left to walk, when no
 improvement is shown, when no advice is left, or after R rounds. Then,
 where something was adopted, the original and the final configuration
 train on `confirm_seeds` fresh seeds and are compared once on the test
-split (`confirmation`).
+split (`confirmation`). The same directory re-run with another
+`confirm_seeds` reuses everything and makes one more look, recorded in
+confirmation.json; with k looks each is tested at alpha / k
+(`confirmation_looks`).
 
 Every run lives at <improve dir>/rounds/<r>/<change>-seed<s> (or
 confirm/<original|final>-seed<s>), named from what it trains, so the same
@@ -38,6 +41,7 @@ from kerastune_lab.improvement.confirmation import (
     Confirmation,
     read_test_split,
 )
+from kerastune_lab.improvement.confirmation_looks import ConfirmationLooks
 from kerastune_lab.improvement.improvement_round import Incumbent, Round
 from kerastune_lab.improvement.objective import Objective
 from kerastune_lab.improvement.round_decision import hopeless_candidates
@@ -238,7 +242,9 @@ class ImprovementResult:
         failures: `RunOutcome`s of runs that did not finish.
         trained: Runs this call trained (not found complete).
         confirmation: The `Confirmation` on fresh seeds; None where none
-            ran (nothing adopted, --confirm-seeds 0, runs incomplete).
+            ran (nothing adopted, --confirm-seeds 0, runs incomplete: a
+            confirmation run that did not finish is in `failures` and
+            leaves `stop` as the rounds set it).
     """
 
     improvement: Improvement
@@ -258,6 +264,17 @@ class ImprovementResult:
             for r in self.rounds
             if r.adopted
         ]
+
+    @property
+    def confirmation_incomplete(self):
+        """A confirmation was due (something adopted, --confirm-seeds > 0,
+        the rounds finished) and its runs did not finish."""
+        return (
+            self.confirmation is None
+            and bool(self.adopted)
+            and self.improvement.confirm_seeds > 0
+            and self.stop != INCOMPLETE
+        )
 
     @property
     def seconds_saved(self):
@@ -426,8 +443,9 @@ def _train_round(improvement, train, number, incumbent, changes):
 
 def _confirm(improvement, result, train, echo):
     """The original and the final configuration on fresh seeds, compared
-    once on the test split; sets `result.confirmation` (None with
-    --confirm-seeds 0 or runs that did not finish)."""
+    on the test split, this look recorded in confirmation.json; sets
+    `result.confirmation` (None with --confirm-seeds 0 or runs that did
+    not finish)."""
     seeds = improvement.fresh_seeds
     if not seeds:
         echo(
@@ -437,8 +455,8 @@ def _confirm(improvement, result, train, echo):
         return
     echo(
         f"confirmation: the original and the final configuration on "
-        f"{len(seeds)} fresh seeds ({seeds[0]}-{seeds[-1]}), compared once "
-        f"on the test split ({improvement.objective.test_name})"
+        f"{len(seeds)} fresh seeds ({seeds[0]}-{seeds[-1]}), compared on "
+        f"the test split ({improvement.objective.test_name})"
     )
     runs = train(
         [
@@ -448,10 +466,18 @@ def _confirm(improvement, result, train, echo):
         "confirm",
         reader=read_test_split,
     )
-    if runs is None:
-        result.stop = INCOMPLETE
+    if runs is None:  # the failures say so; the rounds' stop stands
         return
-    result.confirmation = Confirmation(improvement.objective, *runs)
+    looks = ConfirmationLooks.read(improvement.out).with_look(len(seeds))
+    looks.write(improvement.out)
+    result.confirmation = Confirmation(improvement.objective, *runs, looks)
+    if len(looks.counts) > 1:
+        echo(
+            f"confirmation: look {result.confirmation.look} of "
+            f"{len(looks.counts)} (fresh seeds "
+            f"{', '.join(map(str, looks.counts))}): tested at alpha "
+            f"{looks.alpha:g} / {len(looks.counts)} = {looks.level:.3g}"
+        )
 
 
 class _Trainer:

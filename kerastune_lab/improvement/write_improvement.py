@@ -7,9 +7,9 @@ import csv
 import tomli_w
 
 from kerastune_lab.improvement.run_improvement import BASE
+from kerastune_lab.reports.confirmation_words import confirmation_sentence
 from kerastune_lab.reports.html_page import render_html
 from kerastune_lab.reports.improvement_report import (
-    confirmation_sentence,
     experiment_text,
     report_markdown,
 )
@@ -32,6 +32,7 @@ ROUNDS_COLUMNS = (
     "test",
     "detectable_diff",
     "interval",
+    "selects_epoch",
 )
 
 

@@ -8,7 +8,8 @@ reader.
   caption, how to draw, when it applies), drawn by `plot_strip`,
   `plot_rate_loss` and `plot_comparison`;
 - `improvement_report` and `plot_round`: an improve directory's
-  report.md and its round plots;
+  report.md and its round plots; `confirmation_words`: its
+  confirmation's headline and summary;
 - `run_report`: `kerastune-lab report` for runs side by side;
 - `html_page`: Markdown to a self-contained HTML page (images inlined).
 

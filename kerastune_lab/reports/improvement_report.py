@@ -1,7 +1,7 @@
 """report.md of an improve directory (an `ImprovementResult` of
 `kerastune_lab.improvement`): the confirmation first (the one result
 that did not choose itself), then the path of adopted changes and each
-round, used to choose (optimistic), then the protocol.
+round, used to choose, then the protocol.
 
 The test split is read here only: for the confirmation's fresh seeds, or
 (where no confirmation ran) for a table of the choosing seeds, labelled
@@ -14,16 +14,41 @@ import numpy as np
 
 from kerastune_lab.duration import duration
 from kerastune_lab.figures import objective_direction
+from kerastune_lab.reports.confirmation_words import (
+    bound_text,
+    confirmation_sentence,
+    figure_text,
+)
 from kerastune_lab.reports.report_protocol import seeds_varied
 from kerastune_lab.run_directory import RunDirectory
 from kerastune_lab.statistics.mean_ci import mean_ci
 from kerastune_lab.statistics.paired_tests import ALPHA, MIN_SEEDS
 
 OPTIMISTIC = "used to choose (optimistic)"
-# rounds.csv's interval column: what a round's intervals are.
+# rounds.csv's interval column: what a round's intervals are. Round 1
+# compares the candidates with runs nobody chose; a later round's
+# incumbent won the round before on the same seeds.
 INTERVAL = f"one-sided 95%, unadjusted; {OPTIMISTIC}"
+INTERVAL_LATER = (
+    "one-sided 95%, unadjusted; used to choose, against an incumbent that "
+    "won the round before on these seeds: biased both ways (the winner is "
+    "picked on these seeds; the incumbent's lucky runs count against every "
+    "candidate), and detectable_diff overstates the power"
+)
+# Beside a candidate that keeps its best validation epoch against an
+# incumbent that keeps its last.
+SELECTS_EPOCH = (
+    "it keeps its best validation epoch, the incumbent its last: the "
+    "round's alpha does not cover it; the confirmation on fresh seeds is "
+    "its test"
+)
 # Shown beside the objective on the test split, so a trade-off shows.
 SIDE_FIGURES = ("test_loss", "test_accuracy")
+
+
+def round_interval(number):
+    """rounds.csv's interval column of round `number`."""
+    return INTERVAL if number == 1 else INTERVAL_LATER
 
 
 def experiment_text(improvement):
@@ -34,87 +59,9 @@ def experiment_text(improvement):
     )
 
 
-def _figure(values):
-    """'0.45 [0.36, 0.54]' over the finite values, 'k failed' after."""
-    finite = [v for v in values if math.isfinite(v)]
-    failed = len(values) - len(finite)
-    if not finite:
-        return "all failed"
-    mean, low, high = mean_ci(finite)
-    text = f"{mean:.4g}" + (
-        f" [{low:.4g}, {high:.4g}]" if math.isfinite(low) else ""
-    )
-    return text + (f", {failed} failed" if failed else "")
-
-
 def _mean(values):
     """The mean over seeds, 'inf' where a run failed."""
     return f"{np.mean(list(values)):.4g}"
-
-
-def _bound_text(test, objective):
-    bound = test.ci[0] if objective.higher_is_better else test.ci[1]
-    return (
-        f"one-sided 95% bound {bound:+.3g}"
-        if math.isfinite(bound)
-        else "no bound at this n"
-    )
-
-
-def confirmation_sentence(result):
-    """The headline: what the fresh seeds said about the final
-    configuration, in one sentence."""
-    confirmation = result.confirmation
-    if not result.adopted:
-        return "Nothing was adopted: nothing to confirm."
-    if confirmation is None:
-        if result.improvement.confirm_seeds == 0:
-            return (
-                "Unconfirmed: --confirm-seeds 0 skipped the confirmation; "
-                "the gains below were measured on the seeds that chose "
-                "them, which flatters them."
-            )
-        return (
-            "Unconfirmed: the confirmation's runs did not finish; re-run "
-            "the same command."
-        )
-    objective, test = confirmation.objective, confirmation.test
-    seeds = confirmation.seeds
-    before = _figure(list(confirmation.figures("original").values()))
-    after = _figure(list(confirmation.figures("final").values()))
-    numbers = (
-        f"on {len(seeds)} fresh seeds ({seeds[0]}-{seeds[-1]}), test "
-        f"split: {objective.test_words} {before} -> {after}, difference "
-        f"{test.mean_diff:+.4g} ({_bound_text(test, objective)}), "
-        f"one-sided p {test.p:.2g} ({test.test})"
-    )
-    if confirmation.confirmed:
-        return f"Confirmed {numbers}."
-    return (
-        f"Not confirmed {numbers}: the gain the rounds measured on their "
-        "own seeds may be selection; keep the original unless more seeds "
-        "show it."
-    )
-
-
-def confirmation_summary(result):
-    """The confirmation in a few words, for the command's last summary
-    line: 'confirmed on 5 fresh seeds: test_loss -0.17 (one-sided 95%
-    bound -0.09), p 0.003'."""
-    confirmation = result.confirmation
-    if confirmation is None:
-        if not result.adopted:
-            return "nothing adopted, nothing to confirm"
-        if result.improvement.confirm_seeds == 0:
-            return "unconfirmed (--confirm-seeds 0)"
-        return "unconfirmed (its runs did not finish)"
-    test, objective = confirmation.test, confirmation.objective
-    verdict = "confirmed" if confirmation.confirmed else "NOT confirmed"
-    return (
-        f"{verdict} on {len(confirmation.seeds)} fresh seeds: "
-        f"{objective.test_name} {test.mean_diff:+.4g} "
-        f"({_bound_text(test, objective)}), one-sided p {test.p:.2g}"
-    )
 
 
 def _confirmation_table(confirmation):
@@ -141,9 +88,9 @@ def _confirmation_table(confirmation):
         "|---" * (1 + len(names)) + "|",
     ]
     for which, figures in values.items():
-        cells = " | ".join(_figure(figures[n]) for n in names)
+        cells = " | ".join(figure_text(figures[n]) for n in names)
         lines.append(f"| {which} | {cells} |")
-    lines += ["", *_trade_off(values, names, objective), ""]
+    lines += ["", *_side_figures(confirmation, names), ""]
     lines += [
         f"| seed | original | final | difference ({objective.test_name}) |",
         "|---|---|---|---|",
@@ -156,21 +103,46 @@ def _confirmation_table(confirmation):
     return lines + [""]
 
 
-def _trade_off(values, names, objective):
-    """A sentence for each figure beside the objective that got worse."""
+def _paired_side(confirmation, name):
+    """final - original of figure `name` on each fresh seed where both
+    runs finished with a finite figure."""
+    diffs = []
+    for seed in confirmation.seeds:
+        (before, failed), (after, lost) = (
+            confirmation.original[seed],
+            confirmation.final[seed],
+        )
+        d = float(after.get(name, math.nan)) - float(
+            before.get(name, math.nan)
+        )
+        if math.isfinite(d) and not (failed or lost):
+            diffs.append(d)
+    return diffs
+
+
+def _side_figures(confirmation, names):
+    """For each figure beside the objective: the mean of final -
+    original with its two-sided 95% interval, described, not tested."""
     lines = []
     for name in names:
-        if name == objective.test_name:
+        diffs = _paired_side(confirmation, name)
+        if name == confirmation.objective.test_name or not diffs:
             continue
-        before = np.nanmean(values["original"][name])
-        after = np.nanmean(values["final"][name])
+        mean, low, high = mean_ci(diffs)
+        text = f"{name}, final - original: {mean:+.4g}" + (
+            f", 95% interval [{low:+.3g}, {high:+.3g}]"
+            if math.isfinite(low)
+            else ""
+        )
+        text += f" over {len(diffs)} paired seeds (descriptive, not tested)"
         higher = objective_direction(name) == "max"
-        if (after < before) if higher else (after > before):
-            lines.append(
-                f"{name} got worse ({before:.4g} -> {after:.4g}) while the "
-                f"decisions were on {objective.name}: a trade-off to weigh "
-                "before you take improved.toml."
+        if (mean < 0) if higher else (mean > 0):
+            text += (
+                f": {'lower' if higher else 'higher'} on average while the "
+                f"decisions were on {confirmation.objective.name}, a "
+                "possible trade-off to weigh before you take improved.toml"
             )
+        lines.append(text + ".")
     return lines
 
 
@@ -178,9 +150,9 @@ def _answer(result):
     lines = ["## Answer", "", f"**{confirmation_sentence(result)}**", ""]
     if result.confirmation is not None:
         lines += [
-            "Seeds no round used, the test split no decision read, one "
-            "one-sided paired test of final - original at alpha "
-            f"{result.confirmation.alpha:g} (confirmation.csv):",
+            "Seeds no round used, their test splits (no decision read a "
+            "test figure), one one-sided paired test of final - original "
+            f"at alpha {result.confirmation.alpha:.3g} (confirmation.csv):",
             "",
         ]
         lines += _confirmation_table(result.confirmation)
@@ -219,7 +191,7 @@ def _choosing_seeds_table(result):
             for r in incumbent.runs.values()
         ]
         cells = " | ".join(
-            _figure([float(m.get(n, math.nan)) for m in metrics])
+            figure_text([float(m.get(n, math.nan)) for m in metrics])
             for n in names
         )
         lines.append(f"| {which} | {cells} |")
@@ -232,9 +204,12 @@ def _path_table(result):
     if not result.adopted:
         return lines + ["Nothing was adopted.", ""]
     lines += [
-        f"The differences below were {OPTIMISTIC}: they are on the seeds "
-        "that picked the winner. The confirmation above is the figure to "
-        "trust.",
+        "The differences below were used to choose: round 1's are "
+        "optimistic (its winner was picked on these seeds); a later "
+        "round's are biased both ways (its winner was picked on these "
+        "seeds, against an incumbent that won the round before on the same "
+        "seeds, whose lucky runs count against every candidate). The "
+        "confirmation above is the figure to trust.",
         "",
         f"| round | adopted | why | verdict before | {objective.name} before "
         "-> after | mean difference | p | Holm p |",
@@ -246,7 +221,7 @@ def _path_table(result):
         lines.append(
             f"| {round_.number} | `--set {change.label}` | {change.why} | "
             f"{round_.incumbent.headline} | {before} -> {after} | "
-            f"{test.mean_diff:+.4g} ({_bound_text(test, objective)}) | "
+            f"{test.mean_diff:+.4g} ({bound_text(test, objective)}) | "
             f"{test.p:.2g} | {test.p_adjusted:.2g} |"
         )
     return lines + [""]
@@ -254,23 +229,36 @@ def _path_table(result):
 
 def _round_section(round_, image):
     incumbent, objective = round_.incumbent, round_.objective
+    used = OPTIMISTIC if round_.number == 1 else "used to choose"
     lines = [
         f"## Round {round_.number}: {incumbent.headline}",
         "",
         f"Incumbent: {incumbent.summary()}.",
         "",
         f"| change | why | n | mean difference in {objective.name} "
-        f"({OPTIMISTIC}) | p | Holm p | verdict | adopted |",
+        f"({used}) | p | Holm p | verdict | adopted |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    selecting = [
+        label for label in round_.tests if round_.selects_epoch(label)
+    ]
     for label, test in round_.tests.items():
+        verdict = test.verdict + (
+            " (selects its epoch)" if label in selecting else ""
+        )
         lines.append(
             f"| `--set {label}` | {round_.changes[label].why} | {test.n} | "
-            f"{test.mean_diff:+.4g} ({_bound_text(test, objective)}) | "
-            f"{test.p:.2g} | {test.p_adjusted:.2g} | {test.verdict} | "
+            f"{test.mean_diff:+.4g} ({bound_text(test, objective)}) | "
+            f"{test.p:.2g} | {test.p_adjusted:.2g} | {verdict} | "
             f"{'**yes**' if label == round_.adopted else 'no'} |"
         )
     lines += ["", round_.line(), ""]
+    lines += [
+        f"`--set {label}` selects its epoch: {SELECTS_EPOCH}."
+        for label in selecting
+    ]
+    if selecting:
+        lines.append("")
     if image:
         lines += [f"![round {round_.number}]({image})", ""]
     return lines
@@ -299,7 +287,7 @@ def report_markdown(result, images):
         f"({improvement.objective.better_words()}); "
         f"{len(improvement.seeds)} seeds, up to {improvement.rounds} "
         f"round(s) of {improvement.candidates} candidate(s); "
-        f"{improvement.confirm_seeds} fresh seeds to confirm. The final "
+        f"--confirm-seeds {improvement.confirm_seeds}. The final "
         "configuration is improved.toml; every candidate is in rounds.csv.",
         "",
     ]
@@ -325,7 +313,6 @@ def _protocol(result):
     improvement = result.improvement
     objective, seeds = improvement.objective, improvement.seeds
     data = improvement.config.to_dict()["data"]
-    rounds = max(improvement.rounds, 1)
     return [
         "## Protocol",
         "",
@@ -333,7 +320,7 @@ def _protocol(result):
         "(the best validation epoch with early stopping that restores the "
         f"best weights, else the last epoch); {objective.better_words()}. "
         "A run that diverged or has no finite figure counts as the worst "
-        "value: never better. The test split plays no part in any decision.",
+        "value: never better. No decision reads a figure of the test split.",
         f"- Seeds: {', '.join(map(str, seeds))} (train.seed). A seed varies "
         f"the {seeds_varied(data)}; each candidate shares them with the "
         "incumbent on the same seed.",
@@ -356,18 +343,88 @@ def _protocol(result):
             if improvement.stop_hopeless
             else ""
         ),
+        "- Epoch selection: a candidate that keeps its best validation "
+        "epoch (early stopping that restores the best weights) against an "
+        "incumbent that keeps its last is scored at the best of its epochs "
+        "on the very figure the test reads, so epoch-to-epoch noise alone "
+        "makes it look better: the round's alpha does not cover it "
+        "(rounds.csv selects_epoch = true). The confirmation, which reads "
+        "the test split at the kept epoch, is its test.",
+        *_error_lines(improvement),
+        _confirmation_protocol(result),
+        "",
+    ]
+
+
+def _error_lines(improvement):
+    """What the intervals are, and the error across rounds."""
+    rounds = max(improvement.rounds, 1)
+    return [
         "- Intervals: one-sided 95% bounds, not adjusted for the number "
         "of candidates (the Holm p is). Like the p-values they are on the "
-        f"seeds that picked the winner: {OPTIMISTIC} (rounds.csv's "
-        f'interval column: "{INTERVAL}").',
+        "seeds that chose: in round 1 optimistic (rounds.csv's interval "
+        f'column: "{INTERVAL}"); in later rounds biased both ways, the '
+        "incumbent having won the round before on the same seeds, and "
+        "the detectable difference a later round states overstates its "
+        "power.",
         "- Across rounds: a round runs only after the one before adopted, "
         "so where no change does anything only round 1 can adopt (at most "
         f"alpha {ALPHA} per improve run); after a real adoption each later "
-        f"round adds at most alpha: at most {rounds} x {ALPHA} = "
-        f"{rounds * ALPHA:.2g} over {rounds} round(s) (union bound).",
-        f"- Confirmation: {improvement.confirm_seeds} fresh seeds after the "
-        "rounds' own; the original and the final configuration, paired by "
-        f"seed, one one-sided test on {objective.test_name} at alpha "
-        f"{ALPHA}: the figure that did not choose itself.",
-        "",
+        f"round adds at most about alpha: at most {rounds} x {ALPHA} = "
+        f"{rounds * ALPHA:.2g} over {rounds} round(s), a bound supported "
+        "by simulation rather than proven (a later round's incumbent was "
+        "selected on these seeds), and not for epoch-selecting candidates.",
     ]
+
+
+def _confirmation_protocol(result):
+    """The protocol's confirmation line: what ran, or why none did."""
+    improvement, confirmation = result.improvement, result.confirmation
+    if not result.adopted:
+        return "- Confirmation: none; nothing was adopted."
+    if confirmation is None:
+        why = (
+            "--confirm-seeds 0 skipped it; the gains above are unconfirmed"
+            if improvement.confirm_seeds == 0
+            else "its runs did not finish; nothing was tested"
+        )
+        return f"- Confirmation: none; {why}."
+    seeds, looks = confirmation.seeds, confirmation.looks
+    data = improvement.config.to_dict()["data"]
+    return (
+        f"- Confirmation: {len(seeds)} fresh seeds after the rounds' own "
+        f"({seeds[0]}-{seeds[-1]}); the original and the final "
+        "configuration, paired by seed, one one-sided test on "
+        f"{improvement.objective.test_name} at alpha "
+        f"{confirmation.alpha:.3g} (look {confirmation.look} of "
+        f"{len(looks.counts)}: with k looks at one improve directory, "
+        f"each at {looks.alpha:g} / k; where each look follows a "
+        "not-confirmed one, a false confirmation at some look has "
+        "probability at most "
+        f"{looks.false_confirmation_bound():.3g}). "
+        + _test_split_words(data, len(improvement.seeds))
+    )
+
+
+def _test_split_words(data, seeds):
+    """Whose examples a fresh seed's test split holds."""
+    split = data.get("split_seed", -1)
+    if split >= 0:
+        return (
+            f"Every seed has the same test split (data.split_seed = "
+            f"{split}): no decision read it, but every fresh seed re-reads "
+            "the same examples, so the result holds for that test split."
+        )
+    if data.get("name") == "synthetic":
+        return (
+            "The synthetic set draws its examples per seed: a fresh "
+            "seed's test examples are new to the procedure."
+        )
+    seen = 1 - (1 - data.get("val_split", 0.0)) ** seeds
+    return (
+        "The split follows the seed, so a fresh seed's test examples are "
+        f"not all new: about {seen:.0%} of them were validation examples "
+        f"of at least one of the rounds' {seeds} seeds. Each fresh seed "
+        "draws its own split, so what those examples favour varies from "
+        "seed to seed and stays inside the test's variance."
+    )

@@ -174,15 +174,24 @@ class Comparison:
             f" ({where})" if where else ""
         )
 
+    @property
+    def excludes_zero(self):
+        """The interval leaves 0 out: its test rejects 0 at the interval's
+        own level (p <= 1 - confidence). An exact interval's end is a
+        Walsh average, which can be 0 itself and still be rejected."""
+        return self.p <= 1 - self.confidence
+
+    def interval_text(self):
+        """'[-0.1, +0.2]', '(+0, +inf)': an end is open where it is
+        infinite, or 0 and rejected by the test."""
+        low, high = self.ci
+        open_zero = self.excludes_zero
+        left = "(" if math.isinf(low) or (low == 0 and open_zero) else "["
+        right = ")" if math.isinf(high) or (high == 0 and open_zero) else "]"
+        return f"{left}{low:+.3g}, {high:+.3g}{right}"
+
     def _interval_words(self):
         low, high = self.ci
-        if self.real and 0.0 in (low, high):
-            # An exact interval's end is a Walsh average; here the test
-            # rejects that end, 0, itself.
-            return (
-                f"{self.interval} interval ({low:+.3g}, {high:+.3g}), 0 "
-                "excluded (the test rejects it)"
-            )
         if math.isinf(low) and math.isinf(high):
             return (
                 f"{self.interval} interval unbounded ({self.n} seeds cannot "
@@ -190,7 +199,10 @@ class Comparison:
                 "assuming a distribution; the per-seed differences ranged "
                 f"from {min(self.diffs):+.3g} to {max(self.diffs):+.3g})"
             )
-        return f"{self.interval} interval [{low:+.3g}, {high:+.3g}]"
+        text = f"{self.interval} interval {self.interval_text()}"
+        if 0.0 in (low, high) and self.excludes_zero:
+            text += ", 0 excluded (the test rejects it)"
+        return text
 
     def _estimate_words(self):
         if self.test == PAIRED_T:
@@ -223,7 +235,7 @@ class Comparison:
         text += f", {self.test} p {self.p:.2g} (Holm {self.p_adjusted:.2g})"
         if self.real:
             text += ": real"
-            if self.ci[0] <= 0 <= self.ci[1]:
+            if not self.excludes_zero:
                 text += (
                     " (Holm's step-down tests it at a looser threshold than "
                     "the alpha / m of this interval, which still reaches 0)"
@@ -237,9 +249,9 @@ class Comparison:
                     f"from {self.detectable_from}; a smaller one may be "
                     "there)"
                 )
-        return text + self._floor_words() + "." + self._equivalence_words()
+        return text + self.floor_words() + "." + self._equivalence_words()
 
-    def _floor_words(self):
+    def floor_words(self):
         """Where the exact test's smallest p is above Holm's first
         threshold (alpha / m), what that means for the verdict."""
         threshold = 1 - self.confidence
