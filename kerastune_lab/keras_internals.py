@@ -71,10 +71,17 @@ def unscale_loss_for_distribution(loss):
     return _unscale_loss(loss)
 
 
+def set_restored_epoch(model, epoch):
+    """Makes `fit` start at `epoch`, as `BackupAndRestore` does when it
+    restores a backup in `on_train_begin`: `fit` reads the model's
+    `_initial_epoch` after that hook, in preference to its own argument."""
+    model._initial_epoch = epoch
+
+
 def forget_restored_epoch(model):
-    """Clears the epoch `BackupAndRestore` restored onto `model`: `fit`
-    prefers it to its own `initial_epoch`, so the next phase of a
-    two-phase run would start where an earlier phase's backup was."""
+    """Clears the epoch a backup restored onto `model`: `fit` prefers it
+    to its own `initial_epoch`, so the next phase of a two-phase run would
+    start where an earlier phase's backup was."""
     model._initial_epoch = None
 
 

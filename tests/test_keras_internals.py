@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from kerastune_lab import keras_internals
+from kerastune_lab.callbacks.epoch_backup import EpochBackup
 
 
 def small_model():
@@ -171,9 +172,10 @@ def test_weight_decay_exclusions_are_visible():
 
 
 def test_forgetting_the_restored_epoch_lets_fit_start_where_asked(tmp_path):
-    """BackupAndRestore leaves the epoch it restored on the model and the
-    next fit starts there, whatever its initial_epoch says; after
-    forget_restored_epoch it starts at initial_epoch."""
+    """A backup's restored epoch (set_restored_epoch, as Keras's
+    BackupAndRestore does) stays on the model and the next fit starts
+    there, whatever its initial_epoch says; after forget_restored_epoch it
+    starts at initial_epoch."""
     x, y = np.ones((8, 3)), np.ones((8, 2))
 
     class Epochs(keras.callbacks.Callback):
@@ -192,12 +194,12 @@ def test_forgetting_the_restored_epoch_lets_fit_start_where_asked(tmp_path):
             if epoch == 1:
                 raise RuntimeError("crash")
 
-    crash_backup = keras.callbacks.BackupAndRestore(str(tmp_path / "c"))
+    crash_backup = EpochBackup(tmp_path / "c")
     with pytest.raises(RuntimeError):
         interrupted.fit(
             x, y, epochs=3, verbose=0, callbacks=[crash_backup, Crash()]
         )
-    restoring = keras.callbacks.BackupAndRestore(str(tmp_path / "c"))
+    restoring = EpochBackup(tmp_path / "c")
     seen = Epochs()
     interrupted.fit(x, y, epochs=3, verbose=0, callbacks=[restoring, seen])
     assert seen.seen == [2]  # resumed after the restored epoch

@@ -2,6 +2,7 @@
 
 import keras
 
+from kerastune_lab.callbacks.epoch_backup import EpochBackup
 from kerastune_lab.callbacks.epoch_seeding import EpochSeeding
 from kerastune_lab.callbacks.history_csv import HistoryCSV
 from kerastune_lab.callbacks.loss_adaptive_lr import LossAdaptiveLR
@@ -97,11 +98,7 @@ def phase_callbacks(
     # Last, so an epoch is backed up only once everything about it is
     # written: weights, optimizer state (its step drives the schedule) and
     # epoch. Data order and dropout depend on (seed, epoch) alone.
-    callbacks.append(
-        keras.callbacks.BackupAndRestore(
-            str(run_dir.backup), double_checkpoint=True
-        )
-    )
+    callbacks.append(EpochBackup(run_dir.backup))
     return callbacks
 
 
