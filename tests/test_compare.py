@@ -89,6 +89,8 @@ def test_compare_without_a_grid_is_a_user_error(tmp_path):
     assert result.exit_code == 2 and "no [grid]" in result.output
 
 
+# Slow (a study with two stages of controls).
+@pytest.mark.slow
 def test_compare_adds_matched_rate_and_schedule_free_cells(tmp_path):
     """3 seeds of none / sd2, the schedule-free cell and SD2's matched-rate
     control: the control's rate is recomputed here from the SD2 runs'

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import tomli_w
 from tiny_study import GRID_2X2, TINY_GRU
 
@@ -60,6 +61,8 @@ def test_a_run_in_a_worker_after_three_others_equals_a_fresh_process(
     assert metrics == worker
 
 
+# Slow (recycling replaces workers mid-study: four worker starts).
+@pytest.mark.slow
 def test_workers_are_recycled_and_complete_runs_skipped(tmp_path):
     study = tiny_study(tmp_path)
     planned = study.first_stage()
@@ -79,6 +82,8 @@ def test_workers_are_recycled_and_complete_runs_skipped(tmp_path):
     assert [o.planned.name for o in seen] == [p.name for p in planned]
 
 
+# Slow (a worker replaced after a failure).
+@pytest.mark.slow
 def test_a_failing_run_is_reported_and_the_rest_go_on(tmp_path):
     study = tiny_study(tmp_path)
     planned = study.first_stage()
@@ -116,6 +121,9 @@ def _epochs(run_dir):
     return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
 
 
+# Slow (two compare processes and a kill; the backup itself is tested
+# fast in test_epoch_backup.py).
+@pytest.mark.slow
 def test_sigkill_of_a_worker_mid_run_then_compare_again_completes(tmp_path):
     study_file = tmp_path / "study.toml"
     study_file.write_text(

@@ -172,7 +172,9 @@ def jax_run(tmp_path, name, devices, *overrides):
     return subprocess.run(command, capture_output=True, text=True, env=env)
 
 
+# Slow (two runs on forced devices under JAX).
 @pytest.mark.data_parallel
+@pytest.mark.slow
 def test_data_parallel_over_two_devices_matches_one_device(tmp_path):
     import keras
 
