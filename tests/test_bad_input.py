@@ -46,7 +46,7 @@ def files(tmp_path):
 CSV = ["--set", 'data.name="csv"']
 MLM = ["--set", 'model.name="bert_mlm"']
 # The commands that make folders under --runs-dir.
-MAKERS = ("run", "compare", "lr-find", "report", "finetune")
+MAKERS = ("run", "compare", "improve", "lr-find", "report", "finetune")
 
 CASES = [
     (["run", "--bogus"], "No such option '--bogus'"),
@@ -109,6 +109,11 @@ CASES = [
         "--worker-memory-growth sets the local engine",
     ),
     (["compare", "--address", "auto"], "needs --engine ray"),
+    (
+        ["improve", "{nogrid.toml}", "--engine", "ray", "--jobs", "2"],
+        "--jobs sets the local",
+    ),
+    (["improve", "{nogrid.toml}", "--address", "auto"], "needs --engine ray"),
     (["check", *CSV, "--set", 'data.path="{tmp}/no.csv"'], "does not exist"),
     (["check", *CSV, "--set", 'data.path="{oneclass.csv}"'], "single class"),
     (["check", "{typo.toml}"], "Did you mean train.learning_rate?"),

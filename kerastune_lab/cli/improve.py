@@ -128,7 +128,7 @@ def _improve(config, overrides, runs_dir, objective, options):
     from kerastune_lab.improvement.write_improvement import write_improvement
 
     experiment = load_experiment(config, overrides)
-    improvement = Improvement.create(
+    improvement = Improvement.planned(
         experiment,
         options.pop("seeds"),
         options.pop("rounds"),
@@ -140,6 +140,7 @@ def _improve(config, overrides, runs_dir, objective, options):
         stop_hopeless=options.pop("stop_hopeless"),
     )
     executor = make_executor(improvement.out, **options)
+    improvement.make_folder()
     with executor:
         result = run_improvement(
             improvement,

@@ -107,9 +107,10 @@ class Improvement:
     stop_hopeless: bool = False
 
     @classmethod
-    def create(cls, config, seeds, rounds, candidates, runs_dir, **options):
-        """Makes (or reopens) the improve directory and writes
-        improve.json.
+    def planned(cls, config, seeds, rounds, candidates, runs_dir, **options):
+        """The improvement a command asks for, checked, with nothing
+        written yet (`make_folder` creates its directory), so that a
+        command refused later leaves no folder behind.
 
         Args:
             config: The experiment's `ExperimentConfig`.
@@ -144,9 +145,7 @@ class Improvement:
             direction=objective.direction,
             stop=stop,
         )
-        (out / "rounds").mkdir(parents=True, exist_ok=True)
-        (out / "logs").mkdir(exist_ok=True)
-        improvement = cls(
+        return cls(
             config,
             seed_values(config.train.seed, seeds),
             rounds,
@@ -157,8 +156,13 @@ class Improvement:
             options.get("confirm_seeds", 0),
             stop,
         )
-        write_json_atomic(out / "improve.json", improvement.describe())
-        return improvement
+
+    def make_folder(self):
+        """Makes (or reopens) the improve directory and writes
+        improve.json."""
+        (self.out / "rounds").mkdir(parents=True, exist_ok=True)
+        (self.out / "logs").mkdir(exist_ok=True)
+        write_json_atomic(self.out / "improve.json", self.describe())
 
     def describe(self):
         """improve.json: what the directory was asked to do."""
