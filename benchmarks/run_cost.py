@@ -211,6 +211,12 @@ def worker_mode(args):
     finally:
         for pool in pools.values():
             pool.close()
+    print_fixed_and_step_cost(args, variants, times, steps)
+
+
+def print_fixed_and_step_cost(args, variants, times, steps):
+    """Splits each variant's median run time into a fixed cost and a cost
+    per step, from its short and long runs."""
     print(f"\nmedians, {args.short} vs {args.long} epochs:")
     for v in variants:
         short = statistics.median(times[(v, args.short)])

@@ -24,6 +24,31 @@ from kerastune_lab.data import load_text_classification
 from kerastune_lab.training.run_experiment import run_experiment
 
 
+def train_plain(seed, data, epochs, timer):
+    """The same model, data and settings as the lab's run, in plain Keras:
+    the baseline."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(data.vocab_size, 32, mask_zero=True)(inputs)
+    x = keras.layers.GRU(64, dropout=0.2, recurrent_dropout=0.2)(x)
+    outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=epochs,
+        batch_size=64,
+        verbose=0,
+        callbacks=[timer],
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -59,26 +84,7 @@ def main():
         )
 
     def plain(timer):
-        keras.utils.set_random_seed(config.train.seed)
-        inputs = keras.Input((None,), dtype="int32")
-        x = keras.layers.Embedding(data.vocab_size, 32, mask_zero=True)(inputs)
-        x = keras.layers.GRU(64, dropout=0.2, recurrent_dropout=0.2)(x)
-        outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
-        model = keras.Model(inputs, outputs)
-        model.compile(
-            optimizer=keras.optimizers.Adam(1e-3),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        model.fit(
-            data.x_train,
-            data.y_train,
-            validation_data=(data.x_val, data.y_val),
-            epochs=args.epochs,
-            batch_size=64,
-            verbose=0,
-            callbacks=[timer],
-        )
+        train_plain(config.train.seed, data, args.epochs, timer)
 
     print(
         f"backend {keras.backend.backend()}, {len(data.y_train)} train "
