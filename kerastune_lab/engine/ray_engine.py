@@ -132,6 +132,11 @@ class RayExecutor:
         self.resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
         self.gpus_per_trial = gpus_per_trial
         self.echo = echo
+        if address and self.ray.is_initialized():
+            # The address names the cluster to train on: a Ray started
+            # earlier in this process (a notebook, an earlier study) must
+            # not silently take its place.
+            self.ray.shutdown()
         if not self.ray.is_initialized():
             self.ray.init(
                 address=address,
