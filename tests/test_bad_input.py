@@ -37,6 +37,10 @@ def files(tmp_path):
     write("one_class_images/cat/1.png", b"", "wb")
     made["one_class_images"] = str(tmp_path / "one_class_images")
     (tmp_path / "empty_folder").mkdir()
+    # What predict reads before it loads Keras: a finished text run's files.
+    for name in ("config.json", "model.keras", "text_vectorizer.json"):
+        write(f"text_run/{name}", "{}")
+    made["text_run"] = str(tmp_path / "text_run")
     made["empty_folder"] = str(tmp_path / "empty_folder")
     made["tmp"] = str(tmp_path)
     made["runs"] = str(tmp_path / "runs")
@@ -118,6 +122,12 @@ CASES = [
     (["check", *CSV, "--set", 'data.path="{oneclass.csv}"'], "single class"),
     (["check", "{typo.toml}"], "Did you mean train.learning_rate?"),
     (["check", "{lion.toml}"], 'train.optimizer = "lion"'),
+    (["run", "--set", 'data.path="reviews.csv'], "not a TOML value"),
+    (["predict", "{tmp}/nosuch", "--text", "hi"], "not a finished run"),
+    (["predict", "{text_run}", "{tmp}/no.csv"], "no.csv does not exist"),
+    (["predict", "{text_run}", "--text", "a", "--out", "x.csv"], "CSV input"),
+    (["predict", "{text_run}", "{nolabel.csv}", "--top-k", "2"], "--top-k"),
+    (["predict", "{text_run}", "{tmp}/a.png"], "one .csv file"),
     (["lr-find", "--min-lr", "1", "--max-lr", "0.1"], "must be below"),
     (["lr-find", "--steps", "3"], "--steps"),
 ]
@@ -165,6 +175,8 @@ def test_typos_and_bad_data_answer_before_the_backend_loads(files):
         ["run", *CSV, "--set", f'data.path="{files["oneclass.csv"]}"'],
         ["finetune", "--weights", "no.weights.h5"],
         ["compare", files["typo.toml"]],
+        ["predict", files["text_run"], "no.csv"],
+        ["predict", "no_run", "--text", "hi"],
     ):
         out = subprocess.run(
             [sys.executable, "-c", script, *args],

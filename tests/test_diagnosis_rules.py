@@ -153,6 +153,12 @@ CASES = {
         curves([2.0, rules.UNDERFIT_SKILL * 0.97 * 1.5], no_skill_loss=1.5),
         curves([2.0, rules.UNDERFIT_SKILL * 1.03 * 1.5], no_skill_loss=1.5),
     ),
+    # Train loss 1.0 (under 0.9 x 1.5): the validation loss decides.
+    "little_learned_on_validation": (
+        rules.LittleLearned(),
+        curves([2.0, 1.0], [1.6, 1.5 * 0.97], no_skill_loss=1.5),
+        curves([2.0, 1.0], [1.6, 1.5 * 1.01], no_skill_loss=1.5),
+    ),
     "still_improving": (
         rules.StillImproving(),
         curves(tail(rules.STILL_IMPROVING_SLOPE * BELOW)),
@@ -226,6 +232,14 @@ def test_kept_epoch_hands_on_the_kept_curves():
     assert found.curves.loss == (1.0, 0.7, 0.6, 0.5)
     assert found.curves.val_loss == (1.0, 0.8, 0.7, 0.6)
     assert "kept epoch 3" in found.reason and "1 epoch(s)" in found.reason
+    # Keras restores the best epoch's weights when the epochs run out as
+    # well as when the patience does; the reason says which ended it.
+    for patience, why in ((1, "its patience ran out"), (5, "its 5 epochs")):
+        config = {"train": {"early_stopping": True, "patience": patience}}
+        note = rules.KeptEpoch().check(
+            curves(full.loss, full.val_loss, config=config)
+        )
+        assert why in note.reason, note
     # Without restoring the best weights the last epoch's model is kept.
     last = {"train": {"early_stopping": True, "restore_best_weights": False}}
     assert (
@@ -284,6 +298,17 @@ def test_rules_run_in_the_documented_order():
     ]
     # Nothing is judged after good_fit, which fires on any curves.
     assert dh.VERDICT_RULES[-1].check(curves([1.0, 0.1, 5.0])).fired
+
+
+def test_a_model_at_chance_after_one_epoch_is_underfitting():
+    """A transfer run of one epoch, measured: train loss 84% of the
+    no-skill loss (2.303), validation loss above it, test accuracy at the
+    majority class's. Too short for the overfitting rules; not good_fit."""
+    found = dh.diagnose_history(
+        {"loss": [1.93], "val_loss": [2.38]}, no_skill_loss=2.303
+    )
+    assert found.verdict == "underfitting", found
+    assert "no lower than the no-skill loss (2.303)" in found.reasons[-1]
 
 
 def test_the_kept_model_is_judged_from_overfitting_on():

@@ -2,6 +2,8 @@
 key of every section must be there, with words a user can read."""
 
 import dataclasses
+import importlib.util
+import pathlib
 
 from kerastune_lab.config import run_sections
 from kerastune_lab.config.key_reference import reference_sections
@@ -40,3 +42,18 @@ def test_defaults_and_ranges_read_as_a_user_writes_them():
     assert rows["early_stopping"].default == "true"
     assert rows["learning_rate"].allowed == "a number > 0"
     assert rows["epochs"].allowed == "an integer >= 1"
+
+
+def test_the_committed_page_is_what_the_generator_writes():
+    """docs/reference/experiment-keys.md is committed (it reads in the
+    repository); regenerate it with `python docs_gen/experiment_keys.py`
+    after changing a key."""
+    script = pathlib.Path(__file__).parent.parent / "docs_gen"
+    spec = importlib.util.spec_from_file_location(
+        "experiment_keys", script / "experiment_keys.py"
+    )
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.PAGE.read_text() == generator.page_text(), (
+        "run: python docs_gen/experiment_keys.py"
+    )

@@ -26,7 +26,8 @@ Epochs are 0-based, as in history.csv:
    SPIKE_MIN_RISE x S.
    With early stopping that restores the best weights, `KeptEpoch` makes
    rules 3 to 6 judge the kept model: the curves up to the best
-   validation epoch (the epochs after it are the patience window); a model
+   validation epoch (Keras restores its weights at the end of training,
+   whether the patience ran out or the epochs did); a model
    kept at its best validation epoch is not called memorised.
 3. overfitting (`ValidationRose`, `GrowingGap`, `Memorised`): the
    validation loss ended at least OVERFIT_RISE above its best epoch while
@@ -41,7 +42,9 @@ Epochs are 0-based, as in history.csv:
    epochs).
 5. underfitting (`LittleLearned`): the final train loss is still above
    UNDERFIT_SKILL x S (the model has learned little of what there is to
-   learn: a large error overall).
+   learn: a large error overall); or the final validation loss is no
+   lower than S (what it learned does not carry to unseen data: a run too
+   short for rule 3 can end there).
 6. good_fit (`NoProblem`) otherwise.
 
 Then the flags, `FLAG_RULES`: "still improving" (`StillImproving`) joins

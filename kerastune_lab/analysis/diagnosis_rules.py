@@ -327,11 +327,21 @@ class KeptEpoch(Rule):
         if kept.restored_epoch is None:
             return NOT_FIRED
         best = kept.restored_epoch
+        after = curves.epochs - 1 - best
+        train = curves.config["train"]
+        # Keras restores the best weights at the end of training whether
+        # or not the patience ran out (EarlyStopping.on_train_end).
+        why = (
+            "its patience ran out"
+            if after >= train.get("patience", after)
+            else f"the run reached its {curves.epochs} epochs first"
+        )
         return Finding(
             False,
             f"early stopping kept epoch {best} (validation loss "
-            f"{curves.val_loss[best]:.4g}); the {curves.epochs - 1 - best} "
-            "epoch(s) after it are its patience window",
+            f"{curves.val_loss[best]:.4g}): the {after} epoch(s) after it "
+            f"did not improve on it ({why}; their validation loss ended at "
+            f"{curves.val_loss[-1]:.4g})",
             {"restored_epoch": best},
             kept,
         )
@@ -506,13 +516,20 @@ class ValidationZigzag(Rule):
 @dataclasses.dataclass(frozen=True)
 class LittleLearned(Rule):
     """underfitting: the final train loss is still above `skill` x S: the
-    model has learned little of what there is to learn.
+    model has learned little of what there is to learn; or the final
+    validation loss is no lower than S: what it learned does not carry to
+    unseen data (a run too short for the overfitting rules, which need 3
+    epochs, can end there).
 
     Example:
 
     >>> LittleLearned().check(Curves.from_history(
     ...     {"loss": [1.0, 0.95]})).evidence
     {'final_over_reference': 0.95}
+    >>> LittleLearned().check(Curves.from_history(
+    ...     {"loss": [2.3, 1.9], "val_loss": [2.4, 2.38]},
+    ...     no_skill_loss=2.3)).fired
+    True
     """
 
     verdict = "underfitting"
@@ -521,15 +538,24 @@ class LittleLearned(Rule):
     def check(self, curves):
         last, scale = curves.loss[-1], curves.scale
         evidence = {"final_over_reference": last / scale}
-        if not last > self.skill * scale:
-            return Finding(False, evidence=evidence)
-        return Finding(
-            True,
-            f"the final train loss {last:.4g} is still {last / scale:.0%} "
-            f"of {curves.scale_name}: the model has learned little even on "
-            "its training data",
-            evidence,
-        )
+        if last > self.skill * scale:
+            return Finding(
+                True,
+                f"the final train loss {last:.4g} is still "
+                f"{last / scale:.0%} of {curves.scale_name}: the model has "
+                "learned little even on its training data",
+                evidence,
+            )
+        if curves.val_loss and curves.val_loss[-1] >= scale:
+            val = curves.val_loss[-1]
+            return Finding(
+                True,
+                f"the final validation loss {val:.4g} is no lower than "
+                f"{curves.scale_name}: what the model learned (train loss "
+                f"{last:.4g}) does not carry to unseen data yet",
+                {**evidence, "val_over_reference": val / scale},
+            )
+        return Finding(False, evidence=evidence)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,10 +14,19 @@ def read_run_history(path):
     run = RunDirectory(path if path.is_dir() else path.parent)
     history_path = run.history if path.is_dir() else path
     if not history_path.is_file():
+        missing = (
+            "does not exist"
+            if not path.exists()
+            else (
+                f"has no {history_path.name}"
+                if path.is_dir()
+                else "is missing"
+            )
+        )
         raise UserError(
-            f"{str(path)!r} is not a run directory or history.csv (no "
-            f"{history_path.name} found). Pass a folder written by "
-            "`kerastune-lab run` or a history.csv file."
+            f"{path} is not a run directory or history.csv (it {missing})."
+            " Pass a folder written by `kerastune-lab run` or a history.csv "
+            "file."
         )
     try:
         history = read_csv_columns(history_path)

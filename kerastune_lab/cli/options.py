@@ -11,15 +11,23 @@ from kerastune_lab.errors import UserError
 RUNS_DIR = "runs"
 
 
+class InputError(click.ClickException):
+    """A bad input found after parsing (a data file, a key, a run folder):
+    one line, "Error: ...", exit 2. Unlike click's usage errors it prints
+    no usage banner: the command line itself parsed."""
+
+    exit_code = 2
+
+
 def user_errors(command):
-    """Turns UserError into click's exit-2 usage error, without traceback."""
+    """Turns UserError into an exit-2 `InputError`, without traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            raise click.UsageError(str(error)) from None
+            raise InputError(str(error)) from None
 
     return wrapper
 
@@ -44,7 +52,8 @@ runs_dir_option = click.option(
     type=click.Path(file_okay=False),
     default=RUNS_DIR,
     show_default=True,
-    help="Folder that receives the run directories.",
+    help="Folder that receives what the command writes (run, study, "
+    "improve or report folders).",
 )
 
 

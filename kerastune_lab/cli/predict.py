@@ -61,13 +61,29 @@ def predict(run_dir, inputs, texts, text_column, out, top_k):
             'Give the inputs either as --text "..." (repeatable) or as '
             f"files (a CSV file, or images){', not both' if texts else ''}."
         )
+    from kerastune_lab.prediction.load_predictor import predictor_kind
+
+    kind = predictor_kind(run_dir)
+    csv_input = _csv_input(kind, run_dir, inputs)
+    given = [
+        name
+        for name, value in (("--text-column", text_column), ("--out", out))
+        if value
+    ]
+    if given and not csv_input:
+        raise UserError(f"{' and '.join(given)}: for a CSV input only.")
+    if csv_input and top_k:
+        raise UserError(
+            "--top-k: not for a CSV input (the CSV gets every class's "
+            "probability)."
+        )
+    for path in inputs:
+        if not pathlib.Path(path).is_file():
+            raise UserError(f"{path} does not exist.")
     load_backend_quietly()
     from kerastune_lab.prediction.load_predictor import load_predictor
 
     predictor = load_predictor(run_dir)
-    csv_input = _csv_input(predictor, run_dir, inputs)
-    if (text_column or out) and not csv_input:
-        raise UserError("--text-column and --out apply to a CSV input.")
     if csv_input:
         from kerastune_lab.prediction.predict_csv import predict_csv
 
@@ -92,10 +108,10 @@ def predict(run_dir, inputs, texts, text_column, out, top_k):
                 )
 
 
-def _csv_input(predictor, run_dir, inputs):
+def _csv_input(kind, run_dir, inputs):
     """The CSV file to classify, or None; refuses inputs the run's model
-    cannot read."""
-    if predictor.reads == "files":
+    (reading `kind`, `predictor_kind`) cannot read."""
+    if kind == "files":
         if not inputs:
             raise UserError(
                 f"{run_dir} classifies image files: pass them as INPUTS "
@@ -104,7 +120,7 @@ def _csv_input(predictor, run_dir, inputs):
         return None
     if not inputs:
         return None
-    if predictor.reads == "masked_text":
+    if kind == "masked_text":
         raise UserError(
             f'{run_dir} is a masked LM: it fills [MASK] in --text "..." '
             f"(files such as {inputs[0]!r} are for classifier runs)."

@@ -64,13 +64,18 @@ class StepCost:
         )
 
     def seconds(self, configs, at_once):
-        """Wall time of training `configs`, `at_once` at a time. Figures
-        of runs that shared the machine that way divide by it; a probe
-        used every core alone, and runs at once share the cores."""
+        """Wall time of training `configs`, `at_once` at a time, as
+        (least, most). Figures of runs that shared the machine that way
+        divide by it; a probe ran alone on every core, and how much runs
+        at once gain over it depends on the machine (2 at a time on 2 CPU
+        cores took 0.70x as long, benchmarks/study_time.py), so it spans
+        a full gain to none."""
         steps = sum(map(self.steps, configs)) * self.seconds_per_step
         steps += sum(c.train.epochs + 1 for c in configs) * self.eval_seconds
         total = steps + len(configs) * self.setup_seconds
-        return total / at_once if self.shared else total
+        if self.shared:
+            return total / at_once, total / at_once
+        return total / at_once, total
 
 
 def cost_of_finished_runs(runs):
@@ -231,9 +236,15 @@ def _time_lines(cost, configs, engine):
     else:
         at_once = engine.get("jobs") or default_jobs()
         sharing = f"{at_once} at a time (--jobs)"
-    seconds = cost.seconds(configs, at_once)
+    least, most = cost.seconds(configs, at_once)
+    span = (
+        f"about {duration(most)}"
+        if duration(least) == duration(most)
+        else f"between {duration(least)} and {duration(most)} (if the "
+        f"runs at once gain the full {at_once}x over one alone, or nothing)"
+    )
     return [
-        f"estimated time: about {duration(seconds)} for the "
-        f"{len(configs)} run(s) left, {sharing}",
+        f"estimated time: {span} for the {len(configs)} run(s) left, "
+        f"{sharing}",
         f"  how: {cost.how}",
     ]

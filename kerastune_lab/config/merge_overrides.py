@@ -38,7 +38,15 @@ def parse_override(text):
         )
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as error:
+        if raw.strip()[:1] in ('"', "'", "[", "{"):
+            # Meant as TOML (a string, list or table) but malformed: an
+            # unclosed quote would otherwise become part of a path.
+            raise ConfigError(
+                f"--set {text!r}: {raw.strip()} is not a TOML value "
+                f"({error}). Close the quotes or brackets; in a shell, "
+                """quote the whole setting: --set 'data.path="x.csv"'."""
+            ) from None
         # The shell ate the quotes of a string: take the text as it is.
         value = raw
     return section, name, value

@@ -26,6 +26,30 @@ def load_predictor(run_dir):
             inputs to read (synthetic sequences, a text run trained before
             runs saved their vocabulary).
     """
+    run = _finished_run(run_dir)
+    kind = predictor_kind(run_dir)
+    if kind == "text":
+        return _text_classifier(run)
+    if kind == "masked_text":
+        return _masked_lm_filler(run)
+    return _file_classifier(run)
+
+
+def predictor_kind(run_dir):
+    """What a finished run's predictor reads, from its files alone (no
+    Keras, so that `predict` refuses bad inputs at once): "text",
+    "masked_text" or "files". Raises `UserError` as `load_predictor`
+    does."""
+    run = _finished_run(run_dir)
+    if run.text_vectorizer.is_file():
+        return "text"
+    if run.tokenizer.is_file():
+        return "masked_text"
+    _input_reader(run)
+    return "files"
+
+
+def _finished_run(run_dir):
     run = RunDirectory(run_dir)
     if not run.is_run() or not run.model.is_file():
         raise UserError(
@@ -33,11 +57,7 @@ def load_predictor(run_dir):
             "config.json and model.keras). Pass the folder that "
             "`kerastune-lab run` or finetuning.py printed last."
         )
-    if run.text_vectorizer.is_file():
-        return _text_classifier(run)
-    if run.tokenizer.is_file():
-        return _masked_lm_filler(run)
-    return _file_classifier(run)
+    return run
 
 
 def _load_model(run):
@@ -70,9 +90,9 @@ def _masked_lm_filler(run):
     )
 
 
-def _file_classifier(run):
-    from kerastune_lab.prediction.run_classifier import RunClassifier
-
+def _input_reader(run):
+    """The function that reads a file run's inputs (its family's
+    `read_inputs` with the run's model settings)."""
     record = run.read_record()
     model_config = dict(record["config"]["model"])
     name = model_config.pop("name")
@@ -88,7 +108,15 @@ def _file_classifier(run):
             f" of {', '.join(images)}; synthetic sequences have no text to "
             "read."
         )
-    read = functools.partial(family.read_inputs, family.params(**model_config))
+    return functools.partial(family.read_inputs, family.params(**model_config))
+
+
+def _file_classifier(run):
+    from kerastune_lab.prediction.run_classifier import RunClassifier
+
     return RunClassifier(
-        _load_model(run), record["data"]["class_names"], read, reads="files"
+        _load_model(run),
+        run.read_record()["data"]["class_names"],
+        _input_reader(run),
+        reads="files",
     )

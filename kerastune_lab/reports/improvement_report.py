@@ -270,7 +270,7 @@ def _reasons(incumbent):
     for seed, run in incumbent.runs.items():
         lines.append(
             f"- seed {seed}: **{', '.join([run.verdict, *run.flags])}**: "
-            + " ".join(run.reasons)
+            + "; ".join(run.reasons)
         )
     return lines + [""]
 
