@@ -2,7 +2,10 @@
 embedded fortunes through run, compare, lr-find and check, with SD2."""
 
 import json
+import os
 import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -25,6 +28,29 @@ SMALL = [
     "--verbose",
     "0",
 ]
+
+
+def test_the_lost_mask_warning_of_keras_hub_is_not_shown():
+    """keras-hub's inner PositionEmbedding warns that it drops the mask
+    the outer layer carries on (the test below): the user never sees it.
+    In a fresh process, as a user's run is (pytest resets filters)."""
+    script = (
+        "import numpy as np\n"
+        "from kerastune_lab.families.transformer import "
+        "build_transformer_classifier\n"
+        "model = build_transformer_classifier(50, 3, sequence_length=12)\n"
+        "model.predict(np.ones((2, 12), 'int32'), verbose=0)\n"
+        "print('predicted')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=300,
+    )
+    assert out.stdout.strip() == "predicted", out.stderr
+    assert "position_embedding" not in out.stderr
 
 
 def test_padding_never_changes_a_prediction():

@@ -8,6 +8,7 @@ never changes the prediction. The model is an ordinary functional
 """
 
 import dataclasses
+import warnings
 
 from kerastune_lab.errors import ConfigError
 from kerastune_lab.families.model_family import Knob, ModelFamily
@@ -19,6 +20,18 @@ from kerastune_lab.families.text_classification import (
     rate_up,
 )
 from kerastune_lab.fields import option
+
+# keras-hub's TokenAndPositionEmbedding hands its masked token embeddings
+# to its inner PositionEmbedding, and Keras warns at every call that the
+# mask is lost there; the outer layer's own compute_mask carries it on
+# (tests/test_transformer_family.py: padding never changes a prediction),
+# so the warning would only alarm the user.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Layer 'position_embedding' \(of type PositionEmbedding\) was "
+    "passed an input with a mask attached",
+    category=UserWarning,
+)
 
 
 @dataclasses.dataclass
