@@ -53,6 +53,8 @@ class RunDirectory:
     TEXT_VECTORIZER = "text_vectorizer.json"
     TOKENIZER = "tokenizer.json"
     BACKUP = "backup"
+    # The epoch a backup holds (`EpochBackup` writes it last).
+    BACKUP_METADATA = "training_metadata.json"
     TENSORBOARD = "tensorboard"
     LOCK = ".lock"
     FILES = (CONFIG, HISTORY, STEPS, METRICS, MODEL, DIAGNOSIS, CURVES, STATUS)
@@ -173,7 +175,7 @@ class RunDirectory:
 
     def backed_up_epoch(self) -> int:
         """Epochs finished and backed up in an interrupted run (0: none)."""
-        metadata = self.backup / "training_metadata.json"
+        metadata = self.backup / self.BACKUP_METADATA
         if not metadata.is_file():
             return 0
         return int(json.loads(metadata.read_text())["epoch"])
@@ -237,14 +239,6 @@ class RunDirectory:
         early stopping that restores the best weights."""
         train = self.read_config()["train"]
         return bool(train["early_stopping"] and train["restore_best_weights"])
-
-    def read_kept_epoch(self) -> int:
-        """The epoch (0-based) whose model a complete run kept: the best
-        validation epoch where early stopping restored the best weights
-        (metrics.json best_epoch), else the last epoch."""
-        if self.selects_epoch():
-            return int(self.read_metrics()["best_epoch"])
-        return len(self.read_history()["loss"]) - 1
 
     def read_figures(self) -> dict[str, float]:
         """The figures a study compares runs by (`figures.read_figures`),

@@ -1,16 +1,16 @@
 """Runs as pandas DataFrames (`load_runs`), for a notebook or a
 spreadsheet."""
 
+import math
 import pathlib
 
 from kerastune_lab.errors import UserError
+from kerastune_lab.figures import read_figures
 from kerastune_lab.run_directory import RunDirectory
 
 # metrics.json figures every row carries (NaN where a run has none).
+# (read_figures carries every test_ figure already.)
 METRICS = (
-    "test_loss",
-    "test_accuracy",
-    "test_perplexity",
     "best_epoch",
     "epochs_run",
     "wall_seconds",
@@ -21,20 +21,21 @@ def run_row(run) -> dict:
     """One run as a flat row: run, status, verdict, family, its figures
     (`RunDirectory.read_figures`) and metrics, the no-skill eval loss,
     every configuration key as "section.key", and its path."""
+    record = run.read_record()
     row = {
         "run": run.name,
         "status": run.state,
         "verdict": "",
-        "family": run.read_config().get("model", {}).get("name", ""),
+        "family": record["config"].get("model", {}).get("name", ""),
     }
     if run.diagnosis.is_file():
         diagnosis = run.read_diagnosis()
         row["verdict"] = ", ".join([diagnosis["verdict"], *diagnosis["flags"]])
     if run.is_complete():
         metrics = run.read_metrics()
-        row.update(run.read_figures())
+        row.update(read_figures(run.read_history(), metrics))
         row.update({k: metrics[k] for k in METRICS if k in metrics})
-    row["no_skill_eval_loss"] = run.read_no_skill_eval_loss()
+    row["no_skill_eval_loss"] = record.get("no_skill_eval_loss", math.nan)
     row.update(run.read_settings())
     row["path"] = str(run.path)
     return row

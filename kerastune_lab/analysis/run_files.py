@@ -1,6 +1,7 @@
 """What the diagnosis reads from a run directory or a history.csv."""
 
 import csv
+import math
 
 from kerastune_lab.errors import UserError
 from kerastune_lab.run_directory import RunDirectory, read_csv_columns
@@ -41,7 +42,9 @@ def read_run_history(path):
         )
     config, no_skill = None, None
     if run.is_run():
-        config, no_skill = run.read_config(), run.read_no_skill_eval_loss()
+        record = run.read_record()
+        config = record["config"]
+        no_skill = record.get("no_skill_eval_loss", math.nan)
     steps = run.read_steps().get("loss") or None
     return (
         history,

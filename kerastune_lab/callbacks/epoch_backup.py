@@ -8,9 +8,9 @@ import shutil
 import keras
 
 from kerastune_lab.keras_internals import set_restored_epoch
-from kerastune_lab.run_directory import write_text_atomic
+from kerastune_lab.run_directory import RunDirectory, write_text_atomic
 
-METADATA = "training_metadata.json"
+METADATA = RunDirectory.BACKUP_METADATA
 
 
 class EpochBackup(keras.callbacks.Callback):

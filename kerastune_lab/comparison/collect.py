@@ -1,7 +1,9 @@
 """A study's finished runs, read once from their run directories."""
 
 import collections
+import math
 
+from kerastune_lab.figures import read_figures
 from kerastune_lab.run_directory import RunDirectory
 
 
@@ -11,14 +13,16 @@ def read_run(run_dir):
     "no_skill_eval_loss"}."""
     run = RunDirectory(run_dir)
     diagnosis = run.read_diagnosis()
+    history = run.read_history()
+    record = run.read_record()
     return {
-        "figures": run.read_figures(),
-        "history": run.read_history(),
+        "figures": read_figures(history, run.read_metrics()),
+        "history": history,
         "steps": run.read_steps(),
         "verdict": diagnosis["verdict"],
         "flags": diagnosis.get("flags", []),
-        "learning_rate": run.read_config()["train"]["learning_rate"],
-        "no_skill_eval_loss": run.read_no_skill_eval_loss(),
+        "learning_rate": record["config"]["train"]["learning_rate"],
+        "no_skill_eval_loss": record.get("no_skill_eval_loss", math.nan),
     }
 
 

@@ -1,5 +1,6 @@
 """The user's files a run reads, read before anything is made."""
 
+import dataclasses
 import json
 
 from kerastune_lab.config.run_sections import DATA_KINDS
@@ -32,14 +33,12 @@ def check_inputs(configs):
     """
     seen = set()
     for config in configs:
-        sections = config.to_dict()
-        key = json.dumps([sections["data"], sections["model"]], default=str)
-        if key in seen:
-            continue
-        seen.add(key)
+        data = json.dumps(dataclasses.asdict(config.data), default=str)
+        model = json.dumps(dataclasses.asdict(config.model), default=str)
         kind = DATA_KINDS[config.data.name]
-        if kind.check is not None:
+        if kind.check is not None and ("data", data) not in seen:
             kind.check(config.data)
         family = FAMILIES[config.model.name]
-        if family.check_files is not None:
+        if family.check_files is not None and ("model", model) not in seen:
             family.check_files(config)
+        seen |= {("data", data), ("model", model)}

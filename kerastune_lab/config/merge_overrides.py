@@ -57,10 +57,7 @@ def merge_overrides(raw, overrides):
     merged = copy.deepcopy(raw)
     for text in overrides:
         section, name, value = parse_override(text)
-        if section in STUDY_SECTIONS:
-            merged.setdefault(section, {})[name] = value
-            continue
-        if section not in SECTIONS:
+        if section not in SECTIONS and section not in STUDY_SECTIONS:
             raise ConfigError(
                 f"--set {text!r}: unknown section [{section}]."
                 + sections_hint(section)

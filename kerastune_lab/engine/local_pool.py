@@ -252,9 +252,7 @@ class LocalPool:
         try:
             report = worker.connection.recv()
         except (EOFError, OSError):
-            worker.process.join()
-            worker.connection.close()
-            self._free_slots.append(worker.slot)
+            self._stop(worker)
             return RunOutcome(
                 planned,
                 FAILED,

@@ -68,12 +68,17 @@ from kerastune_lab.statistics.contrast_tests import (
     min_exact_p,
     paired_contrast_tests,
 )
-from kerastune_lab.statistics.paired_tests import ALPHA, MIN_SEEDS, holm
+from kerastune_lab.statistics.paired_tests import (
+    ALPHA,
+    MIN_SEEDS,
+    NOT_SHOWN,
+    REAL,
+    UNTESTABLE,
+    holm,
+)
 from kerastune_lab.statistics.power_plan import pooled_sd
 
-UNTESTABLE = "untestable"
 STOPPED = "stopped_early"
-REAL, NOT_SHOWN = "real", "not_shown"
 ONE_SIDED = "less"  # in cost: the candidate's figure is better
 
 

@@ -58,7 +58,12 @@ class RoundRun:
         history = run.read_history()
         metrics = run.read_metrics()
         objective.check_run(history, metrics, f"the run {run.path}")
-        kept = run.read_kept_epoch()
+        selects = run.selects_epoch()
+        # The epoch whose model the run kept: the best validation epoch
+        # where early stopping restored its weights, else the last.
+        kept = (
+            int(metrics["best_epoch"]) if selects else len(history["loss"]) - 1
+        )
         diagnosis = run.read_diagnosis()
         figure = float(history[objective.name][kept])
         if diagnosis["verdict"] == DIVERGED or not math.isfinite(figure):
@@ -73,5 +78,5 @@ class RoundRun:
             tuple(history["loss"]),
             tuple(eval_loss(history)),
             float(metrics.get("wall_seconds", math.nan)),
-            run.selects_epoch(),
+            selects,
         )

@@ -27,7 +27,7 @@ def load_predictor(run_dir):
             runs saved their vocabulary).
     """
     run = _finished_run(run_dir)
-    kind = predictor_kind(run_dir)
+    kind = _kind(run)
     if kind == "text":
         return _text_classifier(run)
     if kind == "masked_text":
@@ -40,12 +40,15 @@ def predictor_kind(run_dir):
     Keras, so that `predict` refuses bad inputs at once): "text",
     "masked_text" or "files". Raises `UserError` as `load_predictor`
     does."""
-    run = _finished_run(run_dir)
+    return _kind(_finished_run(run_dir))
+
+
+def _kind(run):
     if run.text_vectorizer.is_file():
         return "text"
     if run.tokenizer.is_file():
         return "masked_text"
-    _input_reader(run)
+    _input_reader(run)  # refuses a run that reads no inputs
     return "files"
 
 

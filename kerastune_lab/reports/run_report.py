@@ -22,6 +22,7 @@ from kerastune_lab.analysis.diagnose_history import diagnose_history
 from kerastune_lab.analysis.diagnosis import Diagnosis, set_text
 from kerastune_lab.analysis.run_files import read_run_history
 from kerastune_lab.errors import UserError
+from kerastune_lab.families.registry import knobs_for
 from kerastune_lab.reports.html_page import render_html
 from kerastune_lab.run_directory import RunDirectory
 
@@ -150,12 +151,16 @@ def _read(run):
     not finished is diagnosed from its history so far)."""
     if run.diagnosis.is_file():
         diagnosis = Diagnosis(**run.read_diagnosis())
+        history = run.read_history()
     else:
+        # As `diagnose` does, with the family's knobs for its advice.
         history, config, known = read_run_history(run.path)
-        diagnosis = diagnose_history(history, config or {}, **known)
+        diagnosis = diagnose_history(
+            history, config or {}, knobs=knobs_for(config), **known
+        )
     return _Record(
         run,
-        run.read_history(),
+        history,
         run.read_metrics() if run.is_complete() else {},
         diagnosis,
     )
